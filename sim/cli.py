@@ -1,0 +1,169 @@
+"""The ``recip`` command line: scenarios, run, validate, sweep, analyze, app."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from sim.config import ScenarioError, list_scenarios, load_scenario, parse_value
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="Agent-based simulation of the norm of reciprocity between buyers and sellers.")
+console = Console()
+err_console = Console(stderr=True)
+
+
+def fail(message: str, code: int = 2) -> typer.Exit:
+    """Print a user error (no traceback) and return the exit to raise."""
+    err_console.print(f"[bold red]error:[/] {message}", highlight=False, markup=True)
+    return typer.Exit(code)
+
+
+def parse_sets(sets: list[str]) -> dict[str, object]:
+    """``--set key=value`` pairs as overrides; values parsed as TOML (bare words are strings)."""
+    overrides = {}
+    for item in sets:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ScenarioError(f"--set {item!r}: expected key=value, e.g. --set buyers.n=500")
+        overrides[key.strip()] = parse_value(value.strip())
+    return overrides
+
+
+@app.command()
+def scenarios(detail: Annotated[str | None, typer.Option(
+        "--detail", help="Print the trainer's guide of one scenario.")] = None) -> None:
+    """List the shipped scenarios, one line each (or one scenario in detail)."""
+    try:
+        if detail is not None:
+            _print_detail(detail)
+            return
+        table = Table(show_header=True, header_style="bold")
+        table.add_column("scenario")
+        table.add_column("what it shows")
+        for name in list_scenarios():
+            sc = load_scenario(name)
+            table.add_row(name, sc.guide.title or sc.guide.what.split(".")[0])
+        console.print(table)
+    except ScenarioError as exc:
+        raise fail(str(exc)) from None
+
+
+def _print_detail(name: str) -> None:
+    sc = load_scenario(name)
+    g = sc.guide
+    console.print(f"[bold]{name}[/]: {g.title}\n")
+    console.print(f"[bold]What it is[/]\n{g.what}\n")
+    console.print(f"[bold]Seed context[/]\n{g.context}\n")
+    console.print("[bold]Things to notice[/]")
+    for item in g.notice:
+        console.print(f"  - {item}")
+    console.print("\n[bold]Things to try[/]")
+    for item in g.try_:
+        console.print(f"  - {item}")
+    console.print(f"\n[bold]Metric that shows it[/]\n{g.metric}")
+    if sc.arms:
+        console.print(f"\n[bold]Arms[/]\n{', '.join(sc.arms)}")
+
+
+@app.command()
+def run(
+    scenario: Annotated[str, typer.Argument(help="Shipped scenario name or path to a .toml file.")],
+    seed: Annotated[int, typer.Option(help="Random seed; one seed gives identical results.")] = 0,
+    steps: Annotated[int | None, typer.Option(help="Days to simulate (default: the scenario's).",
+                                              min=1)] = None,
+    set_: Annotated[list[str] | None, typer.Option(
+        "--set", help="Override a parameter, e.g. --set buyers.n=500 (repeatable).")] = None,
+    arm: Annotated[str | None, typer.Option(help="One of the scenario's arms.")] = None,
+    out: Annotated[Path, typer.Option(help="Output folder.")] = Path("results"),
+) -> None:
+    """Run a scenario: print a summary per strategy; write timeseries.parquet, summary.json and
+    metrics.png to OUT."""
+    from rich.progress import Progress
+
+    from sim.runner import run_scenario, write_outputs
+
+    try:
+        overrides = parse_sets(set_ or [])
+        load_scenario(scenario, arm=arm, overrides=overrides)  # fail fast, before any work
+        with Progress(console=err_console, transient=True,
+                      disable=not err_console.is_terminal) as progress:
+            task = progress.add_task(f"running {scenario}", total=steps)
+            model = run_scenario(scenario, arm=arm, overrides=overrides, seed=seed, steps=steps,
+                                 progress=lambda s, n: progress.update(task, completed=s, total=n))
+    except ScenarioError as exc:
+        raise fail(str(exc)) from None
+    paths = write_outputs(model, out, seed=seed)
+    _print_summary(model)
+    for label, path in paths.items():
+        console.print(f"{label}: {path}")
+
+
+SUMMARY_METRICS = ("conversion_rate", "revenue", "complaint_rate", "retention_90d", "referrals",
+                   "negative_wom", "mean_perceived_sincerity", "backfire_rate", "opt_out_rate")
+
+
+def _print_summary(model) -> None:
+    frame = model.metrics_by_strategy()
+    final = frame[frame.step == frame.step.max()]
+    extra = [name for name in model.config.outcomes]
+    columns = [*SUMMARY_METRICS, *extra]
+    table = Table(title=f"{model.config.name} after {model.steps} days (seed-level summary)")
+    table.add_column("metric")
+    for strategy in final.strategy:
+        table.add_column(strategy, justify="right")
+    for metric in columns:
+        values = [final.loc[final.strategy == s, metric].iloc[0] for s in final.strategy]
+        table.add_row(metric, *(_fmt(v) for v in values))
+    console.print(table)
+
+
+def _fmt(value: float) -> str:
+    if value != value:  # NaN
+        return "-"
+    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.3f}"
+
+
+@app.command("app")
+def app_command(
+    host: Annotated[str, typer.Option(help="Interface to serve on (loopback by default).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to serve on.")] = 8765,
+) -> None:
+    """Serve the browser app (Solara) on HOST:PORT."""
+    from sim.paths import viz_dir
+
+    app_file = viz_dir() / "app.py"
+    if not app_file.is_file():
+        raise fail(f"the app is not installed ({app_file} missing); reinstall recip with the "
+                   f"[viz] extra")
+    cmd = [sys.executable, "-m", "solara", "run", str(app_file), "--host", host, "--port",
+           str(port), "--production", "--no-open"]
+    console.print(f"serving the recip app on http://{host}:{port}")
+    raise typer.Exit(subprocess.call(cmd))
+
+
+def _register_optional_commands() -> None:
+    """Commands that live in their own modules (validate, sweep, analyze)."""
+    try:
+        from sim.validate import validate
+        app.command()(validate)
+    except ImportError:
+        pass
+    try:
+        from sim.sweep.cli import analyze, sweep
+        app.command()(sweep)
+        app.command()(analyze)
+    except ImportError:
+        pass
+
+
+_register_optional_commands()
+
+if __name__ == "__main__":
+    app()

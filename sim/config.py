@@ -1,0 +1,552 @@
+"""Scenario files: schema, loading, arms, dotted overrides and clear errors.
+
+A scenario is a TOML file in ``scenarios/``. It is merged over ``scenarios/_defaults.toml`` (the
+calibrated global rule parameters and default populations), strategy presets come from
+``scenarios/_strategies.toml``, then an arm's settings and the user's ``overrides`` are applied as
+dotted keys, and the result is validated. Any bad key, type or range raises :class:`ScenarioError`
+naming the file, the field, the value and what is allowed.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import tomllib
+import types
+import typing
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from sim.paths import scenarios_dir
+
+Unit = Annotated[float, Field(ge=0.0, le=1.0)]
+NonNeg = Annotated[float, Field(ge=0.0)]
+Pos = Annotated[float, Field(gt=0.0)]
+
+
+class ScenarioError(ValueError):
+    """A scenario, arm or override that cannot be used; the message says where and why."""
+
+
+class _Spec(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+# --- the world ----------------------------------------------------------------------------------
+
+NetworkKind = Literal["watts_strogatz", "barabasi_albert", "erdos_renyi", "stochastic_block",
+                      "complete", "edgelist", "graphml"]
+
+
+class NetworkSpec(_Spec):
+    """The buyers' network. Parameters not used by ``kind`` are ignored."""
+
+    kind: NetworkKind = "watts_strogatz"
+    k: Annotated[int, Field(ge=0)] = 10
+    """watts_strogatz: each buyer's nearest neighbours in the ring (even)."""
+    p: Unit = 0.1
+    """watts_strogatz: rewiring probability; erdos_renyi: edge probability if ``mean_degree`` unset."""
+    m: Annotated[int, Field(ge=1)] = 3
+    """barabasi_albert: edges each new buyer brings."""
+    mean_degree: NonNeg = 0.0
+    """erdos_renyi: expected degree (overrides ``p`` when > 0, sparse generator)."""
+    blocks: Annotated[int, Field(ge=1)] = 4
+    """stochastic_block: number of equal segments."""
+    p_in: Unit = 0.05
+    p_out: Unit = 0.002
+    path: str | None = None
+    """edgelist / graphml: file to load, relative to the scenario file. Nodes are relabelled 0..n-1."""
+
+    @model_validator(mode="after")
+    def _file_needs_path(self):
+        if self.kind in ("edgelist", "graphml") and not self.path:
+            raise ValueError(f"network.kind = {self.kind!r} needs network.path (a file to load)")
+        return self
+
+
+class Trait(_Spec):
+    """A buyer trait drawn per buyer: normal(mean, sd), clipped to the trait's range."""
+
+    mean: float
+    sd: NonNeg = 0.0
+
+
+class BuyerSpec(_Spec):
+    """The buyer population: heterogeneous traits (RECIPROCITY.md, "Who")."""
+
+    n: Annotated[int, Field(ge=1, le=20_000_000)] = 1000
+    reciprocator_share: Unit = 0.85
+    """Share who feel obligation; the rest are self-interested and take gifts without debt."""
+    need: Trait = Trait(mean=0.5, sd=0.15)
+    """Need for what the seller offers, in [0, 1]: raises the value of gifts (rule 1)."""
+    budget: Trait = Trait(mean=200.0, sd=60.0)
+    """What a buyer can spend, in dollars (>= 1): large asks against it are refused more."""
+    detection_skill: Trait = Trait(mean=0.35, sd=0.2)
+    """Skill at reading persuasion cues, in [0, 1] (rule 7)."""
+    reactance_proneness: Trait = Trait(mean=0.5, sd=0.2)
+    """How strongly pressure turns into reactance, in [0, 1] (rule 8)."""
+    gift_rules_share: Unit = 0.0
+    """Share bound by strict gift or procurement rules, who refuse gifts (rule 13)."""
+    punisher_share: Unit = 0.15
+    """Share who pay a cost to punish unfair treatment (rule 9)."""
+    base_compliance: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.05
+    """Chance that a buyer says yes to a proportionate ask from a stranger who gave nothing."""
+    compliance_sd: NonNeg = 0.5
+    """Spread of buyers' baseline compliance, on the log-odds scale."""
+    base_amount: Trait = Trait(mean=1.0, sd=0.0)
+    """For amount asks (tips, tickets, donations): what a buyer gives with no gift (>= 0)."""
+    expected_gift_quantity: NonNeg = 0.0
+    """How many gift units buyers take for granted in this context (rule 5: the standard pen)."""
+    gate_uptake: Unit = 0.35
+    """Chance that a buyer signs up to get a gated gift (a lead magnet)."""
+    decline_reply_share: Unit = 0.5
+    """Share of refusals said out loud (a "no") rather than by ignoring the ask."""
+    initial_trust: Unit = 0.5
+    """Trust in a seller before any contact."""
+
+
+# --- the sellers' acts --------------------------------------------------------------------------
+
+AskKind = Literal["reply", "meeting", "purchase", "donation", "tip", "tickets", "review",
+                  "referral", "renewal", "signup"]
+
+
+class GiftSpec(_Spec):
+    """What a seller gives (Acts: value, cost, personalised or generic, expected or a surprise,
+    unconditional or with strings, gated or free)."""
+
+    value: NonNeg = 0.0
+    """Worth of one unit to a typical buyer, in dollars; 0 means no gift."""
+    quantity: Annotated[int, Field(ge=1)] = 1
+    cost_to_means: Unit = 0.1
+    """What the gift cost the giver relative to the giver's means (rule 1)."""
+    personalised: Unit = 0.0
+    surprise: Unit = 0.0
+    unexpected_second: bool = False
+    """Give one more unit right after, as a personal surprise (the mint study's best arm)."""
+    conditional: bool = False
+    """Strings attached, visible at the time (rule 1 freedom, rule 8 restriction)."""
+    gated: bool = False
+    """Behind a sign-up (a gated lead magnet)."""
+    usefulness: Unit = 1.0
+    """Real use to the buyer; a useless gift reads as bait (rule 13)."""
+    claimed_value: NonNeg | None = None
+    """Value the seller claims; above ``value`` it is an over-claim found out (rule 13)."""
+    hidden_conditions: bool = False
+    """Strings not disclosed, found out later (rules 7, 9, 13)."""
+    first_day: Annotated[int, Field(ge=0)] = 0
+    """Days after first contact when the first gift is given."""
+    every: Annotated[int, Field(ge=0)] = 0
+    """Days between further gifts to prospects (0: one gift only)."""
+    max_gifts: Annotated[int, Field(ge=1)] = 1
+    after_sale_every: Annotated[int, Field(ge=0)] = 0
+    """Keep giving: days between gifts to customers after a sale (0: never) (rule 12)."""
+
+
+class AskSpec(_Spec):
+    """What a seller asks for, when and how (Acts: ask, follow up, concede, offer choice)."""
+
+    kind: AskKind = "purchase"
+    mode: Literal["yes_no", "amount"] = "yes_no"
+    """yes_no: comply or not; amount: the buyer chooses how much (tips, tickets, donations)."""
+    size: Pos = 50.0
+    """Size of the ask in dollars, weighed against the gift (rule 3) and the buyer's budget."""
+    revenue: NonNeg | None = None
+    """Revenue per yes in dollars (default: ``size``); per unit for amount asks."""
+    delay: Annotated[int, Field(ge=0)] = 7
+    """Days after first contact when the first ask comes."""
+    every: Annotated[int, Field(ge=0)] = 7
+    """Days between asks while the buyer has not said yes (0: ask once)."""
+    max_asks: Annotated[int, Field(ge=1)] = 4
+    follow_up_after_no: bool = False
+    """Keep asking after a "no" (pressure) instead of respecting it."""
+    urgency: Unit = 0.0
+    opt_out: bool = True
+    """Offer a way to opt out of further asks."""
+    choice_of_response: bool = False
+    """Offer other ways to repay (reply, review, referral) (rule 12)."""
+    concede_to: NonNeg = 0.0
+    """After a first "no", retreat to this smaller ask (door-in-the-face); 0: no concession."""
+    implicit: bool = False
+    """A customary ask (the bill and its tip): no timing or proportion cues."""
+    integer: bool = False
+    """Amount asks only: the amount comes in whole units (raffle tickets)."""
+    repeat_every: Annotated[int, Field(ge=0)] = 0
+    """Days between repeat asks to customers (re-orders, renewals); 0: none."""
+    discount: Unit = 0.0
+    """Discount given on each sale, as a share of the price."""
+
+
+class ReachSpec(_Spec):
+    """Whom a seller reaches: its own ties first, widening through the network each day."""
+
+    initial: Annotated[int, Field(ge=0)] = 20
+    """Buyers the seller is tied to at the start."""
+    per_day: NonNeg = 5.0
+    """New buyers reached per day, outward through the network from the seller's ties."""
+    max_share: Unit = 1.0
+    """Cap on the share of all buyers this seller reaches."""
+
+
+class Strategy(_Spec):
+    """A seller strategy: a named parameter set (presets in ``scenarios/_strategies.toml``)."""
+
+    description: str = ""
+    reach: ReachSpec = ReachSpec()
+    gift: GiftSpec = GiftSpec()
+    ask: AskSpec = AskSpec()
+    thank: bool = True
+    """Thank after a purchase (adds trust)."""
+
+
+class SellerSpec(_Spec):
+    name: str = ""
+    strategy: str
+    likeability: Annotated[float, Field(ge=-1.0, le=1.0)] = 0.0
+    """How pleasant buyers find this seller, in [-1, 1] (Regan's confederate manipulation)."""
+    asks: bool = True
+    """False for a party who only gives (Regan's experimenter with the "irrelevant" favour)."""
+
+
+# --- global mechanism parameters --------------------------------------------------------------
+
+
+class RuleParams(_Spec):
+    """Global parameters of the rules. Calibrated values live in ``scenarios/_defaults.toml``
+    with their provenance; scenarios do not override them."""
+
+    # rule 1
+    need_weight: NonNeg
+    cost_weight: NonNeg
+    strings_freedom: Unit
+    gate_freedom: Unit
+    # rule 2
+    exact_tolerance: Unit
+    hostility_restraint: Unit
+    # rule 3
+    equivalence_tolerance: Pos
+    disproportion_weight: NonNeg
+    # rule 4
+    debt_weight: NonNeg
+    debt_saturation: Pos
+    liking_weight: NonNeg
+    trust_weight: NonNeg
+    price_weight: NonNeg
+    # rule 5
+    value_exponent: Annotated[float, Field(gt=0.0, le=1.0)]
+    expected_weight: Unit
+    surprise_bonus: NonNeg
+    personal_bonus: NonNeg
+    # rule 6
+    obligation_half_life: Pos
+    # rule 7
+    cue_ask_soon: NonNeg
+    ask_soon_window: Pos
+    cue_disproportion: NonNeg
+    cue_generic: NonNeg
+    cue_strings: NonNeg
+    cue_after_no: NonNeg
+    cue_warning: NonNeg
+    cue_useless: NonNeg
+    cue_overclaim: NonNeg
+    tactic_threshold: Unit
+    manipulation_threshold: Unit
+    manipulation_penalty: NonNeg
+    detection_enabled: bool
+    # rule 8
+    pressure_base: NonNeg
+    pressure_urgency: NonNeg
+    pressure_no_opt_out: NonNeg
+    pressure_after_no: NonNeg
+    pressure_strings: NonNeg
+    reactance_threshold: Pos
+    reactance_half_life: Pos
+    reactance_weight: NonNeg
+    opt_out_rate: Unit
+    avoid_threshold: Pos
+    # rule 9
+    retaliation_base_logit: float
+    retaliation_resentment: NonNeg
+    retaliation_reactance: NonNeg
+    retaliation_deception: NonNeg
+    retaliation_punisher: NonNeg
+    warn_neighbours: Unit
+    discovery_rate: Unit
+    # rule 10
+    referral_rate: Unit
+    indirect_share: Unit
+    referral_trust: NonNeg
+    warning_trust: NonNeg
+    # rule 11
+    concession_weight: NonNeg
+    # rule 12
+    competition_weight: NonNeg
+    """Log-odds penalty on an ask to a buyer already a customer of another seller (need met)."""
+    churn_base: Unit
+    churn_trust: NonNeg
+    churn_reactance: NonNeg
+    churn_resentment: NonNeg
+    keep_giving_effect: NonNeg
+    keep_giving_window: Pos
+    closed_account_effect: NonNeg
+    choice_weight: NonNeg
+    gift_trust: NonNeg
+    thank_trust: NonNeg
+    # rule 13
+    gift_limit: NonNeg
+
+
+# --- the scenario -------------------------------------------------------------------------------
+
+OutcomeKind = Literal["mean_amount", "ask_compliance", "first_ask_compliance",
+                      "conceded_ask_compliance", "revenue_per_buyer", "conversion_rate",
+                      "gift_acceptance_rate", "discount_depth", "referrals_per_buyer"]
+
+
+class Guide(_Spec):
+    """What a trainer needs, written in the scenario file."""
+
+    title: str = ""
+    what: str = ""
+    context: str = ""
+    notice: list[str] = []
+    try_: list[str] = Field(default=[], alias="try")
+    metric: str = ""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class Scenario(_Spec):
+    """A fully resolved scenario: what ``ReciprocityModel`` runs."""
+
+    name: str = "unnamed"
+    source: str = ""
+    """The file this came from (filled in by the loader)."""
+    arm: str | None = None
+    guide: Guide = Guide()
+    steps: Annotated[int, Field(ge=1, le=100_000)] = 180
+    network: NetworkSpec = NetworkSpec()
+    buyers: BuyerSpec = BuyerSpec()
+    sellers: list[SellerSpec] = Field(min_length=1)
+    strategies: dict[str, Strategy] = {}
+    rules: RuleParams
+    """Global rule parameters (from scenarios/_defaults.toml)."""
+    outcomes: dict[str, OutcomeKind] = {}
+    """Extra metrics this context reports, by name (e.g. tip_percent = "mean_amount")."""
+    arms: dict[str, dict[str, Any]] = {}
+    """Named conditions: dotted-key settings applied over the scenario (common random numbers)."""
+    calibration: dict[str, Any] = {}
+    """Targets from the literature that ``recip validate`` checks (see sim.validate)."""
+
+    @model_validator(mode="after")
+    def _sellers_have_strategies(self):
+        for i, seller in enumerate(self.sellers):
+            if seller.strategy not in self.strategies:
+                allowed = ", ".join(sorted(self.strategies))
+                raise ValueError(f"sellers.{i}.strategy = {seller.strategy!r} is not a known "
+                                 f"strategy; allowed: {allowed}")
+        return self
+
+    def strategy_of(self, seller: int) -> Strategy:
+        return self.strategies[self.sellers[seller].strategy]
+
+
+# --- loading ------------------------------------------------------------------------------------
+
+SHIPPED_EXTENSION = ".toml"
+
+
+def list_scenarios() -> list[str]:
+    """Names of the shipped scenarios, sorted."""
+    return sorted(p.stem for p in scenarios_dir().glob("*.toml") if not p.stem.startswith("_"))
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError(f"{path}: not valid TOML: {exc}") from None
+
+
+def _deep_merge(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
+    out = copy.deepcopy(base)
+    for key, value in extra.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), dict):
+            out[key] = _deep_merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def parse_value(text: str) -> Any:
+    """Parse a ``--set`` value as a TOML value; bare words stay strings.
+
+    >>> parse_value("500"), parse_value("0.5"), parse_value("true"), parse_value("barabasi_albert")
+    (500, 0.5, True, 'barabasi_albert')
+    """
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text
+
+
+def set_dotted(data: dict[str, Any], key: str, value: Any, *, origin: str) -> None:
+    """Set ``a.b.0.c`` in nested dicts and lists, creating dicts on the way."""
+    parts = key.split(".")
+    node: Any = data
+    for depth, part in enumerate(parts):
+        last = depth == len(parts) - 1
+        where = ".".join(parts[: depth + 1])
+        if isinstance(node, list):
+            if not part.isdigit() or int(part) >= len(node):
+                raise ScenarioError(f"{origin}: {key} = {value!r}: {where} is not an index of a "
+                                    f"list of {len(node)} (allowed: 0..{len(node) - 1})")
+            index = int(part)
+            if last:
+                node[index] = value
+            else:
+                node = node[index]
+            continue
+        if not isinstance(node, dict):
+            raise ScenarioError(f"{origin}: {key} = {value!r}: {'.'.join(parts[:depth])} is a "
+                                f"value, not a table")
+        if last:
+            node[part] = value
+        else:
+            node = node.setdefault(part, {})
+
+
+def _strategy_presets() -> dict[str, Any]:
+    return _read_toml(scenarios_dir() / "_strategies.toml")
+
+
+def _resolve_strategy_bases(strategies: dict[str, Any], origin: str) -> dict[str, Any]:
+    """Strategies may say ``base = "active"`` and override only what differs."""
+    resolved: dict[str, Any] = {}
+
+    def resolve(name: str, chain: tuple[str, ...]) -> dict[str, Any]:
+        if name in resolved:
+            return resolved[name]
+        if name in chain:
+            raise ScenarioError(f"{origin}: strategies.{name}.base forms a cycle: "
+                                f"{' -> '.join((*chain, name))}")
+        spec = dict(strategies[name])
+        base = spec.pop("base", None)
+        if base is not None:
+            if base not in strategies:
+                raise ScenarioError(f"{origin}: strategies.{name}.base = {base!r} is not a known "
+                                    f"strategy; allowed: {', '.join(sorted(strategies))}")
+            spec = _deep_merge(resolve(base, (*chain, name)), spec)
+        resolved[name] = spec
+        return spec
+
+    for name in strategies:
+        resolve(name, ())
+    return resolved
+
+
+def _format_validation_error(exc: ValidationError, origin: str, data: dict[str, Any]) -> str:
+    lines = []
+    for err in exc.errors():
+        loc = ".".join(str(x) for x in err["loc"])
+        value = err.get("input")
+        if err["type"] == "extra_forbidden":
+            allowed = _allowed_fields(err["loc"][:-1])
+            close = difflib.get_close_matches(str(err["loc"][-1]), allowed, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            lines.append(f"{loc} = {value!r}: unknown field{hint}; allowed: {', '.join(allowed)}")
+        else:
+            msg = err["msg"].removeprefix("Value error, ")
+            lines.append(f"{loc} = {value!r}: {msg}" if loc else msg)
+    return f"{origin}: " + ("\n  " if len(lines) > 1 else "") + "\n  ".join(lines)
+
+
+def _allowed_fields(loc: tuple) -> list[str]:
+    """Field names allowed at ``loc`` (walking models, dict values and list items)."""
+    ann: Any = Scenario
+    for part in loc:
+        if isinstance(ann, type) and issubclass(ann, BaseModel):
+            field = ann.model_fields.get(str(part))
+            if field is None:
+                return []
+            ann = field.annotation
+        elif typing.get_origin(ann) in (dict, list):
+            ann = typing.get_args(ann)[-1]
+        else:
+            return []
+        non_none = [a for a in typing.get_args(ann) if a is not type(None)]
+        if typing.get_origin(ann) in (typing.Union, types.UnionType) and len(non_none) == 1:
+            ann = non_none[0]
+    if isinstance(ann, type) and issubclass(ann, BaseModel):
+        return sorted(f.alias or name for name, f in ann.model_fields.items())
+    return []
+
+
+def _locate(scenario: str | Path) -> Path:
+    if isinstance(scenario, Path) or str(scenario).endswith(SHIPPED_EXTENSION) or "/" in str(scenario):
+        path = Path(scenario)
+        if not path.is_file():
+            raise ScenarioError(f"scenario file {str(path)!r} does not exist")
+        return path
+    path = scenarios_dir() / f"{scenario}{SHIPPED_EXTENSION}"
+    if not path.is_file() or str(scenario).startswith("_"):
+        names = list_scenarios()
+        close = difflib.get_close_matches(str(scenario), names, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise ScenarioError(f"unknown scenario {scenario!r}{hint}; shipped scenarios: "
+                            f"{', '.join(names)}; or give a path to a .toml file")
+    return path
+
+
+def load_scenario(scenario: str | Path | Scenario = "pushy_vs_active", *, arm: str | None = None,
+                  overrides: Mapping[str, Any] | None = None) -> Scenario:
+    """Load a shipped scenario by name, a TOML file by path, or re-resolve a loaded ``Scenario``.
+
+    ``arm`` picks one of the scenario's named conditions; ``overrides`` are dotted keys
+    (``{"buyers.n": 500, "strategies.active.gift.value": 10}``) applied last.
+
+    >>> load_scenario("pushy_vs_active", overrides={"buyers.n": 300}).buyers.n
+    300
+    """
+    if isinstance(scenario, Scenario):
+        if arm is None and not overrides:
+            return scenario
+        raw = scenario.model_dump(by_alias=True, exclude={"arm"})
+        origin = scenario.source or scenario.name
+        base_arm = scenario.arm
+        if base_arm is not None and arm is not None and arm != base_arm:
+            raise ScenarioError(f"{origin}: already resolved for arm {base_arm!r}; load the "
+                                f"scenario again to pick arm {arm!r}")
+    else:
+        path = _locate(scenario)
+        origin = str(path)
+        raw = _deep_merge(_read_toml(scenarios_dir() / "_defaults.toml"), _read_toml(path))
+        raw.setdefault("name", path.stem)
+        raw["source"] = str(path)
+        raw["strategies"] = _deep_merge(_strategy_presets(), raw.get("strategies", {}))
+        if raw.get("network", {}).get("path"):
+            raw["network"]["path"] = str((path.parent / raw["network"]["path"]).resolve())
+        base_arm = None
+
+    if arm is not None and arm != base_arm:
+        arms = raw.get("arms", {})
+        if arm not in arms:
+            allowed = ", ".join(arms) if arms else "none (this scenario has no arms)"
+            raise ScenarioError(f"{origin}: arm = {arm!r} is not an arm of this scenario; "
+                                f"allowed: {allowed}")
+        for key, value in arms[arm].items():
+            set_dotted(raw, key, value, origin=f"{origin} [arms.{arm}]")
+        raw["arm"] = arm
+    elif base_arm is not None:
+        raw["arm"] = base_arm
+    for key, value in (overrides or {}).items():
+        set_dotted(raw, key, value, origin=f"{origin} (override)")
+    raw["strategies"] = _resolve_strategy_bases(raw.get("strategies", {}), origin)
+    try:
+        return Scenario.model_validate(raw)
+    except ValidationError as exc:
+        raise ScenarioError(_format_validation_error(exc, origin, raw)) from None

@@ -1,0 +1,454 @@
+"""The rules of reciprocity, one small named function each.
+
+Every function is pure and vectorised: arguments may be scalars or numpy arrays of matching shape
+(the engine calls them on whole (sellers x buyers) tie arrays), and parameters are explicit keyword
+arguments so that each rule can be read, pinned and tested on its own. The numbered rules follow
+``RECIPROCITY.md``; the engine (``sim.engine``) decides when each rule fires.
+
+Units: gift values and ask sizes are in today's US dollars; *obligation* is felt debt in
+"felt dollars" (the value of a benefit after rules 1 and 5); *drive* is a shift on the log-odds of
+complying (yes/no asks) or on the log of the amount given (tips, tickets, donations).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+# Readings of a gift's motive (rule 7), stored as small ints in the tie state.
+SINCERE, TACTIC, MANIPULATION = 0, 1, 2
+
+
+def _f(x):
+    return np.asarray(x, dtype=np.float64)
+
+
+# --- Rule 1 -----------------------------------------------------------------------------------
+
+
+def benefit_value(perceived_value, need, cost_to_means, imputed_motive, freedom, *,
+                  need_weight: float, cost_weight: float):
+    """Rule 1, value of a benefit: the debt a gift creates.
+
+    Gouldner (1960): the value of a benefit, and so the debt, varies with the recipient's need at
+    the time, with what the gift cost the giver relative to the giver's means, with the motive
+    imputed to the giver ("without thought of gain") and with the freedom of the giving (not
+    coerced, no strings). Conditional or gated gifts (``freedom`` < 1) create little debt; a gift
+    read as a tactic (``imputed_motive`` 0) none; one read as manipulation (negative motive)
+    creates resentment, a negative debt.
+
+    ``need`` is in [0, 1] (0.5 is typical), ``cost_to_means`` in [0, 1].
+
+    >>> float(benefit_value(2.0, 0.5, 0.0, 1.0, 1.0, need_weight=1.0, cost_weight=0.5))
+    2.0
+    >>> float(benefit_value(2.0, 1.0, 1.0, 1.0, 0.5, need_weight=1.0, cost_weight=0.5))
+    2.25
+    >>> float(benefit_value(2.0, 0.5, 0.0, 0.0, 1.0, need_weight=1.0, cost_weight=0.5))
+    0.0
+    """
+    need_factor = 1.0 + need_weight * (_f(need) - 0.5)
+    cost_factor = 1.0 + cost_weight * _f(cost_to_means)
+    return _f(perceived_value) * need_factor * cost_factor * _f(imputed_motive) * _f(freedom)
+
+
+def freedom_of_giving(conditional, gated, *, strings_freedom: float, gate_freedom: float):
+    """Rule 1, the freedom of the giving: 1 for a free gift, less with strings or a gate.
+
+    Gouldner (1960): benefits given under constraint or with strings attached are valued less.
+
+    >>> float(freedom_of_giving(False, False, strings_freedom=0.3, gate_freedom=0.6))
+    1.0
+    >>> round(float(freedom_of_giving(True, True, strings_freedom=0.3, gate_freedom=0.6)), 2)
+    0.18
+    """
+    f = np.where(conditional, strings_freedom, 1.0) * np.where(gated, gate_freedom, 1.0)
+    return _f(f)
+
+
+# --- Rule 2 -----------------------------------------------------------------------------------
+
+
+def settle_account(obligation, repayment, *, exact_tolerance: float):
+    """Rule 2, outstanding debts: a repayment lowers the debt; exact repayment closes the account.
+
+    Gouldner (1960): exact repayment ends the exchange; rough, inexact repayment keeps the
+    relationship open, as does an outstanding debt. Returns ``(remaining, closed)`` where
+    ``closed`` is true when the repayment matched the debt within ``exact_tolerance`` (a share of
+    the debt). Over-repayment leaves no debt and the account open.
+
+    >>> rem, closed = settle_account(np.array([10.0, 10.0, 10.0]), np.array([10.5, 4.0, 30.0]),
+    ...                              exact_tolerance=0.1)
+    >>> rem.tolist(), closed.tolist()
+    ([0.0, 6.0, 0.0], [True, False, False])
+    """
+    obligation, repayment = _f(obligation), _f(repayment)
+    closed = (obligation > 0) & (np.abs(repayment - obligation) <= exact_tolerance * obligation)
+    remaining = np.where(closed, 0.0, np.maximum(obligation - repayment, 0.0))
+    return remaining, closed
+
+
+def hostility_restrained(positive_obligation, *, restraint: float):
+    """Rule 2, the starting mechanism: while a debt is outstanding, hostility towards the giver
+    is held back. Returns the factor (in [1 - restraint, 1]) applied to complaint odds.
+
+    Gouldner (1960): "obligations of repayment ... [are] a kind of moral cement", during the
+    period before repayment the debtor is restrained from hostility towards the benefactor.
+
+    >>> hostility_restrained(np.array([0.0, 3.0]), restraint=0.6).tolist()
+    [1.0, 0.4]
+    """
+    return np.where(_f(positive_obligation) > 0, 1.0 - restraint, 1.0)
+
+
+# --- Rule 3 -----------------------------------------------------------------------------------
+
+
+def ask_disproportion(ask_size, value_given, *, equivalence_tolerance: float):
+    """Rule 3, rough equivalence: how far an ask exceeds what was given, as pressure in [0, 1).
+
+    Gouldner (1960): a debt is repaid by a response of roughly equivalent value. An ask up to
+    ``equivalence_tolerance`` times the value given reads as a chance to repay (0); beyond it, the
+    share of the ask not covered by that rough equivalent is felt as pressure. With nothing given
+    there is nothing to weigh the ask against, so the rule does not apply (0).
+
+    >>> ask_disproportion(np.array([10.0, 100.0, 100.0]), np.array([5.0, 5.0, 0.0]),
+    ...                   equivalence_tolerance=4.0).round(3).tolist()
+    [0.0, 0.8, 0.0]
+    """
+    ask_size, value_given = _f(ask_size), _f(value_given)
+    covered = equivalence_tolerance * value_given
+    with np.errstate(divide="ignore", invalid="ignore"):
+        excess = np.where((value_given > 0) & (ask_size > covered), 1.0 - covered / ask_size, 0.0)
+    return excess
+
+
+# --- Rule 4 -----------------------------------------------------------------------------------
+
+
+def obligation_drive(obligation, *, debt_weight: float, debt_saturation: float):
+    """Rule 4, favour beats liking: the debt's own push towards compliance.
+
+    Regan (1971): a favour raised compliance on its own channel, as much towards a disliked
+    giver as towards a liked one. The push saturates (a large debt cannot buy an unlimited yes)
+    and is symmetric: resentment (negative obligation) pushes towards refusal.
+
+    >>> obligation_drive(np.array([0.0, 1.0, -1.0]), debt_weight=2.0, debt_saturation=1.0).tolist()
+    [0.0, 1.0, -1.0]
+    """
+    obligation = _f(obligation)
+    return debt_weight * obligation / (np.abs(obligation) + debt_saturation)
+
+
+def liking_drive(liking, *, liking_weight: float):
+    """Rule 4, the weaker, separate effect of liking the requester (liking in [-1, 1]).
+
+    Regan (1971): liking raised compliance only modestly and did not moderate the favour effect.
+
+    >>> liking_drive(np.array([-1.0, 0.0, 1.0]), liking_weight=0.1).tolist()
+    [-0.1, 0.0, 0.1]
+    """
+    return liking_weight * _f(liking)
+
+
+# --- Rule 5 -----------------------------------------------------------------------------------
+
+
+def perceived_gift_value(unit_value, quantity, expected_quantity, surprise, personalised, *,
+                         value_exponent: float, expected_weight: float, surprise_bonus: float,
+                         personal_bonus: float):
+    """Rule 5, surprise and personal touch: what one gift event is worth to the buyer.
+
+    Strohmetz, Rind, Fisher & Lynn (2002): a gift counts against what the buyer expected. The
+    part of the quantity the buyer expected anyway (``expected_quantity`` still outstanding)
+    weighs only ``expected_weight``; the surplus counts in full. Value has diminishing returns
+    (``value_exponent`` < 1), so two candies at once are worth less than two separate gifts; an
+    unexpected (``surprise``) or personalised act adds a bonus on top.
+
+    >>> kw = dict(value_exponent=0.5, expected_weight=0.25, surprise_bonus=0.2, personal_bonus=0.1)
+    >>> float(perceived_gift_value(1.0, 1, 0, 0, 0, **kw))          # one, unexpected quantity
+    1.0
+    >>> float(perceived_gift_value(1.0, 1, 1, 0, 0, **kw))          # the standard one
+    0.25
+    >>> round(float(perceived_gift_value(1.0, 2, 1, 0, 0, **kw)), 4)  # two at once
+    0.6642
+    >>> round(float(perceived_gift_value(1.0, 1, 0, 1, 1, **kw)), 2)  # a personal surprise
+    1.32
+    """
+    quantity = _f(quantity)
+    expected_part = np.minimum(quantity, np.maximum(_f(expected_quantity), 0.0))
+    total = (quantity * unit_value) ** value_exponent
+    within = (expected_part * unit_value) ** value_exponent
+    base = expected_weight * within + (total - within)
+    bonus = (1.0 + surprise_bonus * _f(surprise)) * (1.0 + personal_bonus * _f(personalised))
+    return base * bonus
+
+
+# --- Rule 6 -----------------------------------------------------------------------------------
+
+
+def decay_factor(days, *, half_life: float):
+    """Rule 6, decay: the share of a felt obligation left after ``days`` (exponential).
+
+    Reciprocity is strongest soon after the gift and fades with time (Burger et al. 1997 found
+    the favour effect gone after a week; here the half-life is a parameter).
+
+    >>> decay_factor(np.array([0.0, 7.0, 14.0]), half_life=7.0).tolist()
+    [1.0, 0.5, 0.25]
+    """
+    return 0.5 ** (_f(days) / half_life)
+
+
+# --- Rule 7 -----------------------------------------------------------------------------------
+
+
+def ask_timing_cue(days_since_gift, *, cue_weight: float, window_days: float):
+    """Rule 7, cue: an ask right after the gift betrays the motive (Campbell & Kirmani 2000).
+
+    Strongest on the day of the gift, fading linearly to nothing after ``window_days``. With no
+    gift (``days_since_gift`` NaN) there is no cue.
+
+    >>> ask_timing_cue(np.array([0.0, 1.0, 5.0, np.nan]), cue_weight=0.4, window_days=2.0).tolist()
+    [0.4, 0.2, 0.0, 0.0]
+    """
+    days = _f(days_since_gift)
+    strength = np.clip(1.0 - np.nan_to_num(days, nan=np.inf) / window_days, 0.0, 1.0)
+    return cue_weight * strength
+
+
+def perceived_sincerity(suspicion, detection_skill):
+    """Rule 7, sincerity detection: the motive a buyer imputes, from cues and skill.
+
+    Friestad & Wright (1994), persuasion knowledge: buyers read persuasion attempts through cues,
+    and skill at reading them varies. ``suspicion`` is the summed strength of the cues this buyer
+    has seen from this seller (generic gift, ask soon after, disproportionate ask, strings found,
+    pressure after a "no", neighbours' warnings); ``detection_skill`` in [0, 1]. A buyer with no
+    skill reads every gift as sincere.
+
+    >>> perceived_sincerity(np.array([0.0, 0.5, 2.0, 2.0]), np.array([0.9, 0.8, 0.5, 0.0])).tolist()
+    [1.0, 0.6, 0.0, 1.0]
+    """
+    return np.clip(1.0 - _f(detection_skill) * _f(suspicion), 0.0, 1.0)
+
+
+def read_motive(sincerity, *, tactic_threshold: float, manipulation_threshold: float):
+    """Rule 7, the reading of a gift: sincere, a tactic, or manipulation.
+
+    Campbell & Kirmani (2000); Morales (2005): a favour seen as an ulterior-motive tactic loses its
+    effect; seen as manipulation, it is resented.
+
+    >>> read_motive(np.array([0.9, 0.4, 0.1]), tactic_threshold=0.5,
+    ...             manipulation_threshold=0.2).tolist()
+    [0, 1, 2]
+    """
+    sincerity = _f(sincerity)
+    return np.where(sincerity >= tactic_threshold, SINCERE,
+                    np.where(sincerity >= manipulation_threshold, TACTIC, MANIPULATION))
+
+
+def imputed_motive(reading, *, manipulation_penalty: float):
+    """Rule 7, what a reading does to the gift's debt: kept, lost, or turned negative.
+
+    "A gift read as a tactic loses its gratitude and its debt; one read as manipulation turns
+    reciprocity negative" (Campbell & Kirmani 2000; Morales 2005).
+
+    >>> imputed_motive(np.array([0, 1, 2]), manipulation_penalty=0.5).tolist()
+    [1.0, 0.0, -0.5]
+    """
+    reading = np.asarray(reading)
+    return np.select([reading == SINCERE, reading == TACTIC], [1.0, 0.0], -manipulation_penalty)
+
+
+# --- Rule 8 -----------------------------------------------------------------------------------
+
+
+def ask_pressure(urgency, opt_out_offered, after_no, disproportion, *, base: float,
+                 urgency_weight: float, no_opt_out: float, after_no_weight: float,
+                 disproportion_weight: float):
+    """Rule 8, reactance: the pressure one ask puts on the buyer's freedom.
+
+    Brehm (1966): threats to freedom arouse reactance. Every ask carries a little (``base``);
+    urgency, no way to opt out, asking again after a "no" and an ask out of proportion to what
+    was given (rule 3) carry more.
+
+    >>> float(ask_pressure(0.0, True, False, 0.0, base=0.1, urgency_weight=0.3, no_opt_out=0.2,
+    ...                    after_no_weight=0.4, disproportion_weight=0.5))
+    0.1
+    >>> round(float(ask_pressure(1.0, False, True, 1.0, base=0.1, urgency_weight=0.3,
+    ...                          no_opt_out=0.2, after_no_weight=0.4, disproportion_weight=0.5)), 2)
+    1.5
+    """
+    return (base + urgency_weight * _f(urgency) + no_opt_out * (1.0 - _f(opt_out_offered))
+            + after_no_weight * _f(after_no) + disproportion_weight * _f(disproportion))
+
+
+def accumulate_reactance(reactance, pressure, proneness):
+    """Rule 8: reactance builds with each act of pressure, scaled by the buyer's proneness.
+
+    Brehm & Cole (1966): reactance depends on the importance of the threatened freedom, which
+    varies between people (``proneness`` in [0, 1]; 0.5 typical, scaled so that 0.5 adds the
+    pressure as it is).
+
+    >>> accumulate_reactance(np.array([1.0, 1.0]), np.array([0.5, 0.5]), np.array([0.5, 1.0])).tolist()
+    [1.5, 2.0]
+    """
+    return _f(reactance) + 2.0 * _f(proneness) * _f(pressure)
+
+
+def reactance_excess(reactance, *, threshold: float):
+    """Rule 8: reactance beyond the buyer's threshold, where avoidance and refusal begin.
+
+    >>> reactance_excess(np.array([0.5, 1.5]), threshold=1.0).tolist()
+    [0.0, 0.5]
+    """
+    return np.maximum(_f(reactance) - threshold, 0.0)
+
+
+# --- Rule 9 -----------------------------------------------------------------------------------
+
+
+def retaliation_probability(resentment, excess_reactance, deceived, punisher, restraint_factor, *,
+                            base_logit: float, resentment_weight: float, reactance_weight: float,
+                            deception_weight: float, punisher_weight: float):
+    """Rule 9, negative reciprocity: the chance a buyer strikes back (complains, warns others).
+
+    Fehr & Gächter (2000): hostile or deceptive acts are returned, and some people pay a cost to
+    punish. Resentment (the negative debt of a gift read as manipulation), reactance beyond the
+    threshold and deception found raise the odds; ``punisher`` buyers retaliate more readily; an
+    outstanding positive debt holds hostility back (rule 2, ``restraint_factor``).
+
+    >>> p = retaliation_probability(0.0, 0.0, False, False, 1.0, base_logit=-4.0,
+    ...     resentment_weight=2.0, reactance_weight=1.5, deception_weight=2.0, punisher_weight=1.0)
+    >>> round(float(p), 4)
+    0.018
+    >>> p = retaliation_probability(1.0, 1.0, True, True, 1.0, base_logit=-4.0,
+    ...     resentment_weight=2.0, reactance_weight=1.5, deception_weight=2.0, punisher_weight=1.0)
+    >>> round(float(p), 4)
+    0.9241
+    """
+    logit = (base_logit + resentment_weight * _f(resentment)
+             + reactance_weight * _f(excess_reactance) + deception_weight * _f(deceived)
+             + punisher_weight * _f(punisher))
+    return restraint_factor / (1.0 + np.exp(-logit))
+
+
+# --- Rule 10 ----------------------------------------------------------------------------------
+
+
+def neighbour_counts(senders, network):
+    """Rule 10, word of mouth: how many messages each buyer receives from sending neighbours.
+
+    Reputation spreads along the buyers' network ties: each sender tells every neighbour once.
+    ``network`` is a :class:`sim.network.BuyerNetwork`.
+
+    >>> from sim.network import from_edges
+    >>> path = from_edges(3, np.array([0, 1]), np.array([1, 2]))      # 0 - 1 - 2
+    >>> neighbour_counts(np.array([1]), path).tolist()
+    [1, 0, 1]
+    >>> neighbour_counts(np.array([0, 2]), path).tolist()
+    [0, 2, 0]
+    """
+    receivers = network.neighbours_of_many(np.asarray(senders, dtype=np.int64))
+    return np.bincount(receivers, minlength=network.n)
+
+
+def indirect_obligation(obligation_to_others, *, indirect_share: float):
+    """Rule 10, indirect (generalised) reciprocity: a debt to one party spills onto others.
+
+    Gouldner (1960) describes the norm as generalised, not only owed to the benefactor; Nowak &
+    Sigmund (2005) call this upstream reciprocity. Regan's (1971) "irrelevant favour" (a Coke from
+    the experimenter) still raised compliance with the confederate. Only gift debts spill;
+    concessions do not (rule 11).
+
+    >>> float(indirect_obligation(2.0, indirect_share=0.5))
+    1.0
+    """
+    return indirect_share * _f(obligation_to_others)
+
+
+# --- Rule 11 ----------------------------------------------------------------------------------
+
+
+def concession_debt(first_ask, second_ask, same_requester, *, concession_weight: float):
+    """Rule 11, reciprocal concessions: a retreat to a smaller ask is itself a concession.
+
+    Cialdini et al. (1975), door-in-the-face: a requester who moves from a large request to a
+    smaller one creates an obligation to concede in turn, but only towards the same requester.
+    The debt grows with the share given up.
+
+    >>> concession_debt(np.array([100.0, 100.0]), np.array([25.0, 25.0]), np.array([True, False]),
+    ...                 concession_weight=2.0).tolist()
+    [1.5, 0.0]
+    """
+    first_ask, second_ask = _f(first_ask), _f(second_ask)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        share_given_up = np.where(first_ask > 0, np.clip(1.0 - second_ask / first_ask, 0, 1), 0.0)
+    return np.where(same_requester, concession_weight * share_given_up, 0.0)
+
+
+# --- Rule 12 ----------------------------------------------------------------------------------
+
+
+def churn_hazard(trust, excess_reactance, resentment, kept_giving, account_closed, *,
+                 base_hazard: float, trust_weight: float, reactance_weight: float,
+                 resentment_weight: float, keep_giving_effect: float, closed_account_effect: float):
+    """Rule 12, keep the circle going: the daily chance a customer leaves.
+
+    Giving again after a sale keeps the relationship (a one-time buyer becomes a partner): a
+    recent gift to a customer divides the hazard by ``1 + keep_giving_effect``. Trust keeps
+    customers; reactance and resentment drive them away (rules 8, 9); an account closed by
+    exact repayment (rule 2) leaves less to hold the relationship.
+
+    >>> round(float(churn_hazard(0.5, 0.0, 0.0, False, False, base_hazard=0.01, trust_weight=2.0,
+    ...     reactance_weight=1.0, resentment_weight=1.0, keep_giving_effect=1.0,
+    ...     closed_account_effect=0.5)), 4)
+    0.01
+    >>> round(float(churn_hazard(0.5, 0.0, 0.0, True, False, base_hazard=0.01, trust_weight=2.0,
+    ...     reactance_weight=1.0, resentment_weight=1.0, keep_giving_effect=1.0,
+    ...     closed_account_effect=0.5)), 4)
+    0.005
+    """
+    log_h = (np.log(base_hazard) - trust_weight * (_f(trust) - 0.5)
+             + reactance_weight * _f(excess_reactance) + resentment_weight * _f(resentment)
+             + closed_account_effect * _f(account_closed))
+    hazard = np.exp(log_h) / np.where(kept_giving, 1.0 + keep_giving_effect, 1.0)
+    return np.clip(hazard, 0.0, 1.0)
+
+
+def response_choice_bonus(offers_choice, *, choice_weight: float):
+    """Rule 12: offering a choice of ways to respond (reply, review, refer) makes repaying easier.
+
+    Returned as a multiplier on the chance of repaying through a referral or review.
+
+    >>> response_choice_bonus(np.array([False, True]), choice_weight=1.5).tolist()
+    [1.0, 2.5]
+    """
+    return np.where(offers_choice, 1.0 + choice_weight, 1.0)
+
+
+# --- Rule 13 ----------------------------------------------------------------------------------
+
+
+def gift_refused_by_rules(bound_by_gift_rules, gift_value, *, gift_limit: float):
+    """Rule 13, boundaries: buyers under strict gift or procurement rules refuse gifts over
+    their limit (Cialdini 2009 on institutional gift policies).
+
+    >>> gift_refused_by_rules(np.array([True, True, False]), np.array([10.0, 0.0, 99.0]),
+    ...                       gift_limit=0.0).tolist()
+    [True, False, False]
+    """
+    return np.asarray(bound_by_gift_rules, dtype=bool) & (_f(gift_value) > gift_limit)
+
+
+def bait_cue(usefulness, claimed_value, value, *, useless_weight: float, overclaim_weight: float):
+    """Rule 13, boundaries: a gift of no real use reads as bait; over-claimed value as deceit.
+
+    Returns the suspicion the gift adds when received. ``usefulness`` in [0, 1]; an over-claim
+    (``claimed_value`` > ``value``) adds suspicion by the log ratio.
+
+    >>> bait_cue(np.array([1.0, 0.0]), np.array([5.0, 50.0]), np.array([5.0, 5.0]),
+    ...          useless_weight=0.5, overclaim_weight=0.2).round(3).tolist()
+    [0.0, 0.961]
+    """
+    value = _f(value)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        overclaim = np.where(value > 0, np.log(np.maximum(_f(claimed_value) / value, 1.0)), 0.0)
+    return useless_weight * (1.0 - _f(usefulness)) + overclaim_weight * overclaim
