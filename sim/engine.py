@@ -186,7 +186,8 @@ class Engine:
         self.gross = np.zeros(shape)          # felt gift debt before the motive reading (>= 0)
         self.concession = np.zeros(shape)     # debt from a requester's concession (>= 0)
         self.given = np.zeros(shape)          # nominal dollars given (for rough equivalence)
-        self.suspicion = np.zeros(shape)      # summed persuasion cues seen
+        self.suspicion = np.zeros(shape)      # summed persuasion cues seen (see add_suspicion)
+        self._readings: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
         self.trust = np.full(shape, self.scenario.buyers.initial_trust)
         self.reactance = np.zeros(shape)
         self.gifts_given = np.zeros(shape, dtype=np.int32)
@@ -209,20 +210,39 @@ class Engine:
 
     # --- derived views --------------------------------------------------------------------------
 
+    def add_suspicion(self, cues: np.ndarray, seller: int | None = None) -> None:
+        """Add persuasion cues (rule 7); every change of suspicion goes through here so that the
+        readings derived from it are recomputed only when it changed."""
+        if seller is None:
+            self.suspicion += cues
+        else:
+            self.suspicion[seller] += cues
+        self._readings = None
+
+    def _derived_readings(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        if self._readings is None:
+            sincerity = rules.perceived_sincerity(self.suspicion, self.buyers.detection_skill)
+            reading = rules.read_motive(sincerity, tactic_threshold=self.p.tactic_threshold,
+                                        manipulation_threshold=self.p.manipulation_threshold)
+            motive = rules.imputed_motive(reading,
+                                          manipulation_penalty=self.p.manipulation_penalty)
+            self._readings = (sincerity, reading, motive)
+        return self._readings
+
     @property
     def sincerity(self) -> np.ndarray:
-        return rules.perceived_sincerity(self.suspicion, self.buyers.detection_skill)
+        """Perceived sincerity of each seller, per tie (rule 7)."""
+        return self._derived_readings()[0]
 
     @property
     def reading(self) -> np.ndarray:
-        return rules.read_motive(self.sincerity, tactic_threshold=self.p.tactic_threshold,
-                                 manipulation_threshold=self.p.manipulation_threshold)
+        """SINCERE, TACTIC or MANIPULATION, per tie (rule 7)."""
+        return self._derived_readings()[1]
 
     def effective_obligation(self) -> np.ndarray:
         """Felt debt towards each seller: gift debt weighed by the motive read, plus concessions.
         Negative where a gift was read as manipulation (resentment)."""
-        motive = rules.imputed_motive(self.reading, manipulation_penalty=self.p.manipulation_penalty)
-        return self.gross * motive + self.concession
+        return self.gross * self._derived_readings()[2] + self.concession
 
     @property
     def reached(self) -> np.ndarray:
@@ -240,9 +260,10 @@ class Engine:
         acted = self._discover_hidden_conditions(day, draws)
         acted |= self._give(day, draws)
         acted |= self._ask(day, draws)
-        warners = self._retaliate(acted, draws)
-        self._churn(day, draws)
-        referrers = self._refer(day, draws)
+        owed = self.effective_obligation()  # unchanged until referrals settle some of it
+        warners = self._retaliate(acted, owed, draws)
+        self._churn(day, owed, draws)
+        referrers = self._refer(day, owed, draws)
         self._spread_word_of_mouth(day, warners, referrers)
         self.backfired |= self.accepted_gift & (self.reading == rules.MANIPULATION)
         self.trust = np.clip(self.trust, 0.0, 1.0)
@@ -279,10 +300,12 @@ class Engine:
 
     def _discover_hidden_conditions(self, day: int, draws) -> np.ndarray:
         """Rules 7, 9, 13: hidden strings are found out in time; deception is resented."""
+        if not self.gift["hidden_conditions"].any():
+            return np.zeros((self.s, self.n), dtype=bool)
         found = (self.gift["hidden_conditions"] & self.accepted_gift & ~self.deceived
                  & (draws[U_DISCOVER] < self.p.discovery_rate))
         self.deceived |= found
-        self.suspicion += np.where(found, self.p.cue_strings, 0.0)
+        self.add_suspicion(np.where(found, self.p.cue_strings, 0.0))
         self._event("deception_found", found)
         return found
 
@@ -313,10 +336,10 @@ class Engine:
             return due
 
         self.accepted_gift |= accepted
-        self.suspicion += np.where(accepted, p.cue_generic * (1.0 - g["personalised"])
-                                   + rules.bait_cue(g["usefulness"], g["claimed_value"], g["value"],
-                                                    useless_weight=p.cue_useless,
-                                                    overclaim_weight=p.cue_overclaim), 0.0)
+        self.add_suspicion(np.where(accepted, p.cue_generic * (1.0 - g["personalised"])
+                                    + rules.bait_cue(g["usefulness"], g["claimed_value"],
+                                                     g["value"], useless_weight=p.cue_useless,
+                                                     overclaim_weight=p.cue_overclaim), 0.0))
         value_kw = dict(value_exponent=p.value_exponent, expected_weight=p.expected_weight,
                         surprise_bonus=p.surprise_bonus, personal_bonus=p.personal_bonus)
         expected = self.scenario.buyers.expected_gift_quantity
@@ -385,7 +408,7 @@ class Engine:
                                     window_days=p.ask_soon_window)
                + p.cue_disproportion * disproportion
                + p.cue_after_no * (after_no & ~concede))
-        self.suspicion += np.where(explicit, cue, 0.0)
+        self.add_suspicion(np.where(explicit, cue, 0.0))
 
         # Rule 8: the ask's pressure builds reactance.
         pressure = rules.ask_pressure(a["urgency"], a["opt_out"], after_no & ~concede, disproportion,
@@ -477,10 +500,11 @@ class Engine:
         t.amount_asks += amount_mode.sum(axis=1)
         t.amount_total += np.where(amount_mode, amount, 0.0).sum(axis=1)
 
-    def _retaliate(self, acted: np.ndarray, draws) -> np.ndarray:
+    def _retaliate(self, acted: np.ndarray, owed: np.ndarray, draws) -> np.ndarray:
         """Rule 9: after today's acts, resentful or reactant buyers complain and warn others."""
         p = self.p
-        owed = self.effective_obligation()
+        if not acted.any():
+            return acted
         excess = rules.reactance_excess(self.reactance, threshold=p.reactance_threshold)
         restraint = rules.hostility_restrained(np.maximum(owed, 0.0),
                                                restraint=p.hostility_restraint)
@@ -498,13 +522,12 @@ class Engine:
         self._event("warning", warners)
         return warners
 
-    def _churn(self, day: int, draws) -> None:
+    def _churn(self, day: int, owed: np.ndarray, draws) -> None:
         """Rule 12 (and 8, 9): customers leave at a daily hazard; keep-giving holds them."""
         p = self.p
         customers = self.status == CUSTOMER
         if not customers.any():
             return
-        owed = self.effective_obligation()
         kept_giving = (self.gift["after_sale_every"] > 0) & (self.last_gift_day >= 0) & (
             day - self.last_gift_day < p.keep_giving_window) & (self.converted_day <= self.last_gift_day)
         hazard = rules.churn_hazard(
@@ -518,11 +541,11 @@ class Engine:
         self.churn_day[churn] = day
         self._event("churn", churn)
 
-    def _refer(self, day: int, draws) -> np.ndarray:
+    def _refer(self, day: int, owed: np.ndarray, draws) -> np.ndarray:
         """Rules 10, 12: satisfied customers (and indebted prospects offered a choice of ways to
         respond) refer neighbours, a way to repay."""
         p, a = self.p, self.ask
-        owed = np.maximum(self.effective_obligation(), 0.0)
+        owed = np.maximum(owed, 0.0)
         eligible = (self.status == CUSTOMER) | ((self.status == PROSPECT) & (owed > 0)
                                                 & a["choice_of_response"])
         prob = (p.referral_rate * 2.0 * self.trust
@@ -545,7 +568,7 @@ class Engine:
             if senders.size:
                 counts = rules.neighbour_counts(senders, self.network)
                 self.tallies.warnings_sent[s] += counts.sum()
-                self.suspicion[s] += p.cue_warning * counts
+                self.add_suspicion(p.cue_warning * counts, seller=s)
                 self.trust[s] -= p.warning_trust * counts
                 if counts_log is not None:
                     counts_log[s] = counts

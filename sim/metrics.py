@@ -40,76 +40,88 @@ CORE_METRICS = (
 )
 
 
-def _share(numerator: np.ndarray, denominator: np.ndarray) -> float:
-    d = int(denominator.sum())
-    return float(numerator.sum()) / d if d else 0.0
+def seller_sums(engine: Engine) -> dict[str, np.ndarray]:
+    """Numerators and denominators of every metric, summed per seller (one pass over the ties).
 
-
-def _mean(values: np.ndarray, mask: np.ndarray) -> float:
-    return float(values[mask].mean()) if mask.any() else float("nan")
-
-
-def compute(engine: Engine, sellers: np.ndarray | None = None) -> dict[str, float]:
-    """All core metrics and the scenario's named outcomes, over ``sellers`` (default: all)."""
-    rows = slice(None) if sellers is None else np.asarray(sellers)
+    Every metric is a ratio of such sums, so the model-level and per-strategy values are combined
+    from these without touching the tie arrays again.
+    """
     e, t = engine, engine.tallies
-    status = e.status[rows]
-    reached = status != UNREACHED
-    converted = e.converted_day[rows] >= 0
-    churned = status == CHURNED
-    churned_within = churned & (e.churn_day[rows] - e.converted_day[rows] < RETENTION_DAYS)
-    owed = e.effective_obligation()[rows]
-    start = np.where(e.first_gift_day[rows] >= 0, e.first_gift_day[rows], e.contact_day[rows])
+    reached = e.status != UNREACHED
+    converted = e.converted_day >= 0
+    churned = (e.status == CHURNED) & converted
+    churned_within = churned & (e.churn_day - e.converted_day < RETENTION_DAYS)
+    start = np.where(e.first_gift_day >= 0, e.first_gift_day, e.contact_day)
+
+    def per_seller(x):
+        return x.sum(axis=1, dtype=np.float64)
+
+    return {
+        "reached": per_seller(reached),
+        "offered": per_seller(e.offered_gift),
+        "accepted": per_seller(e.accepted_gift),
+        "converted": per_seller(converted),
+        "asked": per_seller(e.asked),
+        "replied": per_seller(e.replied),
+        "complained": per_seller(e.complained),
+        "opted_out": per_seller(e.status == OPTED_OUT),
+        "churned": per_seller(churned),
+        "churned_within": per_seller(churned_within),
+        "backfired": per_seller(e.backfired),
+        "trust": per_seller(np.where(reached, e.trust, 0.0)),
+        "sincerity": per_seller(np.where(reached, e.sincerity, 0.0)),
+        "owed": per_seller(np.where(reached, np.maximum(e.effective_obligation(), 0.0), 0.0)),
+        "days_to_convert": per_seller(np.where(converted, e.converted_day - start, 0)),
+        "discounted": t.conversions * e.ask["discount"][:, 0],
+        **{name: getattr(t, name) for name in t.__dataclass_fields__ if name != "n_sellers"},
+    }
+
+
+def compute(engine: Engine, sellers: np.ndarray | None = None,
+            sums: dict[str, np.ndarray] | None = None) -> dict[str, float]:
+    """All core metrics and the scenario's named outcomes, over ``sellers`` (default: all).
+
+    ``sums`` (from :func:`seller_sums`) may be passed to reuse one pass for several selections.
+    """
+    sums = seller_sums(engine) if sums is None else sums
+    rows = slice(None) if sellers is None else np.asarray(sellers)
+    total = {name: float(values[rows].sum()) for name, values in sums.items()}
+
+    def ratio(num: str, den: str, empty: float = 0.0) -> float:
+        return total[num] / total[den] if total[den] else empty
+
+    nan = float("nan")
     out = {
-        "gift_acceptance_rate": _share(e.accepted_gift[rows], e.offered_gift[rows]),
-        "conversion_rate": _share(converted, reached),
-        "reply_rate": _share(e.replied[rows], e.asked[rows]),
-        "revenue": float(t.revenue[rows].sum()),
-        "discount_depth": compute_discount(e, rows),
-        "complaint_rate": _share(e.complained[rows], reached),
-        "opt_out_rate": _share(status == OPTED_OUT, reached),
-        "churn_rate": _share(churned & converted, converted),
-        "retention_90d": 1.0 - _share(churned_within, converted) if converted.any() else float("nan"),
-        "referrals": float(t.referrals[rows].sum()),
-        "negative_wom": float(t.warnings_sent[rows].sum()),
-        "mean_trust": _mean(e.trust[rows], reached),
-        "mean_perceived_sincerity": _mean(e.sincerity[rows], reached),
-        "outstanding_obligation": _mean(np.maximum(owed, 0.0), reached),
-        "backfire_rate": _share(e.backfired[rows], e.accepted_gift[rows]),
-        "mean_time_to_conversion": _mean((e.converted_day[rows] - start).astype(float), converted),
+        "gift_acceptance_rate": ratio("accepted", "offered"),
+        "conversion_rate": ratio("converted", "reached"),
+        "reply_rate": ratio("replied", "asked"),
+        "revenue": total["revenue"],
+        "discount_depth": ratio("discounted", "conversions"),
+        "complaint_rate": ratio("complained", "reached"),
+        "opt_out_rate": ratio("opted_out", "reached"),
+        "churn_rate": ratio("churned", "converted"),
+        "retention_90d": 1.0 - ratio("churned_within", "converted", nan),
+        "referrals": total["referrals"],
+        "negative_wom": total["warnings_sent"],
+        "mean_trust": ratio("trust", "reached", nan),
+        "mean_perceived_sincerity": ratio("sincerity", "reached", nan),
+        "outstanding_obligation": ratio("owed", "reached", nan),
+        "backfire_rate": ratio("backfired", "accepted"),
+        "mean_time_to_conversion": ratio("days_to_convert", "converted", nan),
     }
-    out.update(outcomes(engine, rows))
-    return out
-
-
-def outcomes(engine: Engine, rows) -> dict[str, float]:
-    """The scenario's named outcome metrics (``[outcomes]`` in the scenario file)."""
-    t = engine.tallies
-
-    def ratio(num, den):
-        d = float(den[rows].sum())
-        return float(num[rows].sum()) / d if d else float("nan")
-
-    status = engine.status[rows]
-    n_reached = max(int((status != UNREACHED).sum()), 1)
     kinds = {
-        "mean_amount": lambda: ratio(t.amount_total, t.amount_asks),
-        "ask_compliance": lambda: ratio(t.asks_answered_yes, t.asks_made),
-        "first_ask_compliance": lambda: ratio(t.first_asks_yes, t.first_asks),
-        "conceded_ask_compliance": lambda: ratio(t.conceded_asks_yes, t.conceded_asks),
-        "revenue_per_buyer": lambda: float(t.revenue[rows].sum()) / n_reached,
-        "conversion_rate": lambda: _share(engine.converted_day[rows] >= 0, status != UNREACHED),
-        "gift_acceptance_rate": lambda: _share(engine.accepted_gift[rows], engine.offered_gift[rows]),
-        "discount_depth": lambda: compute_discount(engine, rows),
-        "referrals_per_buyer": lambda: float(t.referrals[rows].sum()) / n_reached,
+        "mean_amount": lambda: ratio("amount_total", "amount_asks", nan),
+        "ask_compliance": lambda: ratio("asks_answered_yes", "asks_made", nan),
+        "first_ask_compliance": lambda: ratio("first_asks_yes", "first_asks", nan),
+        "conceded_ask_compliance": lambda: ratio("conceded_asks_yes", "conceded_asks", nan),
+        "revenue_per_buyer": lambda: ratio("revenue", "reached"),
+        "conversion_rate": lambda: out["conversion_rate"],
+        "gift_acceptance_rate": lambda: out["gift_acceptance_rate"],
+        "discount_depth": lambda: out["discount_depth"],
+        "referrals_per_buyer": lambda: ratio("referrals", "reached"),
     }
-    return {name: kinds[kind]() for name, kind in engine.scenario.outcomes.items()}
-
-
-def compute_discount(engine: Engine, rows) -> float:
-    conversions = engine.tallies.conversions[rows]
-    discount = engine.ask["discount"][rows, 0]
-    return float((conversions * discount).sum() / conversions.sum()) if conversions.sum() else 0.0
+    out.update({name: kinds[kind]() for name, kind in engine.scenario.outcomes.items()})
+    return out
 
 
 def buyer_state(engine: Engine) -> dict[str, np.ndarray]:

@@ -108,12 +108,13 @@ class ReciprocityModel(Model):
         """One day."""
         self.engine.step()
         if self.collect:
-            self.latest_metrics = metrics.compute(self.engine)
+            sums = metrics.seller_sums(self.engine)
+            self.latest_metrics = metrics.compute(self.engine, sums=sums)
             self.datacollector.collect(self)
             for strategy in self.strategies:
-                rows = [i for i, name in enumerate(self.engine.strategy_names) if name == strategy]
-                self._strategy_rows.append({"step": self.steps, "strategy": strategy,
-                                            **metrics.compute(self.engine, np.array(rows))})
+                self._strategy_rows.append({
+                    "step": self.steps, "strategy": strategy,
+                    **metrics.compute(self.engine, self.sellers_of(strategy), sums=sums)})
         self.running = self.engine.day < self.horizon
 
     def run_model(self) -> None:
@@ -124,11 +125,15 @@ class ReciprocityModel(Model):
         """Current metrics, for the whole model or one strategy's sellers."""
         if strategy is None:
             return metrics.compute(self.engine)
-        rows = [i for i, name in enumerate(self.engine.strategy_names) if name == strategy]
-        if not rows:
+        if strategy not in self.strategies:
             raise ValueError(f"strategy = {strategy!r} is not in play; in play: "
                              f"{', '.join(self.strategies)}")
-        return metrics.compute(self.engine, np.array(rows))
+        return metrics.compute(self.engine, self.sellers_of(strategy))
+
+    def sellers_of(self, strategy: str) -> np.ndarray:
+        """Indices of the sellers that follow ``strategy``."""
+        return np.array([i for i, name in enumerate(self.engine.strategy_names)
+                         if name == strategy])
 
     def metrics_by_strategy(self) -> pd.DataFrame:
         """Tidy frame: one row per step and strategy, one column per metric."""

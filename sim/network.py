@@ -61,15 +61,14 @@ def from_edges(n: int, a: np.ndarray, b: np.ndarray) -> BuyerNetwork:
     a, b = np.asarray(a, dtype=np.int64), np.asarray(b, dtype=np.int64)
     keep = a != b
     lo, hi = np.minimum(a[keep], b[keep]), np.maximum(a[keep], b[keep])
-    key = np.unique(lo * n + hi)
-    lo, hi = key // n, key % n
-    rows = np.concatenate([lo, hi])
-    cols = np.concatenate([hi, lo])
-    order = np.lexsort((cols, rows))
-    rows, cols = rows[order], cols[order]
+    key = np.sort(lo * n + hi)
+    key = key[np.concatenate([[True], key[1:] != key[:-1]])] if key.size else key
+    both = np.concatenate([key, (key % n) * n + key // n])
+    both.sort()
+    rows, cols = both // n, both % n
     indptr = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(np.bincount(rows, minlength=n), out=indptr[1:])
-    return BuyerNetwork(n=n, indptr=indptr, indices=cols.astype(np.int64))
+    return BuyerNetwork(n=n, indptr=indptr, indices=cols)
 
 
 def watts_strogatz(n: int, k: int, p: float, rng: np.random.Generator) -> BuyerNetwork:
@@ -153,7 +152,9 @@ def bfs_order(net: BuyerNetwork, sources: np.ndarray, rng: np.random.Generator) 
     depth = 0
     level[frontier] = 0
     while frontier.size:
-        nbrs = np.unique(net.neighbours_of_many(frontier))
+        nbrs = net.neighbours_of_many(frontier)
+        nbrs = nbrs[level[nbrs] < 0]
+        nbrs = np.flatnonzero(np.bincount(nbrs, minlength=net.n)) if nbrs.size else nbrs
         frontier = nbrs[level[nbrs] < 0]
         depth += 1
         level[frontier] = depth

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
-from importlib import resources
+import importlib.util
 from pathlib import Path
 
 
 def shipped_dir(package: str, checkout_folder: str) -> Path:
-    """The folder of ``package`` (``sim._scenarios``, ``sim._viz``) in an installed recip, or the
-    repository's top-level ``checkout_folder`` when ``sim`` is imported from a source checkout."""
+    """The folder of ``package`` (``sim._scenarios``, ``sim._viz``: data folders shipped in the
+    wheel, without ``__init__.py``), or the repository's top-level ``checkout_folder`` when
+    ``sim`` is imported from a source checkout."""
     try:
-        return Path(str(resources.files(package)))
+        spec = importlib.util.find_spec(package)
     except ModuleNotFoundError:
-        return Path(__file__).resolve().parent.parent / checkout_folder
+        spec = None
+    if spec is not None and spec.submodule_search_locations:
+        return Path(next(iter(spec.submodule_search_locations)))
+    return Path(__file__).resolve().parent.parent / checkout_folder
 
 
 def scenarios_dir() -> Path:

@@ -8,8 +8,8 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import pandas as pd  # noqa: E402
+import matplotlib.pyplot as plt
+import pandas as pd
 
 KEY_METRICS = ("conversion_rate", "complaint_rate", "retention_90d", "referrals",
                "mean_perceived_sincerity", "backfire_rate")

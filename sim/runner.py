@@ -37,13 +37,11 @@ def _metric_reader(model: ReciprocityModel, names: Sequence[str]):
         parsed.append((name, metric, strategy))
 
     def read() -> dict[str, float]:
-        cache: dict[str | None, dict[str, float]] = {}
-        row = {}
-        for name, metric, strategy in parsed:
-            if strategy not in cache:
-                cache[strategy] = model.metrics_now(strategy)
-            row[name] = cache[strategy][metric]
-        return row
+        sums = metrics.seller_sums(model.engine)
+        by_strategy = {strategy: metrics.compute(
+            model.engine, None if strategy is None else model.sellers_of(strategy), sums=sums)
+            for strategy in {strategy for _, _, strategy in parsed}}
+        return {name: by_strategy[strategy][metric] for name, metric, strategy in parsed}
 
     return read
 

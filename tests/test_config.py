@@ -1,0 +1,89 @@
+"""Bad scenario files and bad --set values fail with clear errors."""
+
+import pytest
+from typer.testing import CliRunner
+
+from sim import ScenarioError, load_scenario
+from sim.cli import app
+
+runner = CliRunner()
+
+
+def _write(tmp_path, text, name="bad.toml"):
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+GOOD = """
+[[sellers]]
+strategy = "active"
+"""
+
+
+def test_a_minimal_file_loads_with_defaults(tmp_path):
+    sc = load_scenario(_write(tmp_path, GOOD))
+    assert sc.buyers.n == 1000 and sc.sellers[0].strategy == "active"
+    assert sc.strategies["active"].gift.value > 0
+
+
+@pytest.mark.parametrize(("text", "must_say"), [
+    ('[buyers]\nn = -5\n' + GOOD, ["bad.toml", "buyers.n", "-5", "greater than or equal to 1"]),
+    ('[buyers]\nn = "many"\n' + GOOD, ["buyers.n", "'many'", "integer"]),
+    ('[buyers]\nnn = 5\n' + GOOD, ["buyers.nn", "unknown field", "did you mean 'n'", "allowed:"]),
+    ('[network]\nkind = "ring"\n' + GOOD, ["network.kind", "'ring'", "watts_strogatz"]),
+    ('[[sellers]]\nstrategy = "sneaky"\n', ["sellers.0.strategy", "'sneaky'", "allowed:", "pushy"]),
+    ('[strategies.x]\nbase = "nope"\n' + GOOD, ["strategies.x.base", "'nope'", "allowed:"]),
+    ('[strategies.active.gift]\npersonalised = 2\n' + GOOD,
+     ["strategies.active.gift.personalised", "2", "less than or equal to 1"]),
+    ("[buyers\nn = 5", ["bad.toml", "not valid TOML"]),
+])
+def test_bad_files_name_file_field_value_and_allowed(tmp_path, text, must_say):
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(_write(tmp_path, text))
+    for fragment in must_say:
+        assert fragment in str(info.value), (fragment, str(info.value))
+
+
+def test_strategy_defined_without_code(tmp_path):
+    text = """
+[strategies.gentle]
+base = "active"
+ask = { size = 20.0 }
+
+[[sellers]]
+strategy = "gentle"
+"""
+    sc = load_scenario(_write(tmp_path, text))
+    gentle = sc.strategies["gentle"]
+    assert gentle.ask.size == 20.0
+    assert gentle.gift.value == sc.strategies["active"].gift.value
+
+
+def test_unknown_scenario_and_arm():
+    with pytest.raises(ScenarioError, match="did you mean 'pushy_vs_active'"):
+        load_scenario("pushy_vs_activ")
+    with pytest.raises(ScenarioError, match="arm = 'x' is not an arm"):
+        load_scenario("pushy_vs_active", arm="x")
+
+
+def test_overrides_apply_and_validate():
+    sc = load_scenario("pushy_vs_active", overrides={"buyers.n": 10, "sellers.1.strategy": "bait"})
+    assert sc.buyers.n == 10 and sc.sellers[1].strategy == "bait"
+    with pytest.raises(ScenarioError, match=r"sellers\.7.*allowed: 0\.\.1"):
+        load_scenario("pushy_vs_active", overrides={"sellers.7.strategy": "bait"})
+
+
+@pytest.mark.parametrize(("args", "must_say"), [
+    (["--set", "buyers.n=-3"], ["buyers.n = -3", "greater than or equal to 1"]),
+    (["--set", "buyers.n=lots"], ["buyers.n = 'lots'", "integer"]),
+    (["--set", "buyers.n"], ["expected key=value"]),
+    (["--set", "rules.debt_weigth=1"], ["unknown field", "did you mean 'debt_weight'"]),
+])
+def test_bad_set_values_exit_2_with_clear_error(tmp_path, args, must_say):
+    result = runner.invoke(app, ["run", "pushy_vs_active", "--out", str(tmp_path), *args])
+    assert result.exit_code == 2
+    text = " ".join(result.output.split())
+    for fragment in must_say:
+        assert fragment in text, (fragment, text)
+    assert not (tmp_path / "summary.json").exists()

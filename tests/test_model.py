@@ -1,0 +1,136 @@
+"""The public API, determinism, agents versus headless runs, and the flagship behaviour."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sim import ReciprocityModel, list_scenarios, load_scenario
+from sim.metrics import CORE_METRICS
+from sim.runner import run_metrics
+
+SMALL = {"buyers.n": 300}
+
+
+def test_issue_example_runs():
+    model = ReciprocityModel(scenario="pushy_vs_active", rng=7, overrides={"buyers.n": 500})
+    model.run_for(90)
+    df = model.datacollector.get_model_vars_dataframe()
+    assert len(df) == 90 and df["step"].tolist() == list(range(1, 91))
+    assert set(CORE_METRICS) <= set(df.columns)
+    by = model.metrics_by_strategy()
+    assert list(by.columns[:2]) == ["step", "strategy"]
+    assert set(by.strategy) == {"pushy", "active"}
+    assert len(by) == 180
+    model.run_model()
+    assert model.steps == model.config.steps and not model.running
+
+
+def test_step_and_rng_forms():
+    for rng in (5, np.random.SeedSequence(5), np.random.default_rng(5)):
+        model = ReciprocityModel("pushy_vs_active", rng=rng, overrides=SMALL)
+        model.step()
+        assert model.steps == 1
+    a = ReciprocityModel("pushy_vs_active", rng=5, overrides=SMALL)
+    b = ReciprocityModel("pushy_vs_active", rng=np.random.SeedSequence(5), overrides=SMALL)
+    a.run_for(10)
+    b.run_for(10)
+    pd.testing.assert_frame_equal(a.datacollector.get_model_vars_dataframe(),
+                                  b.datacollector.get_model_vars_dataframe())
+
+
+def test_scenario_forms_name_path_and_object():
+    path = load_scenario("pushy_vs_active").source
+    by_name = ReciprocityModel("pushy_vs_active", rng=1, overrides=SMALL)
+    by_path = ReciprocityModel(path, rng=1, overrides=SMALL)
+    by_obj = ReciprocityModel(load_scenario("pushy_vs_active", overrides=SMALL), rng=1)
+    for m in (by_name, by_path, by_obj):
+        m.run_for(15)
+    frames = [m.datacollector.get_model_vars_dataframe() for m in (by_name, by_path, by_obj)]
+    pd.testing.assert_frame_equal(frames[0], frames[1])
+    pd.testing.assert_frame_equal(frames[0], frames[2])
+
+
+def _frames(seed, **kw):
+    model = ReciprocityModel("pushy_vs_active", rng=seed, overrides=SMALL, **kw)
+    model.run_for(40)
+    return model.datacollector.get_model_vars_dataframe(), model.metrics_by_strategy()
+
+
+def test_same_seed_identical_other_seed_differs():
+    a, a_by = _frames(11)
+    b, b_by = _frames(11)
+    c, _ = _frames(12)
+    pd.testing.assert_frame_equal(a, b)
+    pd.testing.assert_frame_equal(a_by, b_by)
+    assert not a.equals(c)
+
+
+def test_results_identical_with_and_without_agents():
+    with_agents, by_with = _frames(3, build_agents=True)
+    without, by_without = _frames(3, build_agents=False)
+    pd.testing.assert_frame_equal(with_agents, without)
+    pd.testing.assert_frame_equal(by_with, by_without)
+
+
+def test_agents_are_views_over_the_arrays():
+    model = ReciprocityModel("pushy_vs_active", rng=2, overrides=SMALL)
+    model.run_for(30)
+    engine = model.engine
+    assert len(model.buyers) == 300 and len(model.sellers) == 2
+    assert model.grid is not None and len(model.grid.all_cells) == 302
+    customers = model.agents.select(lambda a: getattr(a, "state", None) == "customer")
+    assert len(customers) == int((engine.status == 2).any(axis=0).sum())
+    pat = model.sellers[0]
+    assert pat.strategy == "pushy" and pat.revenue == engine.tallies.revenue[0]
+    buyer = model.buyers[10]
+    assert buyer.obligation == pytest.approx(max(engine.effective_obligation()[:, 10].clip(0).sum(),
+                                                 0.0))
+    assert buyer.cell.coordinate == 10
+
+
+def test_run_metrics_matches_the_model_frame():
+    rows = run_metrics("pushy_vs_active", overrides=SMALL, seed=4, steps=20,
+                       metrics=["conversion_rate", "referrals[active]"], every=10)
+    model = ReciprocityModel("pushy_vs_active", rng=4, overrides=SMALL)
+    model.run_for(20)
+    df = model.datacollector.get_model_vars_dataframe().set_index("step")
+    by = model.metrics_by_strategy().set_index(["step", "strategy"])
+    assert [r["step"] for r in rows] == [10, 20]
+    for r in rows:
+        assert r["conversion_rate"] == df.loc[r["step"], "conversion_rate"]
+        assert r["referrals[active]"] == by.loc[(r["step"], "active"), "referrals"]
+
+
+def test_rates_are_shares():
+    model = ReciprocityModel("pushy_vs_active", rng=9, overrides=SMALL)
+    model.run_for(60)
+    df = model.datacollector.get_model_vars_dataframe()
+    for col in ("gift_acceptance_rate", "conversion_rate", "reply_rate", "complaint_rate",
+                "opt_out_rate", "churn_rate", "backfire_rate", "mean_trust",
+                "mean_perceived_sincerity"):
+        assert df[col].between(0, 1).all(), col
+    assert (df["revenue"].diff().dropna() >= 0).all()
+    assert (df["referrals"].diff().dropna() >= 0).all()
+
+
+def test_pushy_leads_early_then_trails_on_retention_complaints_referrals():
+    """The flagship behaviour, over replications of the default scenario."""
+    early_lead, retention, complaints, referrals = [], [], [], []
+    for seed in range(6):
+        model = ReciprocityModel("pushy_vs_active", rng=seed, build_agents=False)
+        model.run_for(120)
+        by = model.metrics_by_strategy().set_index(["step", "strategy"])
+        early_lead.append(by.loc[(14, "pushy"), "conversion_rate"]
+                          - by.loc[(14, "active"), "conversion_rate"])
+        final = by.xs(120, level="step")
+        retention.append(final.loc["active", "retention_90d"] - final.loc["pushy", "retention_90d"])
+        complaints.append(final.loc["pushy", "complaint_rate"] - final.loc["active", "complaint_rate"])
+        referrals.append(final.loc["active", "referrals"] - final.loc["pushy", "referrals"])
+    assert np.mean(early_lead) > 0
+    assert np.mean(retention) > 0
+    assert min(complaints) > 0
+    assert min(referrals) > 0
+
+
+def test_list_scenarios_includes_flagship():
+    assert "pushy_vs_active" in list_scenarios()

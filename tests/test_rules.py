@@ -1,0 +1,141 @@
+"""Each rule of reciprocity pinned on tiny hand-built cases with exact expected values."""
+
+import numpy as np
+import pytest
+
+from sim import rules
+from sim.network import from_edges
+
+VALUE_KW = dict(value_exponent=0.5, expected_weight=0.25, surprise_bonus=0.2, personal_bonus=0.1)
+
+
+def test_rule1_benefit_value_grows_with_need_cost_motive_and_freedom():
+    kw = dict(need_weight=1.0, cost_weight=0.5)
+    base = rules.benefit_value(4.0, 0.5, 0.0, 1.0, 1.0, **kw)
+    assert base == pytest.approx(4.0)
+    assert rules.benefit_value(4.0, 1.0, 0.0, 1.0, 1.0, **kw) == pytest.approx(6.0)   # need
+    assert rules.benefit_value(4.0, 0.5, 1.0, 1.0, 1.0, **kw) == pytest.approx(6.0)   # cost
+    assert rules.benefit_value(4.0, 0.5, 0.0, 0.0, 1.0, **kw) == pytest.approx(0.0)   # tactic
+    assert rules.benefit_value(4.0, 0.5, 0.0, -0.5, 1.0, **kw) == pytest.approx(-2.0)  # resented
+    assert rules.benefit_value(4.0, 0.5, 0.0, 1.0, 0.3, **kw) == pytest.approx(1.2)   # strings
+
+
+def test_rule1_freedom_strings_and_gate_multiply():
+    f = rules.freedom_of_giving(np.array([False, True, False, True]),
+                                np.array([False, False, True, True]),
+                                strings_freedom=0.3, gate_freedom=0.6)
+    assert f.tolist() == pytest.approx([1.0, 0.3, 0.6, 0.18])
+
+
+def test_rule2_exact_repayment_closes_rough_keeps_open():
+    remaining, closed = rules.settle_account(np.array([10.0, 10.0, 10.0, 0.0]),
+                                             np.array([9.5, 5.0, 25.0, 3.0]), exact_tolerance=0.1)
+    assert remaining.tolist() == [0.0, 5.0, 0.0, 0.0]
+    assert closed.tolist() == [True, False, False, False]
+
+
+def test_rule2_outstanding_debt_restrains_hostility():
+    assert rules.hostility_restrained(np.array([0.0, 0.01]), restraint=0.6).tolist() == [1.0, 0.4]
+
+
+def test_rule3_rough_equivalence_pressure_only_beyond_tolerance():
+    d = rules.ask_disproportion(np.array([20.0, 40.0, 80.0, 80.0]), np.array([5.0, 5.0, 5.0, 0.0]),
+                                equivalence_tolerance=4.0)
+    assert d.tolist() == pytest.approx([0.0, 0.5, 0.75, 0.0])
+
+
+def test_rule4_debt_channel_independent_of_liking():
+    debt = rules.obligation_drive(3.0, debt_weight=2.0, debt_saturation=1.0)
+    assert debt == pytest.approx(1.5)
+    # Liking adds on its own channel and is weaker than a favour's push.
+    liked = debt + rules.liking_drive(1.0, liking_weight=0.1)
+    disliked = debt + rules.liking_drive(-1.0, liking_weight=0.1)
+    assert liked - disliked == pytest.approx(0.2)
+    assert disliked > rules.liking_drive(1.0, liking_weight=0.1)
+
+
+def test_rule5_expected_gift_adds_little_surprise_and_personal_add_more():
+    standard = rules.perceived_gift_value(1.0, 1, 1, 0, 0, **VALUE_KW)
+    unexpected = rules.perceived_gift_value(1.0, 1, 0, 0, 0, **VALUE_KW)
+    personal_surprise = rules.perceived_gift_value(1.0, 1, 0, 1, 1, **VALUE_KW)
+    assert standard == pytest.approx(0.25)
+    assert unexpected == pytest.approx(1.0)
+    assert personal_surprise == pytest.approx(1.32)
+
+
+def test_rule5_two_separate_gifts_weigh_more_than_both_at_once():
+    at_once = rules.perceived_gift_value(1.0, 2, 1, 0, 0, **VALUE_KW)
+    one_then_second = (rules.perceived_gift_value(1.0, 1, 1, 0, 0, **VALUE_KW)
+                       + rules.perceived_gift_value(1.0, 1, 0, 1, 1, **VALUE_KW))
+    assert at_once == pytest.approx(0.25 + (np.sqrt(2) - 1))
+    assert one_then_second == pytest.approx(1.57)
+    assert one_then_second > at_once
+
+
+def test_rule6_half_life():
+    assert rules.decay_factor(np.array([0, 10, 20]), half_life=10).tolist() == [1.0, 0.5, 0.25]
+
+
+def test_rule7_cues_skill_and_readings():
+    assert rules.ask_timing_cue(np.array([0.0, 1.5, 3.0]), cue_weight=0.4,
+                                window_days=3.0).tolist() == pytest.approx([0.4, 0.2, 0.0])
+    sincerity = rules.perceived_sincerity(np.array([1.0, 1.0, 1.0]), np.array([0.0, 0.5, 0.9]))
+    assert sincerity.tolist() == pytest.approx([1.0, 0.5, 0.1])
+    reading = rules.read_motive(sincerity, tactic_threshold=0.55, manipulation_threshold=0.25)
+    assert reading.tolist() == [rules.SINCERE, rules.TACTIC, rules.MANIPULATION]
+    assert rules.imputed_motive(reading, manipulation_penalty=0.6).tolist() == [1.0, 0.0, -0.6]
+
+
+def test_rule8_pressure_and_reactance_threshold():
+    kw = dict(base=0.1, urgency_weight=0.2, no_opt_out=0.15, after_no_weight=0.3,
+              disproportion_weight=0.3)
+    gentle = rules.ask_pressure(0.0, True, False, 0.0, **kw)
+    pushy = rules.ask_pressure(1.0, False, True, 1.0, **kw)
+    assert gentle == pytest.approx(0.1)
+    assert pushy == pytest.approx(1.05)
+    r = rules.accumulate_reactance(np.zeros(2), np.array([pushy, pushy]), np.array([0.5, 1.0]))
+    assert r.tolist() == pytest.approx([1.05, 2.1])
+    assert rules.reactance_excess(r, threshold=1.0).tolist() == pytest.approx([0.05, 1.1])
+
+
+def test_rule9_retaliation_rises_with_resentment_and_is_restrained_by_debt():
+    kw = dict(base_logit=-4.0, resentment_weight=2.0, reactance_weight=1.5, deception_weight=2.0,
+              punisher_weight=1.0)
+    calm = rules.retaliation_probability(0.0, 0.0, False, False, 1.0, **kw)
+    resentful = rules.retaliation_probability(1.0, 0.0, False, False, 1.0, **kw)
+    restrained = rules.retaliation_probability(1.0, 0.0, False, False, 0.4, **kw)
+    assert calm == pytest.approx(1 / (1 + np.exp(4.0)))
+    assert resentful == pytest.approx(1 / (1 + np.exp(2.0)))
+    assert restrained == pytest.approx(0.4 * resentful)
+
+
+def test_rule10_word_of_mouth_counts_and_indirect_share():
+    star = from_edges(4, np.array([0, 0, 0]), np.array([1, 2, 3]))
+    assert rules.neighbour_counts(np.array([0]), star).tolist() == [0, 1, 1, 1]
+    assert rules.neighbour_counts(np.array([1, 2, 3]), star).tolist() == [3, 0, 0, 0]
+    assert rules.neighbour_counts(np.array([], dtype=int), star).tolist() == [0, 0, 0, 0]
+    assert rules.indirect_obligation(4.0, indirect_share=0.25) == pytest.approx(1.0)
+
+
+def test_rule11_concession_only_towards_same_requester():
+    debt = rules.concession_debt(np.array([200.0, 200.0, 20.0]), np.array([20.0, 20.0, 20.0]),
+                                 np.array([True, False, True]), concession_weight=2.0)
+    assert debt.tolist() == pytest.approx([1.8, 0.0, 0.0])
+
+
+def test_rule12_keep_giving_halves_hazard_and_choice_bonus():
+    kw = dict(base_hazard=0.01, trust_weight=2.0, reactance_weight=1.0, resentment_weight=1.0,
+              keep_giving_effect=1.0, closed_account_effect=0.0)
+    h = rules.churn_hazard(np.array([0.5, 0.5, 1.0]), 0.0, 0.0, np.array([False, True, False]),
+                           False, **kw)
+    assert h.tolist() == pytest.approx([0.01, 0.005, 0.01 * np.exp(-1.0)])
+    assert rules.response_choice_bonus(np.array([True]), choice_weight=1.0).tolist() == [2.0]
+
+
+def test_rule13_boundaries_refusal_and_bait():
+    refused = rules.gift_refused_by_rules(np.array([True, False]), np.array([5.0, 5.0]),
+                                          gift_limit=0.0)
+    assert refused.tolist() == [True, False]
+    cue = rules.bait_cue(np.array([0.5]), np.array([10.0]), np.array([10.0]), useless_weight=0.4,
+                         overclaim_weight=0.3)
+    assert cue.tolist() == pytest.approx([0.2])
