@@ -420,35 +420,6 @@ def set_dotted(data: dict[str, Any], key: str, value: Any, *, origin: str) -> No
             node = node.setdefault(part, {})
 
 
-def _strategy_presets() -> dict[str, Any]:
-    return _read_toml(scenarios_dir() / "_strategies.toml")
-
-
-def _resolve_strategy_bases(strategies: dict[str, Any], origin: str) -> dict[str, Any]:
-    """Strategies may say ``base = "active"`` and override only what differs."""
-    resolved: dict[str, Any] = {}
-
-    def resolve(name: str, chain: tuple[str, ...]) -> dict[str, Any]:
-        if name in resolved:
-            return resolved[name]
-        if name in chain:
-            raise ScenarioError(f"{origin}: strategies.{name}.base forms a cycle: "
-                                f"{' -> '.join((*chain, name))}")
-        spec = dict(strategies[name])
-        base = spec.pop("base", None)
-        if base is not None:
-            if base not in strategies:
-                raise ScenarioError(f"{origin}: strategies.{name}.base = {base!r} is not a known "
-                                    f"strategy; allowed: {', '.join(sorted(strategies))}")
-            spec = _deep_merge(resolve(base, (*chain, name)), spec)
-        resolved[name] = spec
-        return spec
-
-    for name in strategies:
-        resolve(name, ())
-    return resolved
-
-
 def _format_validation_error(exc: ValidationError, origin: str, data: dict[str, Any]) -> str:
     lines = []
     for err in exc.errors():
@@ -522,12 +493,14 @@ def load_scenario(scenario: str | Path | Scenario = "pushy_vs_active", *, arm: s
             raise ScenarioError(f"{origin}: already resolved for arm {base_arm!r}; load the "
                                 f"scenario again to pick arm {arm!r}")
     else:
+        from sim import strategies  # presets are data read through this module
+
         path = _locate(scenario)
         origin = str(path)
         raw = _deep_merge(_read_toml(scenarios_dir() / "_defaults.toml"), _read_toml(path))
         raw.setdefault("name", path.stem)
         raw["source"] = str(path)
-        raw["strategies"] = _deep_merge(_strategy_presets(), raw.get("strategies", {}))
+        raw["strategies"] = _deep_merge(strategies.presets(), raw.get("strategies", {}))
         if raw.get("network", {}).get("path"):
             raw["network"]["path"] = str((path.parent / raw["network"]["path"]).resolve())
         base_arm = None
@@ -545,7 +518,7 @@ def load_scenario(scenario: str | Path | Scenario = "pushy_vs_active", *, arm: s
         raw["arm"] = base_arm
     for key, value in (overrides or {}).items():
         set_dotted(raw, key, value, origin=f"{origin} (override)")
-    raw["strategies"] = _resolve_strategy_bases(raw.get("strategies", {}), origin)
+    raw["strategies"] = strategies.resolve_bases(raw.get("strategies", {}), origin)
     try:
         return Scenario.model_validate(raw)
     except ValidationError as exc:
