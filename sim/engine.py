@@ -120,6 +120,44 @@ class Tallies:
                 setattr(self, name, np.zeros(self.n_sellers))
 
 
+@dataclass(frozen=True)
+class _Ties:
+    """A subset of seller-buyer ties, as flat indices into the (sellers, buyers) arrays."""
+
+    index: np.ndarray
+    seller: np.ndarray
+    buyer: np.ndarray
+
+    @classmethod
+    def of(cls, mask: np.ndarray, n: int) -> _Ties:
+        index = np.flatnonzero(mask)
+        return cls(index, index // n, index % n)
+
+    @property
+    def size(self) -> int:
+        return int(self.index.size)
+
+    def where(self, mask: np.ndarray) -> _Ties:
+        return _Ties(self.index[mask], self.seller[mask], self.buyer[mask])
+
+    def get(self, array: np.ndarray) -> np.ndarray:
+        return array.reshape(-1)[self.index]
+
+    def put(self, array: np.ndarray, values) -> None:
+        array.reshape(-1)[self.index] = values
+
+    def add(self, array: np.ndarray, values) -> None:
+        array.reshape(-1)[self.index] += values
+
+    def params(self, columns: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Strategy parameters ((sellers, 1) columns) for each tie."""
+        return {name: column[self.seller, 0] for name, column in columns.items()}
+
+    def per_seller(self, values, n_sellers: int) -> np.ndarray:
+        weights = np.broadcast_to(np.asarray(values, dtype=np.float64), self.index.shape)
+        return np.bincount(self.seller, weights=weights, minlength=n_sellers)
+
+
 class Engine:
     """Vectorised state and daily update of one model run."""
 
@@ -274,6 +312,11 @@ class Engine:
             sellers, buyers = np.nonzero(mask)
             self.events[kind] = (sellers, buyers)
 
+    def _event_ties(self, kind: str, ties: _Ties, mask: np.ndarray | None = None) -> None:
+        if self.record_events:
+            chosen = ties if mask is None else ties.where(mask)
+            self.events[kind] = (chosen.seller, chosen.buyer)
+
     def _decay(self) -> None:
         """Rule 6 for obligations; reactance cools with its own half-life."""
         self.gross *= rules.decay_factor(1.0, half_life=self.p.obligation_half_life)
@@ -309,37 +352,50 @@ class Engine:
         self._event("deception_found", found)
         return found
 
-    def _give(self, day: int, draws) -> np.ndarray:
+    def _gifts_due(self, day: int) -> np.ndarray:
         """Gifts due today: first gift, repeats to prospects, keep-giving to customers."""
-        g, p = self.gift, self.p
-        since_contact = day - self.contact_day
+        g = self.gift
         since_gift = day - self.last_gift_day
-        first = (self.gifts_given == 0) & (since_contact >= g["first_day"])
+        first = (self.gifts_given == 0) & (day - self.contact_day >= g["first_day"])
         repeat = ((self.gifts_given > 0) & (g["every"] > 0) & (since_gift >= g["every"])
                   & (self.gifts_given < g["max_gifts"]))
         keep_giving = (g["after_sale_every"] > 0) & (since_gift >= g["after_sale_every"])
-        due = (g["value"] > 0) & (((self.status == PROSPECT) & (first | repeat))
-                                  | ((self.status == CUSTOMER) & keep_giving))
+        return (g["value"] > 0) & (((self.status == PROSPECT) & (first | repeat))
+                                   | ((self.status == CUSTOMER) & keep_giving))
+
+    def _give(self, day: int, draws) -> np.ndarray:
+        """Today's gifts and how they are received (rules 1, 5, 7, 8, 13).
+
+        The schedule is checked on the whole tie arrays; everything else runs only on the ties
+        that receive a gift today (flat indices), which keeps the day cheap at any size.
+        """
+        p = self.p
+        due = self._gifts_due(day)
         if not due.any():
             return due
-        refused = (rules.gift_refused_by_rules(self.buyers.gift_rules, g["value"],
+        ties = _Ties.of(due, self.n)
+        g = ties.params(self.gift)
+        b = ties.buyer
+        refused = (rules.gift_refused_by_rules(self.buyers.gift_rules[b], g["value"],
                                                gift_limit=p.gift_limit)
-                   | self._avoiding() | (g["gated"] & (draws[U_GATE] >= self.scenario.buyers.gate_uptake)))
-        accepted = due & ~refused
-        self.offered_gift |= due
-        self.gifts_given += due
-        self.last_gift_day[due] = day
-        self.first_gift_day[due & (self.first_gift_day < 0)] = day
-        self._event("gift", accepted)
-        self._event("gift_refused", due & refused)
-        if not accepted.any():
+                   | (ties.get(self.reactance) > p.avoid_threshold)
+                   | (g["gated"] & (ties.get(draws[U_GATE]) >= self.scenario.buyers.gate_uptake)))
+        ties.put(self.offered_gift, True)
+        ties.put(self.gifts_given, ties.get(self.gifts_given) + 1)
+        ties.put(self.last_gift_day, day)
+        ties.put(self.first_gift_day, np.where(ties.get(self.first_gift_day) < 0, day,
+                                               ties.get(self.first_gift_day)))
+        self._event_ties("gift_refused", ties, refused)
+        took = ties.where(~refused)
+        if took.size == 0:
             return due
-
-        self.accepted_gift |= accepted
-        self.add_suspicion(np.where(accepted, p.cue_generic * (1.0 - g["personalised"])
-                                    + rules.bait_cue(g["usefulness"], g["claimed_value"],
-                                                     g["value"], useless_weight=p.cue_useless,
-                                                     overclaim_weight=p.cue_overclaim), 0.0))
+        g = took.params(self.gift)
+        b = took.buyer
+        took.put(self.accepted_gift, True)
+        took.add(self.suspicion, p.cue_generic * (1.0 - g["personalised"])
+                 + rules.bait_cue(g["usefulness"], g["claimed_value"], g["value"],
+                                  useless_weight=p.cue_useless, overclaim_weight=p.cue_overclaim))
+        self._readings = None
         value_kw = dict(value_exponent=p.value_exponent, expected_weight=p.expected_weight,
                         surprise_bonus=p.surprise_bonus, personal_bonus=p.personal_bonus)
         expected = self.scenario.buyers.expected_gift_quantity
@@ -351,154 +407,173 @@ class Engine:
         freedom = rules.freedom_of_giving(g["conditional"], g["gated"],
                                           strings_freedom=p.strings_freedom,
                                           gate_freedom=p.gate_freedom)
-        debt = rules.benefit_value(perceived, self.buyers.need, g["cost_to_means"], 1.0, freedom,
+        debt = rules.benefit_value(perceived, self.buyers.need[b], g["cost_to_means"], 1.0, freedom,
                                    need_weight=p.need_weight, cost_weight=p.cost_weight)
-        self.gross += np.where(accepted & self.buyers.reciprocator, debt, 0.0)
-        self.given += np.where(accepted, g["value"] * (g["quantity"] + g["unexpected_second"]), 0.0)
-        self.reactance = np.where(
-            accepted & g["conditional"],
-            rules.accumulate_reactance(self.reactance, p.pressure_strings,
-                                       self.buyers.reactance_proneness), self.reactance)
-        reading = self.reading
-        self.trust += np.where(accepted, np.where(reading == rules.SINCERE, p.gift_trust,
-                                                  -2.0 * p.gift_trust), 0.0)
-        self._event("tactic", accepted & (reading == rules.TACTIC))
-        self._event("manipulation", accepted & (reading == rules.MANIPULATION))
+        took.add(self.gross, np.where(self.buyers.reciprocator[b], debt, 0.0))
+        took.add(self.given, g["value"] * (g["quantity"] + g["unexpected_second"]))
+        took.put(self.reactance, np.where(
+            g["conditional"], rules.accumulate_reactance(
+                took.get(self.reactance), p.pressure_strings, self.buyers.reactance_proneness[b]),
+            took.get(self.reactance)))
+        reading = took.get(self.reading)
+        took.add(self.trust, np.where(reading == rules.SINCERE, p.gift_trust, -2.0 * p.gift_trust))
+        self._event_ties("gift", took)
+        self._event_ties("tactic", took, reading == rules.TACTIC)
+        self._event_ties("manipulation", took, reading == rules.MANIPULATION)
         return due
 
-    def _asks_due(self, day: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Which ties are asked today, at what size, and which asks are the conceded retreat."""
+    def _asks_due(self, day: int) -> np.ndarray:
+        """Which ties are asked today: first asks, follow-ups, the conceded retreat, re-orders."""
         a = self.ask
-        since_contact = day - self.contact_day
         since_ask = day - self.last_ask_day
         prospect = (self.status == PROSPECT) & a["asks"]
-        first = prospect & (self.asks_made == 0) & (since_contact >= a["delay"])
-        concede = (prospect & (a["concede_to"] > 0) & (self.said_no > 0) & ~self.conceded
-                   & (since_ask >= 1))
+        first = (self.asks_made == 0) & (day - self.contact_day >= a["delay"])
+        concede = self._retreats_due(since_ask)
         may_continue = (self.said_no == 0) | a["follow_up_after_no"]
-        again = (prospect & (self.asks_made > 0) & (a["every"] > 0) & (since_ask >= a["every"])
-                 & (self.asks_made < a["max_asks"]) & may_continue & ~concede
+        again = ((self.asks_made > 0) & (a["every"] > 0) & (since_ask >= a["every"])
+                 & (self.asks_made < a["max_asks"]) & may_continue
                  & ((a["concede_to"] == 0) | self.conceded | (self.said_no == 0)))
         repeat = ((self.status == CUSTOMER) & a["asks"] & (a["repeat_every"] > 0)
                   & (since_ask >= a["repeat_every"]))
-        due = first | concede | again | repeat
-        size = np.where(concede | (self.conceded & (a["concede_to"] > 0)), a["concede_to"],
-                        a["size"])
-        return due, size, concede
+        return (prospect & (first | concede | again)) | repeat
+
+    def _retreats_due(self, since_ask) -> np.ndarray:
+        """Door-in-the-face: after a first "no", the retreat to the smaller ask (rule 11)."""
+        a = self.ask
+        return ((a["concede_to"] > 0) & (self.said_no > 0) & ~self.conceded & (since_ask >= 1)
+                & (self.status == PROSPECT) & a["asks"])
 
     def _ask(self, day: int, draws) -> np.ndarray:
-        """Asks due today and the buyers' responses (rules 2-4, 7, 8, 11)."""
-        a, p, b = self.ask, self.p, self.buyers
-        due, size, concede = self._asks_due(day)
+        """Today's asks and the buyers' responses (rules 2-4, 7, 8, 11), on the asked ties only."""
+        p = self.p
+        due = self._asks_due(day)
         if not due.any():
             return due
-        explicit = due & ~a["implicit"]
-        after_no = self.said_no > 0
+        ties = _Ties.of(due, self.n)
+        a = ties.params(self.ask)
+        b = ties.buyer
+        said_no_before = ties.get(self.said_no) > 0
+        concede = said_no_before & (a["concede_to"] > 0) & ~ties.get(self.conceded)
+        retreated = concede | ties.get(self.conceded)
+        size = np.where(retreated & (a["concede_to"] > 0), a["concede_to"], a["size"])
+        after_no = said_no_before & ~concede
+        explicit = ~a["implicit"]
 
         # Rule 11: the retreat itself is a concession, owed to this requester only.
-        self.concession += np.where(concede, rules.concession_debt(
-            a["size"], a["concede_to"], True, concession_weight=p.concession_weight), 0.0)
-        self.conceded |= concede
+        ties.add(self.concession, np.where(concede, rules.concession_debt(
+            a["size"], a["concede_to"], True, concession_weight=p.concession_weight), 0.0))
+        ties.put(self.conceded, retreated)
 
         # Rule 7: the ask as a cue to the gift's motive.
-        disproportion = rules.ask_disproportion(size, self.given,
-                                                equivalence_tolerance=p.equivalence_tolerance)
-        days_since_gift = np.where(self.last_gift_day >= 0, day - self.last_gift_day, np.nan)
+        disproportion = np.where(explicit, rules.ask_disproportion(
+            size, ties.get(self.given), equivalence_tolerance=p.equivalence_tolerance), 0.0)
+        last_gift = ties.get(self.last_gift_day)
+        days_since_gift = np.where(last_gift >= 0, day - last_gift, np.nan)
         cue = (rules.ask_timing_cue(days_since_gift, cue_weight=p.cue_ask_soon,
                                     window_days=p.ask_soon_window)
-               + p.cue_disproportion * disproportion
-               + p.cue_after_no * (after_no & ~concede))
-        self.add_suspicion(np.where(explicit, cue, 0.0))
+               + p.cue_disproportion * disproportion + p.cue_after_no * after_no)
+        ties.add(self.suspicion, np.where(explicit, cue, 0.0))
+        self._readings = None
 
         # Rule 8: the ask's pressure builds reactance.
-        pressure = rules.ask_pressure(a["urgency"], a["opt_out"], after_no & ~concede, disproportion,
+        pressure = rules.ask_pressure(a["urgency"], a["opt_out"], after_no, disproportion,
                                       base=p.pressure_base, urgency_weight=p.pressure_urgency,
                                       no_opt_out=p.pressure_no_opt_out,
                                       after_no_weight=p.pressure_after_no,
                                       disproportion_weight=p.disproportion_weight)
-        self.reactance = np.where(explicit, rules.accumulate_reactance(
-            self.reactance, pressure, b.reactance_proneness), self.reactance)
-        excess = rules.reactance_excess(self.reactance, threshold=p.reactance_threshold)
-        avoiding = self._avoiding()
-
-        drive = self._compliance_drive(disproportion * explicit, excess)
-        amount_mode = a["amount_mode"] & due
-        yes_no = due & ~a["amount_mode"]
+        reactance = np.where(explicit, rules.accumulate_reactance(
+            ties.get(self.reactance), pressure, self.buyers.reactance_proneness[b]),
+            ties.get(self.reactance))
+        ties.put(self.reactance, reactance)
+        excess = rules.reactance_excess(reactance, threshold=p.reactance_threshold)
+        avoiding = reactance > p.avoid_threshold
+        drive = self._compliance_drive(ties, disproportion, excess)
 
         # Yes/no asks.
-        price = np.maximum(np.log(size / b.budget), 0.0)
-        p_yes = _sigmoid(b.base_logit + drive - p.price_weight * price)
-        yes = yes_no & ~avoiding & (draws[U_YES] < p_yes)
-        said_no = yes_no & ~avoiding & ~yes & (draws[U_REPLY] < self.scenario.buyers.decline_reply_share)
+        yes_no = ~a["amount_mode"]
+        price = np.maximum(np.log(size / self.buyers.budget[b]), 0.0)
+        p_yes = _sigmoid(self.buyers.base_logit[b] + drive - p.price_weight * price)
+        answers = yes_no & ~avoiding
+        yes = answers & (ties.get(draws[U_YES]) < p_yes)
+        said_no = answers & ~yes & (ties.get(draws[U_REPLY])
+                                    < self.scenario.buyers.decline_reply_share)
         ignored = yes_no & ~yes & ~said_no
-        opt_out = ignored & avoiding & a["opt_out"] & (draws[U_OPT_OUT] < p.opt_out_rate)
+        opt_out = ignored & avoiding & a["opt_out"] & (ties.get(draws[U_OPT_OUT]) < p.opt_out_rate)
 
         # Amount asks: the buyer chooses how much (rule 4's drive scales the amount).
-        amount = np.where(amount_mode & ~avoiding, b.base_amount * np.exp(drive), 0.0)
-        amount = np.where(a["integer"], np.floor(amount + draws[U_ROUND]), amount)
-        gave = amount_mode & (amount > 0)
-
-        self._record_ask_tallies(due, yes | gave, concede, amount_mode, amount)
-        revenue = np.where(yes, a["revenue"] * (1.0 - a["discount"]), 0.0) + amount * a["revenue"]
-        self.tallies.revenue += revenue.sum(axis=1)
+        amount = np.where(a["amount_mode"] & ~avoiding,
+                          self.buyers.base_amount[b] * np.exp(drive), 0.0)
+        amount = np.where(a["integer"], np.floor(amount + ties.get(draws[U_ROUND])), amount)
+        gave = a["amount_mode"] & (amount > 0)
         complied = yes | gave
-        new_customer = complied & (self.status == PROSPECT)
-        self.tallies.conversions += new_customer.sum(axis=1)
-        self.converted_day[new_customer] = day
-        self.status[new_customer] = CUSTOMER
-        self.status[opt_out] = OPTED_OUT
-        self._settle(complied, np.where(amount_mode, amount * a["revenue"], size))
-        self.trust += np.where(complied & self.thanks, p.thank_trust, 0.0)
 
-        self.asked |= due
-        self.replied |= yes | said_no | gave
-        self.asks_made += due
-        self.last_ask_day[due] = day
-        self.said_no += said_no
-        for kind, mask in (("ask", due), ("yes", complied), ("no", said_no), ("ignored", ignored),
-                           ("opt_out", opt_out)):
-            self._event(kind, mask)
+        self._record_ask_tallies(ties, complied, concede, a["amount_mode"], amount)
+        self.tallies.revenue += ties.per_seller(
+            np.where(yes, a["revenue"] * (1.0 - a["discount"]), 0.0) + amount * a["revenue"],
+            self.s)
+        new_customer = complied & (ties.get(self.status) == PROSPECT)
+        self.tallies.conversions += ties.per_seller(new_customer, self.s)
+        converted = ties.where(new_customer)
+        converted.put(self.converted_day, day)
+        converted.put(self.status, CUSTOMER)
+        ties.where(opt_out).put(self.status, OPTED_OUT)
+        self._settle(ties.where(complied), np.where(a["amount_mode"], amount * a["revenue"],
+                                                    size)[complied])
+        ties.add(self.trust, np.where(complied & self.thanks[ties.seller, 0], p.thank_trust, 0.0))
+
+        ties.put(self.asked, True)
+        ties.put(self.replied, ties.get(self.replied) | yes | said_no | gave)
+        ties.put(self.asks_made, ties.get(self.asks_made) + 1)
+        ties.put(self.last_ask_day, day)
+        ties.put(self.said_no, ties.get(self.said_no) + said_no)
+        for kind, mask in (("ask", None), ("yes", complied), ("no", said_no),
+                           ("ignored", ignored), ("opt_out", opt_out)):
+            self._event_ties(kind, ties, mask)
         return due
 
-    def _compliance_drive(self, disproportion, excess) -> np.ndarray:
-        """Rules 3, 4, 8, 10: the push towards yes, on the log-odds (or log-amount) scale."""
+    def _compliance_drive(self, ties: _Ties, disproportion, excess) -> np.ndarray:
+        """Rules 3, 4, 8, 10: the push towards yes for the asked ``ties``, on the log-odds (or
+        log-amount) scale."""
         p = self.p
-        own = self.effective_obligation()
-        gift_debt = own - self.concession
-        positive_gift_debt = np.maximum(gift_debt, 0.0)
-        others = positive_gift_debt.sum(axis=0, keepdims=True) - positive_gift_debt
-        indirect = rules.indirect_obligation(others, indirect_share=p.indirect_share)
-        customer_elsewhere = ((self.status == CUSTOMER).sum(axis=0, keepdims=True)
-                              - (self.status == CUSTOMER)) > 0
+        positive_gift_debt = np.maximum(self.gross * self._derived_readings()[2], 0.0)
+        gift_debt_to_others = (positive_gift_debt.sum(axis=0)[ties.buyer]
+                               - ties.get(positive_gift_debt))
+        customer = self.status == CUSTOMER
+        customer_elsewhere = (customer.sum(axis=0)[ties.buyer] - ties.get(customer)) > 0
+        own = ties.get(self.effective_obligation())
+        indirect = rules.indirect_obligation(gift_debt_to_others, indirect_share=p.indirect_share)
         return (rules.obligation_drive(own + indirect, debt_weight=p.debt_weight,
                                        debt_saturation=p.debt_saturation)
-                + rules.liking_drive(self.liking, liking_weight=p.liking_weight)
-                + p.trust_weight * (self.trust - 0.5)
+                + rules.liking_drive(self.liking[ties.seller, 0], liking_weight=p.liking_weight)
+                + p.trust_weight * (ties.get(self.trust) - 0.5)
                 - p.disproportion_weight * disproportion
                 - p.reactance_weight * excess
                 - p.competition_weight * customer_elsewhere)
 
-    def _settle(self, complied: np.ndarray, repayment: np.ndarray) -> None:
+    def _settle(self, ties: _Ties, repayment: np.ndarray) -> None:
         """Rule 2: a yes repays the felt debt; exact repayment closes the account."""
-        owed = np.maximum(self.effective_obligation(), 0.0)
-        remaining, closed = rules.settle_account(owed, repayment, exact_tolerance=self.p.exact_tolerance)
+        if ties.size == 0:
+            return
+        owed = np.maximum(ties.get(self.effective_obligation()), 0.0)
+        remaining, closed = rules.settle_account(owed, repayment,
+                                                 exact_tolerance=self.p.exact_tolerance)
         with np.errstate(divide="ignore", invalid="ignore"):
             share_left = np.where(owed > 0, remaining / owed, 1.0)
-        self.gross = np.where(complied, self.gross * share_left, self.gross)
-        self.concession = np.where(complied, 0.0, self.concession)
-        self.account_closed |= complied & closed
+        ties.put(self.gross, ties.get(self.gross) * share_left)
+        ties.put(self.concession, 0.0)
+        ties.put(self.account_closed, ties.get(self.account_closed) | closed)
 
-    def _record_ask_tallies(self, due, complied, concede, amount_mode, amount) -> None:
-        t = self.tallies
-        first = due & (self.asks_made == 0)
-        t.asks_made += due.sum(axis=1)
-        t.asks_answered_yes += complied.sum(axis=1)
-        t.first_asks += first.sum(axis=1)
-        t.first_asks_yes += (first & complied).sum(axis=1)
-        t.conceded_asks += concede.sum(axis=1)
-        t.conceded_asks_yes += (concede & complied).sum(axis=1)
-        t.amount_asks += amount_mode.sum(axis=1)
-        t.amount_total += np.where(amount_mode, amount, 0.0).sum(axis=1)
+    def _record_ask_tallies(self, ties: _Ties, complied, concede, amount_mode, amount) -> None:
+        t, s = self.tallies, self.s
+        first = ties.get(self.asks_made) == 0
+        t.asks_made += ties.per_seller(1.0, s)
+        t.asks_answered_yes += ties.per_seller(complied, s)
+        t.first_asks += ties.per_seller(first, s)
+        t.first_asks_yes += ties.per_seller(first & complied, s)
+        t.conceded_asks += ties.per_seller(concede, s)
+        t.conceded_asks_yes += ties.per_seller(concede & complied, s)
+        t.amount_asks += ties.per_seller(amount_mode, s)
+        t.amount_total += ties.per_seller(np.where(amount_mode, amount, 0.0), s)
 
     def _retaliate(self, acted: np.ndarray, owed: np.ndarray, draws) -> np.ndarray:
         """Rule 9: after today's acts, resentful or reactant buyers complain and warn others."""

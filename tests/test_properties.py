@@ -104,7 +104,9 @@ def test_larger_asks_never_raise_conversions_all_else_equal(seed):
 
 
 def test_drive_is_monotone_in_disproportion():
-    model = _run({}, 3, steps=15)
-    e = model.engine
-    zero = np.zeros((e.s, e.n))
-    assert (e._compliance_drive(zero + 0.5, zero) <= e._compliance_drive(zero, zero)).all()
+    from sim.engine import _Ties
+
+    e = _run({}, 3, steps=15).engine
+    ties = _Ties.of(np.ones((e.s, e.n), dtype=bool), e.n)
+    zero = np.zeros(ties.size)
+    assert (e._compliance_drive(ties, zero + 0.5, zero) < e._compliance_drive(ties, zero, zero)).all()
