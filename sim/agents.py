@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 from mesa.discrete_space import CellAgent
 
-from sim.engine import STATUS_NAMES
+from sim.engine import CUSTOMER, STATUS_NAMES, UNREACHED
 
 
 class Buyer(CellAgent):
@@ -37,7 +37,7 @@ class Buyer(CellAgent):
 
     @property
     def trust(self) -> float:
-        reached = self._engine.status[:, self.index] != 0
+        reached = self._engine.status[:, self.index] != UNREACHED
         return float(self._engine.trust[reached, self.index].mean()) if reached.any() else float("nan")
 
     @property
@@ -77,8 +77,8 @@ class Seller(CellAgent):
 
     @property
     def customers(self) -> int:
-        return int(np.count_nonzero(self.model.engine.status[self.index] == 2))
+        return int(np.count_nonzero(self.model.engine.status[self.index] == CUSTOMER))
 
     @property
     def reached(self) -> int:
-        return int(np.count_nonzero(self.model.engine.status[self.index] != 0))
+        return int(np.count_nonzero(self.model.engine.status[self.index] != UNREACHED))

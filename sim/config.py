@@ -420,7 +420,7 @@ def set_dotted(data: dict[str, Any], key: str, value: Any, *, origin: str) -> No
             node = node.setdefault(part, {})
 
 
-def _format_validation_error(exc: ValidationError, origin: str, data: dict[str, Any]) -> str:
+def _format_validation_error(exc: ValidationError, origin: str) -> str:
     lines = []
     for err in exc.errors():
         loc = ".".join(str(x) for x in err["loc"])
@@ -522,4 +522,4 @@ def load_scenario(scenario: str | Path | Scenario = "pushy_vs_active", *, arm: s
     try:
         return Scenario.model_validate(raw)
     except ValidationError as exc:
-        raise ScenarioError(_format_validation_error(exc, origin, raw)) from None
+        raise ScenarioError(_format_validation_error(exc, origin)) from None
