@@ -106,6 +106,8 @@ class BuyerSpec(_Spec):
     """Share of refusals said out loud (a "no") rather than by ignoring the ask."""
     initial_trust: Unit = 0.5
     """Trust in a seller before any contact."""
+    prior_sincerity: Unit = 0.75
+    """How sincere a seller's gift seems to a buyer who cannot read the cues (rule 7)."""
 
 
 # --- the sellers' acts --------------------------------------------------------------------------
@@ -189,6 +191,8 @@ class ReachSpec(_Spec):
     """New buyers reached per day, outward through the network from the seller's ties."""
     max_share: Unit = 1.0
     """Cap on the share of all buyers this seller reaches."""
+    everyone: bool = False
+    """Reach every buyer on the first day (a restaurant's parties, an experiment's subjects)."""
 
 
 class Strategy(_Spec):

@@ -194,7 +194,7 @@ class Engine:
         def col(get, dtype=float):
             return np.array([get(st) for st in strategies], dtype=dtype)[:, None]
 
-        self._reach_initial = col(lambda st: st.reach.initial)[:, 0]
+        self._reach_initial = col(lambda st: self.n if st.reach.everyone else st.reach.initial)[:, 0]
         self._reach_per_day = col(lambda st: st.reach.per_day)[:, 0]
         self._reach_max = col(lambda st: st.reach.max_share)[:, 0]
         g = {name: col(lambda st, name=name: getattr(st.gift, name))
@@ -259,10 +259,11 @@ class Engine:
 
     def _derived_readings(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         if self._readings is None:
-            sincerity = rules.perceived_sincerity(self.suspicion, self.buyers.detection_skill)
+            sincerity = rules.perceived_sincerity(self.suspicion, self.buyers.detection_skill,
+                                                  prior=self.scenario.buyers.prior_sincerity)
             reading = rules.read_motive(sincerity, tactic_threshold=self.p.tactic_threshold,
                                         manipulation_threshold=self.p.manipulation_threshold)
-            motive = rules.imputed_motive(reading,
+            motive = rules.imputed_motive(reading, sincerity,
                                           manipulation_penalty=self.p.manipulation_penalty)
             self._readings = (sincerity, reading, motive)
         return self._readings
@@ -416,7 +417,8 @@ class Engine:
                 took.get(self.reactance), p.pressure_strings, self.buyers.reactance_proneness[b]),
             took.get(self.reactance)))
         reading = took.get(self.reading)
-        took.add(self.trust, np.where(reading == rules.SINCERE, p.gift_trust, -2.0 * p.gift_trust))
+        took.add(self.trust, np.where(reading == rules.SINCERE,
+                                      p.gift_trust * took.get(self.sincerity), -2.0 * p.gift_trust))
         self._event_ties("gift", took)
         self._event_ties("tactic", took, reading == rules.TACTIC)
         self._event_ties("manipulation", took, reading == rules.MANIPULATION)

@@ -214,19 +214,24 @@ def ask_timing_cue(days_since_gift, *, cue_weight: float, window_days: float):
     return cue_weight * strength
 
 
-def perceived_sincerity(suspicion, detection_skill):
+def perceived_sincerity(suspicion, detection_skill, *, prior: float):
     """Rule 7, sincerity detection: the motive a buyer imputes, from cues and skill.
 
     Friestad & Wright (1994), persuasion knowledge: buyers read persuasion attempts through cues,
-    and skill at reading them varies. ``suspicion`` is the summed strength of the cues this buyer
-    has seen from this seller (generic gift, ask soon after, disproportionate ask, strings found,
-    pressure after a "no", neighbours' warnings); ``detection_skill`` in [0, 1]. A buyer with no
-    skill reads every gift as sincere.
+    and skill at reading them varies. A naive buyer cannot read the cues and falls back on a
+    ``prior`` (how sincere sellers' gifts seem in general); a skilled buyer reads the evidence:
+    the summed strength of the cues seen from this seller (``suspicion``: generic gift, ask soon
+    after, disproportionate ask, strings found, pressure after a "no", neighbours' warnings).
+    Skill therefore cuts both ways: it exposes tactics and recognises genuine effort (Morales
+    2005). ``detection_skill`` in [0, 1].
 
-    >>> perceived_sincerity(np.array([0.0, 0.5, 2.0, 2.0]), np.array([0.9, 0.8, 0.5, 0.0])).tolist()
-    [1.0, 0.6, 0.0, 1.0]
+    >>> perceived_sincerity(np.array([0.0, 0.0, 0.5, 2.0]), np.array([0.0, 1.0, 0.8, 0.5]),
+    ...                     prior=0.7).round(2).tolist()
+    [0.7, 1.0, 0.54, 0.35]
     """
-    return np.clip(1.0 - _f(detection_skill) * _f(suspicion), 0.0, 1.0)
+    skill = _f(detection_skill)
+    evidence = np.clip(1.0 - _f(suspicion), 0.0, 1.0)
+    return (1.0 - skill) * prior + skill * evidence
 
 
 def read_motive(sincerity, *, tactic_threshold: float, manipulation_threshold: float):
@@ -244,17 +249,21 @@ def read_motive(sincerity, *, tactic_threshold: float, manipulation_threshold: f
                     np.where(sincerity >= manipulation_threshold, TACTIC, MANIPULATION))
 
 
-def imputed_motive(reading, *, manipulation_penalty: float):
-    """Rule 7, what a reading does to the gift's debt: kept, lost, or turned negative.
+def imputed_motive(reading, sincerity, *, manipulation_penalty: float):
+    """Rule 7 feeding rule 1: the motive imputed to the giver, which scales the gift's debt.
 
-    "A gift read as a tactic loses its gratitude and its debt; one read as manipulation turns
-    reciprocity negative" (Campbell & Kirmani 2000; Morales 2005).
+    Gouldner (1960): the debt grows with the motive imputed ("without thought of gain"): a gift
+    read as sincere counts in proportion to its perceived sincerity. "A gift read as a tactic
+    loses its gratitude and its debt; one read as manipulation turns reciprocity negative"
+    (Campbell & Kirmani 2000; Morales 2005).
 
-    >>> imputed_motive(np.array([0, 1, 2]), manipulation_penalty=0.5).tolist()
-    [1.0, 0.0, -0.5]
+    >>> imputed_motive(np.array([0, 0, 1, 2]), np.array([1.0, 0.8, 0.4, 0.1]),
+    ...                manipulation_penalty=0.5).tolist()
+    [1.0, 0.8, 0.0, -0.5]
     """
     reading = np.asarray(reading)
-    return np.select([reading == SINCERE, reading == TACTIC], [1.0, 0.0], -manipulation_penalty)
+    return np.select([reading == SINCERE, reading == TACTIC], [_f(sincerity), 0.0],
+                     -manipulation_penalty)
 
 
 # --- Rule 8 -----------------------------------------------------------------------------------

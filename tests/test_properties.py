@@ -23,7 +23,7 @@ def test_probabilities_stay_in_unit_interval(resent, excess, skill, susp, hostil
                            resentment_weight=3.0, keep_giving_effect=1.0,
                            closed_account_effect=1.0)
     assert 0.0 <= h <= 1.0
-    s = rules.perceived_sincerity(susp * 10, skill)
+    s = rules.perceived_sincerity(susp * 10, skill, prior=trust)
     assert 0.0 <= s <= 1.0
 
 

@@ -79,11 +79,22 @@ def test_rule6_half_life():
 def test_rule7_cues_skill_and_readings():
     assert rules.ask_timing_cue(np.array([0.0, 1.5, 3.0]), cue_weight=0.4,
                                 window_days=3.0).tolist() == pytest.approx([0.4, 0.2, 0.0])
-    sincerity = rules.perceived_sincerity(np.array([1.0, 1.0, 1.0]), np.array([0.0, 0.5, 0.9]))
-    assert sincerity.tolist() == pytest.approx([1.0, 0.5, 0.1])
-    reading = rules.read_motive(sincerity, tactic_threshold=0.55, manipulation_threshold=0.25)
+    sincerity = rules.perceived_sincerity(np.array([1.0, 0.6, 0.9]), np.array([0.0, 0.5, 0.9]),
+                                          prior=0.8)
+    assert sincerity.tolist() == pytest.approx([0.8, 0.6, 0.17])
+    reading = rules.read_motive(sincerity, tactic_threshold=0.7, manipulation_threshold=0.25)
     assert reading.tolist() == [rules.SINCERE, rules.TACTIC, rules.MANIPULATION]
-    assert rules.imputed_motive(reading, manipulation_penalty=0.6).tolist() == [1.0, 0.0, -0.6]
+    assert rules.imputed_motive(reading, sincerity, manipulation_penalty=0.6).tolist() == \
+        pytest.approx([0.8, 0.0, -0.6])
+
+
+def test_rule7_skill_exposes_tactics_and_recognises_effort():
+    clean, tactical = 0.0, 1.2
+    naive, skilled = 0.0, 0.9
+    assert rules.perceived_sincerity(clean, skilled, prior=0.75) > rules.perceived_sincerity(
+        clean, naive, prior=0.75)
+    assert rules.perceived_sincerity(tactical, skilled, prior=0.75) < rules.perceived_sincerity(
+        tactical, naive, prior=0.75)
 
 
 def test_rule8_pressure_and_reactance_threshold():

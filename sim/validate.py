@@ -1,0 +1,228 @@
+"""``recip validate``: the model against the literature.
+
+Targets and facts are data in the scenario files (``[[calibration.targets]]`` and
+``[[calibration.facts]]``), so the validation moves with the scenarios and the rule parameters:
+
+- a *target* compares an arm's final outcome with a paper's figure: ``kind = "value"`` (the mean
+  itself), ``"relative_lift"`` (arm over ``baseline`` arm, minus one), ``"ratio"`` (arm over
+  baseline) or ``"difference"`` (arm minus baseline), passing when the model's mean lies in
+  ``[low, high]``;
+- a *fact* is a list of checks, each comparing two sides (arm, extra settings, strategy, metric,
+  day) paired by seed: the mean of ``more`` minus the mean of ``less`` must exceed ``margin``.
+
+Replications use seeds from ``numpy.random.SeedSequence(seed).spawn(reps)``; arms share seeds
+(common random numbers).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Annotated, Any
+
+import numpy as np
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from sim.config import list_scenarios, load_scenario
+from sim.model import ReciprocityModel
+
+console = Console(width=None if Console().is_terminal else 160)
+QUICK_BUYERS = 400
+
+
+def replication_seeds(seed: int, reps: int) -> list[int]:
+    """Seeds for ``reps`` replications, derived from one base seed.
+
+    >>> replication_seeds(0, 3) == replication_seeds(0, 3)
+    True
+    """
+    return [int(child.generate_state(1, dtype=np.uint64)[0] >> 1)
+            for child in np.random.SeedSequence(seed).spawn(reps)]
+
+
+@dataclass
+class Row:
+    """One line of the validation table."""
+
+    study: str
+    condition: str
+    paper: str
+    model_mean: float
+    ci_low: float
+    ci_high: float
+    tolerance: str
+    passed: bool
+    samples: list[float] = field(default_factory=list, repr=False)
+    paper_value: float | None = None
+
+
+def _mean_ci(values: list[float]) -> tuple[float, float, float]:
+    arr = np.asarray(values, dtype=float)
+    mean = float(arr.mean())
+    half = 1.96 * float(arr.std(ddof=1)) / math.sqrt(arr.size) if arr.size > 1 else 0.0
+    return mean, mean - half, mean + half
+
+
+class _Runner:
+    """Runs (scenario, arm, settings) at a seed, caching final metrics by strategy."""
+
+    def __init__(self, quick: bool, overrides: dict[str, Any] | None = None):
+        self.quick = quick
+        self.overrides = overrides or {}
+        self._cache: dict[tuple, dict[str, Any]] = {}
+
+    def metrics(self, scenario: str, side: dict[str, Any], seed: int) -> float:
+        settings = {**self.overrides, **side.get("set", {})}
+        if self.quick and "buyers.n" not in settings:
+            settings["buyers.n"] = min(load_scenario(scenario).buyers.n, QUICK_BUYERS)
+        steps = side.get("steps")
+        key = (scenario, side.get("arm"), tuple(sorted(settings.items())), steps, seed)
+        if key not in self._cache:
+            model = ReciprocityModel(scenario, arm=side.get("arm"), overrides=settings, rng=seed,
+                                     build_agents=False, collect=False)
+            model.run_for(steps if steps is not None else model.horizon)
+            self._cache[key] = {s: model.metrics_now(s) for s in [None, *model.strategies]}
+        return self._cache[key][side.get("strategy")][side["metric"]]
+
+
+def _target_row(scenario: str, metric: str, target: dict[str, Any], seeds: list[int],
+                runner: _Runner) -> Row:
+    kind = target.get("kind", "value")
+    values = []
+    for seed in seeds:
+        value = runner.metrics(scenario, {"arm": target["arm"], "metric": metric}, seed)
+        if kind != "value":
+            base = runner.metrics(scenario, {"arm": target["baseline"], "metric": metric}, seed)
+            value = {"relative_lift": value / base - 1.0, "ratio": value / base,
+                     "difference": value - base}[kind]
+        values.append(value)
+    mean, lo, hi = _mean_ci(values)
+    low, high = target.get("low", -math.inf), target.get("high", math.inf)
+    shown = {"relative_lift": "{:+.1%}", "ratio": "{:.2f}x", "difference": "{:+.2f}",
+             "value": "{:.2f}"}[kind]
+    return Row(study=target["study"], condition=target["condition"],
+               paper=target.get("paper_text", shown.format(target["paper"])
+                                if "paper" in target else "-"),
+               model_mean=mean, ci_low=lo, ci_high=hi,
+               tolerance=target.get("tolerance_text", f"[{low:g}, {high:g}]"),
+               passed=bool(low <= mean <= high), samples=values,
+               paper_value=target.get("paper"))
+
+
+def _fact_row(scenario: str, fact: dict[str, Any], seeds: list[int], runner: _Runner) -> Row:
+    gaps, results = [], []
+    for check in fact["checks"]:
+        diffs = [runner.metrics(scenario, check["more"], seed)
+                 - runner.metrics(scenario, check["less"], seed) for seed in seeds]
+        mean, lo, hi = _mean_ci(diffs)
+        margin = check.get("margin", 0.0)
+        results.append(mean > margin)
+        gaps.append((mean, lo, hi))
+    worst = min(range(len(gaps)), key=lambda i: gaps[i][0] - fact["checks"][i].get("margin", 0.0))
+    mean, lo, hi = gaps[worst]
+    return Row(study=f"fact ({scenario})", condition=fact["fact"], paper="holds",
+               model_mean=mean, ci_low=lo, ci_high=hi,
+               tolerance=f"{len(results)} check(s), each gap > margin", passed=all(results))
+
+
+def run_validation(*, reps: int, quick: bool, seed: int = 0, scenarios: list[str] | None = None,
+                   overrides: dict[str, Any] | None = None, facts: bool = True) -> list[Row]:
+    """Every calibration target (and, with ``facts``, qualitative fact) of the shipped scenarios,
+    with ``overrides`` (dotted keys) applied to every run."""
+    seeds = replication_seeds(seed, reps)
+    runner = _Runner(quick, overrides)
+    rows = []
+    for name in scenarios or list_scenarios():
+        spec = load_scenario(name).calibration
+        metric = spec.get("metric")
+        for target in spec.get("targets", []):
+            rows.append(_target_row(name, metric, target, seeds, runner))
+        for fact in spec.get("facts", []) if facts else []:
+            rows.append(_fact_row(name, fact, seeds, runner))
+    return rows
+
+
+def print_table(rows: list[Row]) -> None:
+    table = Table(title="recip validate: model vs paper", show_lines=False)
+    for column in ("study", "condition", "paper", "model (95% CI)", "tolerance", "result"):
+        table.add_column(column)
+    for r in rows:
+        table.add_row(r.study, r.condition, r.paper,
+                      f"{r.model_mean:.3f} [{r.ci_low:.3f}, {r.ci_high:.3f}]", r.tolerance,
+                      "[green]pass[/]" if r.passed else "[bold red]FAIL[/]")
+    console.print(table)
+
+
+def write_report(rows: list[Row], out: Path, *, reps: int, quick: bool, seed: int) -> None:
+    """``validation.json``, ``REPORT.md`` and one figure per study (model vs paper)."""
+    import sim
+    from sim.runner import write_atomic
+
+    out.mkdir(parents=True, exist_ok=True)
+    payload = {"recip_version": sim.__version__, "reps": reps, "quick": quick, "seed": seed,
+               "passed": all(r.passed for r in rows), "rows": [asdict(r) for r in rows]}
+    write_atomic(out / "validation.json", json.dumps(payload, indent=2).encode())
+    figures = _figures(rows, out)
+    lines = ["# Validation report", "",
+             f"`recip validate --reps {reps}{' --quick' if quick else ''} --seed {seed}`, "
+             f"recip {sim.__version__}. Model means over {reps} replications with 95% intervals.",
+             "", f"**{sum(r.passed for r in rows)} of {len(rows)} checks pass.**", "",
+             "| study | condition | paper | model (95% CI) | tolerance | result |",
+             "|---|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r.study} | {r.condition} | {r.paper} | {r.model_mean:.3f} "
+                     f"[{r.ci_low:.3f}, {r.ci_high:.3f}] | {r.tolerance} | "
+                     f"{'pass' if r.passed else '**FAIL**'} |")
+    lines += ["", "## Figures", ""] + [f"![{name}]({path.name})" for name, path in figures]
+    write_atomic(out / "REPORT.md", ("\n".join(lines) + "\n").encode())
+
+
+def _figures(rows: list[Row], out: Path) -> list[tuple[str, Path]]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figures = []
+    studies = dict.fromkeys(r.study for r in rows if r.paper_value is not None)
+    for study in studies:
+        chosen = [r for r in rows if r.study == study and r.paper_value is not None]
+        fig, ax = plt.subplots(figsize=(1.8 + 1.3 * len(chosen), 3.8))
+        x = np.arange(len(chosen))
+        ax.bar(x - 0.2, [r.paper_value for r in chosen], 0.4, label="paper", color="#999")
+        ax.bar(x + 0.2, [r.model_mean for r in chosen], 0.4, label="model", color="#3a7",
+               yerr=[[r.model_mean - r.ci_low for r in chosen],
+                     [r.ci_high - r.model_mean for r in chosen]], capsize=3)
+        ax.set_xticks(x, [r.condition for r in chosen], rotation=20, ha="right", fontsize=8)
+        ax.set_title(study, fontsize=9)
+        ax.legend(fontsize=8)
+        fig.tight_layout()
+        path = out / f"{''.join(c if c.isalnum() else '_' for c in study).strip('_').lower()}.png"
+        fig.savefig(path, dpi=100)
+        plt.close(fig)
+        figures.append((study, path))
+    return figures
+
+
+def validate(
+    reps: Annotated[int, typer.Option(help="Replications per condition.", min=2)] = 30,
+    quick: Annotated[bool, typer.Option(help="Few replications, small populations (CI).")] = False,
+    seed: Annotated[int, typer.Option(help="Base seed for the replications.")] = 0,
+    out: Annotated[Path, typer.Option(help="Folder for validation.json, REPORT.md, figures.")]
+    = Path("validation"),
+) -> None:
+    """Run every calibration target and qualitative fact; print model vs paper; exit 1 on a miss."""
+    reps = min(reps, 6) if quick else reps
+    rows = run_validation(reps=reps, quick=quick, seed=seed)
+    print_table(rows)
+    write_report(rows, out, reps=reps, quick=quick, seed=seed)
+    console.print(f"report: {out / 'REPORT.md'}")
+    failed = [r for r in rows if not r.passed]
+    if failed:
+        console.print(f"[bold red]{len(failed)} of {len(rows)} checks failed[/]")
+        raise typer.Exit(1)
+    console.print(f"[green]all {len(rows)} checks pass[/]")
