@@ -159,7 +159,8 @@ def perceived_gift_value(unit_value, quantity, expected_quantity, surprise, pers
 
     Strohmetz, Rind, Fisher & Lynn (2002): a gift counts against what the buyer expected. The
     part of the quantity the buyer expected anyway (``expected_quantity`` still outstanding)
-    weighs only ``expected_weight``; the surplus counts in full. Value has diminishing returns
+    weighs only ``expected_weight``; the surplus, and any gift that is a surprise rather than the
+    expected one, counts in full. Value has diminishing returns
     (``value_exponent`` < 1), so two candies at once are worth less than two separate gifts; an
     unexpected (``surprise``) or personalised act adds a bonus on top.
 
@@ -172,9 +173,13 @@ def perceived_gift_value(unit_value, quantity, expected_quantity, surprise, pers
     0.6642
     >>> round(float(perceived_gift_value(1.0, 1, 0, 1, 1, **kw)), 2)  # a personal surprise
     1.32
+    >>> round(float(perceived_gift_value(1.0, 1, 1, 1, 1, **kw)), 2)  # ... where a pen was due
+    1.32
     """
     quantity = _f(quantity)
-    expected_part = np.minimum(quantity, np.maximum(_f(expected_quantity), 0.0))
+    # A surprise is not the gift the buyer was expecting, so it is not counted against it.
+    expected_part = (np.minimum(quantity, np.maximum(_f(expected_quantity), 0.0))
+                     * (1.0 - _f(surprise)))
     total = (quantity * unit_value) ** value_exponent
     within = (expected_part * unit_value) ** value_exponent
     base = expected_weight * within + (total - within)
