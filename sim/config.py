@@ -504,7 +504,13 @@ def load_scenario(scenario: str | Path | Scenario = "pushy_vs_active", *, arm: s
         raw = _deep_merge(_read_toml(scenarios_dir() / "_defaults.toml"), _read_toml(path))
         raw.setdefault("name", path.stem)
         raw["source"] = str(path)
-        raw["strategies"] = _deep_merge(strategies.presets(), raw.get("strategies", {}))
+        presets = strategies.presets()
+        for name, spec in raw.get("strategies", {}).items():
+            if name in presets and "base" in spec:
+                raise ScenarioError(f"{origin}: strategies.{name}.base = {spec['base']!r}: "
+                                    f"{name!r} is a preset; override its fields without 'base', "
+                                    f"or give the new strategy another name")
+        raw["strategies"] = _deep_merge(presets, raw.get("strategies", {}))
         if raw.get("network", {}).get("path"):
             raw["network"]["path"] = str((path.parent / raw["network"]["path"]).resolve())
         base_arm = None

@@ -87,3 +87,9 @@ def test_bad_set_values_exit_2_with_clear_error(tmp_path, args, must_say):
     for fragment in must_say:
         assert fragment in text, (fragment, text)
     assert not (tmp_path / "summary.json").exists()
+
+
+def test_redefining_a_preset_with_base_is_an_error(tmp_path):
+    text = '[strategies.bait]\nbase = "active"\n' + GOOD
+    with pytest.raises(ScenarioError, match="'bait' is a preset"):
+        load_scenario(_write(tmp_path, text))
