@@ -1,7 +1,6 @@
 """The qualitative facts of RECIPROCITY.md, each over the scenario that shows it."""
 
 import numpy as np
-import pytest
 
 from sim import ReciprocityModel
 from sim.validate import replication_seeds
