@@ -58,6 +58,9 @@ class Row:
     passed: bool
     samples: list[float] = field(default_factory=list, repr=False)
     paper_value: float | None = None
+    kind: str = "fact"
+    low: float | None = None
+    high: float | None = None
 
 
 def _mean_ci(values: list[float]) -> tuple[float, float, float]:
@@ -110,7 +113,8 @@ def _target_row(scenario: str, metric: str, target: dict[str, Any], seeds: list[
                model_mean=mean, ci_low=lo, ci_high=hi,
                tolerance=target.get("tolerance_text", f"[{low:g}, {high:g}]"),
                passed=bool(low <= mean <= high), samples=values,
-               paper_value=target.get("paper"))
+               paper_value=target.get("paper"), kind=kind,
+               low=low if math.isfinite(low) else None, high=high if math.isfinite(high) else None)
 
 
 def _fact_row(scenario: str, fact: dict[str, Any], seeds: list[int], runner: _Runner) -> Row:
@@ -188,23 +192,29 @@ def _figures(rows: list[Row], out: Path) -> list[tuple[str, Path]]:
     import matplotlib.pyplot as plt
 
     figures = []
-    studies = dict.fromkeys(r.study for r in rows if r.paper_value is not None)
-    for study in studies:
-        chosen = [r for r in rows if r.study == study and r.paper_value is not None]
-        fig, ax = plt.subplots(figsize=(1.8 + 1.3 * len(chosen), 3.8))
+    groups = dict.fromkeys((r.study, r.kind) for r in rows if r.paper_value is not None)
+    for study, kind in groups:
+        chosen = [r for r in rows if (r.study, r.kind) == (study, kind)
+                  and r.paper_value is not None]
+        fig, ax = plt.subplots(figsize=(2.2 + 1.4 * len(chosen), 3.8))
         x = np.arange(len(chosen))
         ax.bar(x - 0.2, [r.paper_value for r in chosen], 0.4, label="paper", color="#999")
-        ax.bar(x + 0.2, [r.model_mean for r in chosen], 0.4, label="model", color="#3a7",
-               yerr=[[r.model_mean - r.ci_low for r in chosen],
-                     [r.ci_high - r.model_mean for r in chosen]], capsize=3)
-        ax.set_xticks(x, [r.condition for r in chosen], rotation=20, ha="right", fontsize=8)
-        ax.set_title(study, fontsize=9)
-        ax.legend(fontsize=8)
+        ax.bar(x + 0.2, [r.model_mean for r in chosen], 0.4, label="model (95% CI)",
+               color="#3a7", yerr=[[r.model_mean - r.ci_low for r in chosen],
+                                   [r.ci_high - r.model_mean for r in chosen]], capsize=3)
+        for i, r in enumerate(chosen):
+            if r.low is not None and r.high is not None:
+                ax.plot([i + 0.45, i + 0.45], [r.low, r.high], color="k", lw=2,
+                        label="tolerance" if i == 0 else None)
+        ax.set_xticks(x, [r.condition for r in chosen], rotation=15, ha="right", fontsize=8)
+        ax.set_title(f"{study}: {kind.replace('_', ' ')}", fontsize=9)
+        ax.legend(fontsize=7)
         fig.tight_layout()
-        path = out / f"{''.join(c if c.isalnum() else '_' for c in study).strip('_').lower()}.png"
+        stem = "".join(c if c.isalnum() else "_" for c in f"{study}_{kind}").strip("_").lower()
+        path = out / f"{stem}.png"
         fig.savefig(path, dpi=100)
         plt.close(fig)
-        figures.append((study, path))
+        figures.append((f"{study}: {kind}", path))
     return figures
 
 
