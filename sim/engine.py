@@ -5,10 +5,11 @@ and per seller-buyer tie (obligation, suspicion, trust, reactance, status...). O
 ``Engine.step``; every rule of :mod:`sim.rules` is applied to whole tie arrays at once. Mesa agents
 (:mod:`sim.agents`) read this state through properties; the engine never loops over agents.
 
-Random numbers come from three independent streams (network, population, behaviour) spawned from
-one ``SeedSequence``, and the behaviour stream draws the same fixed-shape block every day, so two
-arms of a scenario run on the same seed share network, population and daily draws (common random
-numbers).
+Random numbers come from three independent streams spawned from one ``SeedSequence``: the
+network, the population, and behaviour. Behaviour draws are counter-based (:class:`Uniforms`):
+each is addressed by (day, purpose, tie), so it does not depend on which other draws were made.
+Only the ties that need a draw compute one, and two arms of a scenario run on the same seed share
+network, population and every daily draw (common random numbers).
 """
 
 from __future__ import annotations
@@ -27,10 +28,9 @@ STATUS_NAMES = {UNREACHED: "unreached", PROSPECT: "prospect", CUSTOMER: "custome
                 CHURNED: "churned", OPTED_OUT: "opted out"}
 RETENTION_DAYS = 90
 
-# Rows of the daily block of uniform draws (fixed, so that arms share draws).
+# Purposes of behaviour draws: part of each draw's address (see Uniforms).
 (U_GATE, U_YES, U_REPLY, U_RETALIATE, U_OPT_OUT, U_CHURN, U_REFER, U_DISCOVER, U_ROUND,
  U_WARN) = range(10)
-N_DRAWS = 10
 
 EVENT_KINDS = ("gift", "gift_refused", "ask", "yes", "no", "ignored", "tactic", "manipulation",
                "complaint", "warning", "referral", "opt_out", "churn", "deception_found")
@@ -49,18 +49,47 @@ def _sigmoid(x):
     return 1.0 / (1.0 + np.exp(-x))
 
 
+class Uniforms:
+    """Counter-based uniform draws in [0, 1): draw (day, purpose, tie) is a hash of that address
+    and a key, so draws can be made for any subset of ties, in any order, and stay the same.
+
+    The hash is the SplitMix64 output function (Steele, Lea & Flood 2014) applied to a Weyl
+    sequence over the address, as in numpy's own seeding; 53 bits make the double.
+
+    >>> u = Uniforms(7)
+    >>> a = u.draw(3, 1, np.arange(5))
+    >>> bool(((a >= 0) & (a < 1)).all()), bool((u.draw(3, 1, np.array([4, 2])) == a[[4, 2]]).all())
+    (True, True)
+    """
+
+    _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+    _M1, _M2 = np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
+
+    def __init__(self, key: int):
+        self.key = np.uint64(key)
+
+    def draw(self, day: int, purpose: int, index: np.ndarray) -> np.ndarray:
+        address = (np.uint64(day) << np.uint64(40)) | (np.uint64(purpose) << np.uint64(36))
+        z = (np.asarray(index, dtype=np.uint64) | address) * self._GOLDEN + self.key
+        z = (z ^ (z >> np.uint64(30))) * self._M1
+        z = (z ^ (z >> np.uint64(27))) * self._M2
+        z ^= z >> np.uint64(31)
+        return (z >> np.uint64(11)).astype(np.float64) * (1.0 / (1 << 53))
+
+
 @dataclass
 class Streams:
     """The model's independent random streams, spawned from one seed."""
 
     network: np.random.Generator
     population: np.random.Generator
-    behaviour: np.random.Generator
+    behaviour: Uniforms
 
     @classmethod
     def from_seed_sequence(cls, seq: np.random.SeedSequence) -> Streams:
         net, pop, beh = seq.spawn(3)
-        return cls(np.random.default_rng(net), np.random.default_rng(pop), np.random.default_rng(beh))
+        return cls(np.random.default_rng(net), np.random.default_rng(pop),
+                   Uniforms(int(beh.generate_state(1, dtype=np.uint64)[0])))
 
 
 @dataclass
@@ -113,6 +142,18 @@ class Tallies:
     first_asks_yes: np.ndarray = field(init=False)
     conceded_asks: np.ndarray = field(init=False)
     conceded_asks_yes: np.ndarray = field(init=False)
+    # ties whose once-only flag was set (counted when it flips, so metrics need no full pass)
+    reached: np.ndarray = field(init=False)
+    offered: np.ndarray = field(init=False)
+    accepted: np.ndarray = field(init=False)
+    asked: np.ndarray = field(init=False)
+    replied: np.ndarray = field(init=False)
+    complained: np.ndarray = field(init=False)
+    backfired: np.ndarray = field(init=False)
+    opted_out: np.ndarray = field(init=False)
+    churned: np.ndarray = field(init=False)
+    churned_within_90d: np.ndarray = field(init=False)
+    days_to_convert: np.ndarray = field(init=False)
 
     def __post_init__(self):
         for name in self.__dataclass_fields__:
@@ -132,6 +173,11 @@ class _Ties:
     def of(cls, mask: np.ndarray, n: int) -> _Ties:
         index = np.flatnonzero(mask)
         return cls(index, index // n, index % n)
+
+    @classmethod
+    def row(cls, seller: int, buyers: np.ndarray, n: int) -> _Ties:
+        """The ties of one seller with ``buyers``."""
+        return cls(buyers + seller * n, np.full(buyers.size, seller), buyers)
 
     @property
     def size(self) -> int:
@@ -224,7 +270,7 @@ class Engine:
         self.gross = np.zeros(shape)          # felt gift debt before the motive reading (>= 0)
         self.concession = np.zeros(shape)     # debt from a requester's concession (>= 0)
         self.given = np.zeros(shape)          # nominal dollars given (for rough equivalence)
-        self.suspicion = np.zeros(shape)      # summed persuasion cues seen (see add_suspicion)
+        self.suspicion = np.zeros(shape)      # summed cues seen; reset _readings on change
         self._readings: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
         self.trust = np.full(shape, self.scenario.buyers.initial_trust)
         self.reactance = np.zeros(shape)
@@ -248,25 +294,41 @@ class Engine:
 
     # --- derived views --------------------------------------------------------------------------
 
-    def add_suspicion(self, cues: np.ndarray, seller: int | None = None) -> None:
-        """Add persuasion cues (rule 7); every change of suspicion goes through here so that the
-        readings derived from it are recomputed only when it changed."""
-        if seller is None:
-            self.suspicion += cues
-        else:
-            self.suspicion[seller] += cues
-        self._readings = None
+    def _readings_of(self, suspicion: np.ndarray, skill: np.ndarray):
+        """Rule 7: sincerity, reading and imputed motive from suspicion and skill."""
+        sincerity = rules.perceived_sincerity(suspicion, skill,
+                                              prior=self.scenario.buyers.prior_sincerity)
+        reading = rules.read_motive(sincerity, tactic_threshold=self.p.tactic_threshold,
+                                    manipulation_threshold=self.p.manipulation_threshold)
+        motive = rules.imputed_motive(reading, sincerity,
+                                      manipulation_penalty=self.p.manipulation_penalty)
+        return sincerity, reading, motive
 
     def _derived_readings(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Sincerity, reading and imputed motive per tie, cached: :meth:`_add_suspicion`
+        updates the cache for the ties it touches; other changes of ``suspicion`` clear it."""
         if self._readings is None:
-            sincerity = rules.perceived_sincerity(self.suspicion, self.buyers.detection_skill,
-                                                  prior=self.scenario.buyers.prior_sincerity)
-            reading = rules.read_motive(sincerity, tactic_threshold=self.p.tactic_threshold,
-                                        manipulation_threshold=self.p.manipulation_threshold)
-            motive = rules.imputed_motive(reading, sincerity,
-                                          manipulation_penalty=self.p.manipulation_penalty)
-            self._readings = (sincerity, reading, motive)
+            self._readings = self._readings_of(self.suspicion, self.buyers.detection_skill)
         return self._readings
+
+    def _add_suspicion(self, ties: _Ties, cues) -> None:
+        """Add persuasion cues seen by ``ties`` (rule 7), keeping the cached readings and the
+        backfire record current."""
+        ties.add(self.suspicion, cues)
+        fresh = self._readings_of(ties.get(self.suspicion), self.buyers.detection_skill[ties.buyer])
+        if self._readings is not None:
+            for cached, values in zip(self._readings, fresh, strict=True):
+                ties.put(cached, values)
+        self._flag(ties, self.backfired, "backfired",
+                   ties.get(self.accepted_gift) & (fresh[1] == rules.MANIPULATION))
+
+    def _flag(self, ties: _Ties, flag: np.ndarray, tally: str, where=None) -> _Ties:
+        """Set a once-only tie flag on ``ties`` (where ``where``); count newly set ones per seller."""
+        chosen = ties if where is None else ties.where(where)
+        new = chosen.where(~chosen.get(flag))
+        new.put(flag, True)
+        getattr(self.tallies, tally)[:] += new.per_seller(1.0, self.s)
+        return new
 
     @property
     def sincerity(self) -> np.ndarray:
@@ -293,19 +355,17 @@ class Engine:
         """Advance one day: decay, reach, gifts, asks, retaliation, churn, word of mouth."""
         day = self.day
         self.events = {}
-        draws = self.streams.behaviour.random((N_DRAWS, self.s, self.n), dtype=np.float32)
         self._decay()
         self._widen_reach(day)
-        acted = self._discover_hidden_conditions(day, draws)
-        acted |= self._give(day, draws)
-        acted |= self._ask(day, draws)
+        acted = self._discover_hidden_conditions(day)
+        acted |= self._give(day)
+        acted |= self._ask(day)
         owed = self.effective_obligation()  # unchanged until referrals settle some of it
-        warners = self._retaliate(acted, owed, draws)
-        self._churn(day, owed, draws)
-        referrers = self._refer(day, owed, draws)
+        warners = self._retaliate(day, acted, owed)
+        self._churn(day, owed)
+        referrers = self._refer(day, owed)
         self._spread_word_of_mouth(day, warners, referrers)
-        self.backfired |= self.accepted_gift & (self.reading == rules.MANIPULATION)
-        self.trust = np.clip(self.trust, 0.0, 1.0)
+        np.clip(self.trust, 0.0, 1.0, out=self.trust)
         self.day += 1
 
     def _event(self, kind: str, mask: np.ndarray) -> None:
@@ -338,19 +398,23 @@ class Engine:
         fresh = buyers[self.status[seller, buyers] == UNREACHED]
         self.status[seller, fresh] = PROSPECT
         self.contact_day[seller, fresh] = day
+        self.tallies.reached[seller] += fresh.size
 
-    def _avoiding(self) -> np.ndarray:
-        return self.reactance > self.p.avoid_threshold
+    def _draw(self, day: int, purpose: int, ties: _Ties) -> np.ndarray:
+        return self.streams.behaviour.draw(day, purpose, ties.index)
 
-    def _discover_hidden_conditions(self, day: int, draws) -> np.ndarray:
+    def _discover_hidden_conditions(self, day: int) -> np.ndarray:
         """Rules 7, 9, 13: hidden strings are found out in time; deception is resented."""
+        found = np.zeros((self.s, self.n), dtype=bool)
         if not self.gift["hidden_conditions"].any():
-            return np.zeros((self.s, self.n), dtype=bool)
-        found = (self.gift["hidden_conditions"] & self.accepted_gift & ~self.deceived
-                 & (draws[U_DISCOVER] < self.p.discovery_rate))
-        self.deceived |= found
-        self.add_suspicion(np.where(found, self.p.cue_strings, 0.0))
-        self._event("deception_found", found)
+            return found
+        ties = _Ties.of(self.gift["hidden_conditions"] & self.accepted_gift & ~self.deceived,
+                        self.n)
+        ties = ties.where(self._draw(day, U_DISCOVER, ties) < self.p.discovery_rate)
+        ties.put(found, True)
+        ties.put(self.deceived, True)
+        self._add_suspicion(ties, self.p.cue_strings)
+        self._event_ties("deception_found", ties)
         return found
 
     def _gifts_due(self, day: int) -> np.ndarray:
@@ -364,7 +428,7 @@ class Engine:
         return (g["value"] > 0) & (((self.status == PROSPECT) & (first | repeat))
                                    | ((self.status == CUSTOMER) & keep_giving))
 
-    def _give(self, day: int, draws) -> np.ndarray:
+    def _give(self, day: int) -> np.ndarray:
         """Today's gifts and how they are received (rules 1, 5, 7, 8, 13).
 
         The schedule is checked on the whole tie arrays; everything else runs only on the ties
@@ -380,8 +444,8 @@ class Engine:
         refused = (rules.gift_refused_by_rules(self.buyers.gift_rules[b], g["value"],
                                                gift_limit=p.gift_limit)
                    | (ties.get(self.reactance) > p.avoid_threshold)
-                   | (g["gated"] & (ties.get(draws[U_GATE]) >= self.scenario.buyers.gate_uptake)))
-        ties.put(self.offered_gift, True)
+                   | (g["gated"] & (self._draw(day, U_GATE, ties) >= self.scenario.buyers.gate_uptake)))
+        self._flag(ties, self.offered_gift, "offered")
         ties.put(self.gifts_given, ties.get(self.gifts_given) + 1)
         ties.put(self.last_gift_day, day)
         ties.put(self.first_gift_day, np.where(ties.get(self.first_gift_day) < 0, day,
@@ -392,11 +456,11 @@ class Engine:
             return due
         g = took.params(self.gift)
         b = took.buyer
-        took.put(self.accepted_gift, True)
-        took.add(self.suspicion, p.cue_generic * (1.0 - g["personalised"])
-                 + rules.bait_cue(g["usefulness"], g["claimed_value"], g["value"],
-                                  useless_weight=p.cue_useless, overclaim_weight=p.cue_overclaim))
-        self._readings = None
+        self._flag(took, self.accepted_gift, "accepted")
+        self._add_suspicion(took, p.cue_generic * (1.0 - g["personalised"])
+                            + rules.bait_cue(g["usefulness"], g["claimed_value"], g["value"],
+                                             useless_weight=p.cue_useless,
+                                             overclaim_weight=p.cue_overclaim))
         value_kw = dict(value_exponent=p.value_exponent, expected_weight=p.expected_weight,
                         surprise_bonus=p.surprise_bonus, personal_bonus=p.personal_bonus)
         expected = self.scenario.buyers.expected_gift_quantity
@@ -445,7 +509,7 @@ class Engine:
         return ((a["concede_to"] > 0) & (self.said_no > 0) & ~self.conceded & (since_ask >= 1)
                 & (self.status == PROSPECT) & a["asks"])
 
-    def _ask(self, day: int, draws) -> np.ndarray:
+    def _ask(self, day: int) -> np.ndarray:
         """Today's asks and the buyers' responses (rules 2-4, 7, 8, 11), on the asked ties only."""
         p = self.p
         due = self._asks_due(day)
@@ -474,8 +538,7 @@ class Engine:
         cue = (rules.ask_timing_cue(days_since_gift, cue_weight=p.cue_ask_soon,
                                     window_days=p.ask_soon_window)
                + p.cue_disproportion * disproportion + p.cue_after_no * after_no)
-        ties.add(self.suspicion, np.where(explicit, cue, 0.0))
-        self._readings = None
+        self._add_suspicion(ties, np.where(explicit, cue, 0.0))
 
         # Rule 8: the ask's pressure builds reactance.
         pressure = rules.ask_pressure(a["urgency"], a["opt_out"], after_no, disproportion,
@@ -496,16 +559,16 @@ class Engine:
         price = np.maximum(np.log(size / self.buyers.budget[b]), 0.0)
         p_yes = _sigmoid(self.buyers.base_logit[b] + drive - p.price_weight * price)
         answers = yes_no & ~avoiding
-        yes = answers & (ties.get(draws[U_YES]) < p_yes)
-        said_no = answers & ~yes & (ties.get(draws[U_REPLY])
+        yes = answers & (self._draw(day, U_YES, ties) < p_yes)
+        said_no = answers & ~yes & (self._draw(day, U_REPLY, ties)
                                     < self.scenario.buyers.decline_reply_share)
         ignored = yes_no & ~yes & ~said_no
-        opt_out = ignored & avoiding & a["opt_out"] & (ties.get(draws[U_OPT_OUT]) < p.opt_out_rate)
+        opt_out = ignored & avoiding & a["opt_out"] & (self._draw(day, U_OPT_OUT, ties) < p.opt_out_rate)
 
         # Amount asks: the buyer chooses how much (rule 4's drive scales the amount).
         amount = np.where(a["amount_mode"] & ~avoiding,
                           self.buyers.base_amount[b] * np.exp(drive), 0.0)
-        amount = np.where(a["integer"], np.floor(amount + ties.get(draws[U_ROUND])), amount)
+        amount = np.where(a["integer"], np.floor(amount + self._draw(day, U_ROUND, ties)), amount)
         gave = a["amount_mode"] & (amount > 0)
         complied = yes | gave
 
@@ -518,13 +581,18 @@ class Engine:
         converted = ties.where(new_customer)
         converted.put(self.converted_day, day)
         converted.put(self.status, CUSTOMER)
-        ties.where(opt_out).put(self.status, OPTED_OUT)
+        first_gift = converted.get(self.first_gift_day)
+        self.tallies.days_to_convert += converted.per_seller(
+            day - np.where(first_gift >= 0, first_gift, converted.get(self.contact_day)), self.s)
+        opting_out = ties.where(opt_out)
+        opting_out.put(self.status, OPTED_OUT)
+        self.tallies.opted_out += opting_out.per_seller(1.0, self.s)
         self._settle(ties.where(complied), np.where(a["amount_mode"], amount * a["revenue"],
                                                     size)[complied])
         ties.add(self.trust, np.where(complied & self.thanks[ties.seller, 0], p.thank_trust, 0.0))
 
-        ties.put(self.asked, True)
-        ties.put(self.replied, ties.get(self.replied) | yes | said_no | gave)
+        self._flag(ties, self.asked, "asked")
+        self._flag(ties, self.replied, "replied", yes | said_no | gave)
         ties.put(self.asks_made, ties.get(self.asks_made) + 1)
         ties.put(self.last_ask_day, day)
         ties.put(self.said_no, ties.get(self.said_no) + said_no)
@@ -577,79 +645,88 @@ class Engine:
         t.amount_asks += ties.per_seller(amount_mode, s)
         t.amount_total += ties.per_seller(np.where(amount_mode, amount, 0.0), s)
 
-    def _retaliate(self, acted: np.ndarray, owed: np.ndarray, draws) -> np.ndarray:
+    def _retaliate(self, day: int, acted: np.ndarray, owed: np.ndarray) -> _Ties:
         """Rule 9: after today's acts, resentful or reactant buyers complain and warn others."""
         p = self.p
-        if not acted.any():
-            return acted
-        excess = rules.reactance_excess(self.reactance, threshold=p.reactance_threshold)
-        restraint = rules.hostility_restrained(np.maximum(owed, 0.0),
-                                               restraint=p.hostility_restraint)
+        ties = _Ties.of(acted, self.n)
+        owed_t = ties.get(owed)
         prob = rules.retaliation_probability(
-            np.maximum(-owed, 0.0), excess, self.deceived, self.buyers.punisher, restraint,
+            np.maximum(-owed_t, 0.0),
+            rules.reactance_excess(ties.get(self.reactance), threshold=p.reactance_threshold),
+            ties.get(self.deceived), self.buyers.punisher[ties.buyer],
+            rules.hostility_restrained(np.maximum(owed_t, 0.0), restraint=p.hostility_restraint),
             base_logit=p.retaliation_base_logit, resentment_weight=p.retaliation_resentment,
             reactance_weight=p.retaliation_reactance, deception_weight=p.retaliation_deception,
             punisher_weight=p.retaliation_punisher)
-        retaliates = acted & (draws[U_RETALIATE] < prob)
-        complaint = retaliates & ~self.complained
-        self.complained |= retaliates
-        self.trust -= np.where(retaliates, 0.1, 0.0)
-        warners = retaliates & (draws[U_WARN] < p.warn_neighbours)
-        self._event("complaint", complaint)
-        self._event("warning", warners)
+        retaliating = ties.where(self._draw(day, U_RETALIATE, ties) < prob)
+        first_complaints = self._flag(retaliating, self.complained, "complained")
+        retaliating.add(self.trust, -0.1)
+        warners = retaliating.where(self._draw(day, U_WARN, retaliating) < p.warn_neighbours)
+        self._event_ties("complaint", first_complaints)
+        self._event_ties("warning", warners)
         return warners
 
-    def _churn(self, day: int, owed: np.ndarray, draws) -> None:
+    def _churn(self, day: int, owed: np.ndarray) -> None:
         """Rule 12 (and 8, 9): customers leave at a daily hazard; keep-giving holds them."""
         p = self.p
-        customers = self.status == CUSTOMER
-        if not customers.any():
+        ties = _Ties.of(self.status == CUSTOMER, self.n)
+        if ties.size == 0:
             return
-        kept_giving = (self.gift["after_sale_every"] > 0) & (self.last_gift_day >= 0) & (
-            day - self.last_gift_day < p.keep_giving_window) & (self.converted_day <= self.last_gift_day)
+        last_gift = ties.get(self.last_gift_day)
+        kept_giving = ((self.gift["after_sale_every"][ties.seller, 0] > 0) & (last_gift >= 0)
+                       & (day - last_gift < p.keep_giving_window)
+                       & (ties.get(self.converted_day) <= last_gift))
         hazard = rules.churn_hazard(
-            self.trust, rules.reactance_excess(self.reactance, threshold=p.reactance_threshold),
-            np.maximum(-owed, 0.0), kept_giving, self.account_closed, base_hazard=p.churn_base,
-            trust_weight=p.churn_trust, reactance_weight=p.churn_reactance,
-            resentment_weight=p.churn_resentment, keep_giving_effect=p.keep_giving_effect,
-            closed_account_effect=p.closed_account_effect)
-        churn = customers & (draws[U_CHURN] < hazard)
-        self.status[churn] = CHURNED
-        self.churn_day[churn] = day
-        self._event("churn", churn)
+            ties.get(self.trust),
+            rules.reactance_excess(ties.get(self.reactance), threshold=p.reactance_threshold),
+            np.maximum(-ties.get(owed), 0.0), kept_giving, ties.get(self.account_closed),
+            base_hazard=p.churn_base, trust_weight=p.churn_trust,
+            reactance_weight=p.churn_reactance, resentment_weight=p.churn_resentment,
+            keep_giving_effect=p.keep_giving_effect, closed_account_effect=p.closed_account_effect)
+        leaving = ties.where(self._draw(day, U_CHURN, ties) < hazard)
+        leaving.put(self.status, CHURNED)
+        leaving.put(self.churn_day, day)
+        self.tallies.churned += leaving.per_seller(1.0, self.s)
+        self.tallies.churned_within_90d += leaving.per_seller(
+            day - leaving.get(self.converted_day) < RETENTION_DAYS, self.s)
+        self._event_ties("churn", leaving)
 
-    def _refer(self, day: int, owed: np.ndarray, draws) -> np.ndarray:
+    def _refer(self, day: int, owed: np.ndarray) -> _Ties:
         """Rules 10, 12: satisfied customers (and indebted prospects offered a choice of ways to
         respond) refer neighbours, a way to repay."""
-        p, a = self.p, self.ask
-        owed = np.maximum(owed, 0.0)
-        eligible = (self.status == CUSTOMER) | ((self.status == PROSPECT) & (owed > 0)
-                                                & a["choice_of_response"])
-        prob = (p.referral_rate * 2.0 * self.trust
-                * rules.response_choice_bonus(a["choice_of_response"], choice_weight=p.choice_weight)
-                * (1.0 + rules.obligation_drive(owed, debt_weight=p.debt_weight,
+        p = self.p
+        positive = np.maximum(owed, 0.0)
+        choice = self.ask["choice_of_response"]
+        ties = _Ties.of((self.status == CUSTOMER)
+                        | ((self.status == PROSPECT) & (positive > 0) & choice), self.n)
+        owed_t = ties.get(positive)
+        prob = (p.referral_rate * 2.0 * ties.get(self.trust)
+                * rules.response_choice_bonus(choice[ties.seller, 0], choice_weight=p.choice_weight)
+                * (1.0 + rules.obligation_drive(owed_t, debt_weight=p.debt_weight,
                                                 debt_saturation=p.debt_saturation)))
-        refers = eligible & (draws[U_REFER] < prob)
-        self.tallies.referrals += refers.sum(axis=1)
-        self.gross = np.where(refers, self.gross * 0.5, self.gross)
-        self._event("referral", refers)
-        return refers
+        referring = ties.where(self._draw(day, U_REFER, ties) < prob)
+        self.tallies.referrals += referring.per_seller(1.0, self.s)
+        referring.put(self.gross, referring.get(self.gross) * 0.5)
+        self._event_ties("referral", referring)
+        return referring
 
-    def _spread_word_of_mouth(self, day: int, warners: np.ndarray, referrers: np.ndarray) -> None:
+    def _spread_word_of_mouth(self, day: int, warners: _Ties, referrers: _Ties) -> None:
         """Rule 10: warnings raise neighbours' suspicion and lower trust; referrals bring the
         seller to neighbours with goodwill."""
         p = self.p
         counts_log = np.zeros((self.s, self.n), dtype=np.int64) if self.record_events else None
         for s in range(self.s):
-            senders = np.flatnonzero(warners[s])
+            senders = warners.buyer[warners.seller == s]
             if senders.size:
                 counts = rules.neighbour_counts(senders, self.network)
-                self.tallies.warnings_sent[s] += counts.sum()
-                self.add_suspicion(p.cue_warning * counts, seller=s)
-                self.trust[s] -= p.warning_trust * counts
+                told = _Ties.row(s, np.flatnonzero(counts), self.n)
+                received = counts[told.buyer]
+                self.tallies.warnings_sent[s] += received.sum()
+                self._add_suspicion(told, p.cue_warning * received)
+                told.add(self.trust, -p.warning_trust * received)
                 if counts_log is not None:
                     counts_log[s] = counts
-            senders = np.flatnonzero(referrers[s])
+            senders = referrers.buyer[referrers.seller == s]
             if senders.size:
                 counts = rules.neighbour_counts(senders, self.network)
                 told = np.flatnonzero(counts)

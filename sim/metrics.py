@@ -30,7 +30,7 @@ from __future__ import annotations
 import numpy as np
 
 from sim import rules
-from sim.engine import CHURNED, CUSTOMER, OPTED_OUT, RETENTION_DAYS, UNREACHED, Engine
+from sim.engine import CHURNED, CUSTOMER, OPTED_OUT, UNREACHED, Engine
 
 CORE_METRICS = (
     "gift_acceptance_rate", "conversion_rate", "reply_rate", "revenue", "discount_depth",
@@ -41,37 +41,19 @@ CORE_METRICS = (
 
 
 def seller_sums(engine: Engine) -> dict[str, np.ndarray]:
-    """Numerators and denominators of every metric, summed per seller (one pass over the ties).
+    """Numerators and denominators of every metric, summed per seller.
 
-    Every metric is a ratio of such sums, so the model-level and per-strategy values are combined
-    from these without touching the tie arrays again.
+    Counts of once-only events (reached, converted, complained...) are kept by the engine as they
+    happen (``engine.tallies``); only the current-state means (trust, sincerity, obligation) take
+    a pass over the tie arrays. Every metric is a ratio of these sums, so model-level and
+    per-strategy values are combined from them without touching the ties again.
     """
     e, t = engine, engine.tallies
     reached = e.status != UNREACHED
-    converted = e.converted_day >= 0
-    churned = (e.status == CHURNED) & converted
-    churned_within = churned & (e.churn_day - e.converted_day < RETENTION_DAYS)
-    start = np.where(e.first_gift_day >= 0, e.first_gift_day, e.contact_day)
-
-    def per_seller(x):
-        return x.sum(axis=1, dtype=np.float64)
-
     return {
-        "reached": per_seller(reached),
-        "offered": per_seller(e.offered_gift),
-        "accepted": per_seller(e.accepted_gift),
-        "converted": per_seller(converted),
-        "asked": per_seller(e.asked),
-        "replied": per_seller(e.replied),
-        "complained": per_seller(e.complained),
-        "opted_out": per_seller(e.status == OPTED_OUT),
-        "churned": per_seller(churned),
-        "churned_within": per_seller(churned_within),
-        "backfired": per_seller(e.backfired),
-        "trust": per_seller(np.where(reached, e.trust, 0.0)),
-        "sincerity": per_seller(np.where(reached, e.sincerity, 0.0)),
-        "owed": per_seller(np.where(reached, np.maximum(e.effective_obligation(), 0.0), 0.0)),
-        "days_to_convert": per_seller(np.where(converted, e.converted_day - start, 0)),
+        "trust": (e.trust * reached).sum(axis=1),
+        "sincerity": (e.sincerity * reached).sum(axis=1),
+        "owed": (np.maximum(e.effective_obligation(), 0.0) * reached).sum(axis=1),
         "discounted": t.conversions * e.ask["discount"][:, 0],
         **{name: getattr(t, name) for name in t.__dataclass_fields__ if name != "n_sellers"},
     }
@@ -93,21 +75,21 @@ def compute(engine: Engine, sellers: np.ndarray | None = None,
     nan = float("nan")
     out = {
         "gift_acceptance_rate": ratio("accepted", "offered"),
-        "conversion_rate": ratio("converted", "reached"),
+        "conversion_rate": ratio("conversions", "reached"),
         "reply_rate": ratio("replied", "asked"),
         "revenue": total["revenue"],
         "discount_depth": ratio("discounted", "conversions"),
         "complaint_rate": ratio("complained", "reached"),
         "opt_out_rate": ratio("opted_out", "reached"),
-        "churn_rate": ratio("churned", "converted"),
-        "retention_90d": 1.0 - ratio("churned_within", "converted", nan),
+        "churn_rate": ratio("churned", "conversions"),
+        "retention_90d": 1.0 - ratio("churned_within_90d", "conversions", nan),
         "referrals": total["referrals"],
         "negative_wom": total["warnings_sent"],
         "mean_trust": ratio("trust", "reached", nan),
         "mean_perceived_sincerity": ratio("sincerity", "reached", nan),
         "outstanding_obligation": ratio("owed", "reached", nan),
         "backfire_rate": ratio("backfired", "accepted"),
-        "mean_time_to_conversion": ratio("days_to_convert", "converted", nan),
+        "mean_time_to_conversion": ratio("days_to_convert", "conversions", nan),
     }
     kinds = {
         "mean_amount": lambda: ratio("amount_total", "amount_asks", nan),

@@ -267,8 +267,8 @@ def imputed_motive(reading, sincerity, *, manipulation_penalty: float):
     [1.0, 0.8, 0.0, -0.5]
     """
     reading = np.asarray(reading)
-    return np.select([reading == SINCERE, reading == TACTIC], [_f(sincerity), 0.0],
-                     -manipulation_penalty)
+    return np.where(reading == SINCERE, _f(sincerity),
+                    np.where(reading == TACTIC, 0.0, -manipulation_penalty))
 
 
 # --- Rule 8 -----------------------------------------------------------------------------------

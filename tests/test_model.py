@@ -134,3 +134,33 @@ def test_pushy_leads_early_then_trails_on_retention_complaints_referrals():
 
 def test_list_scenarios_includes_flagship():
     assert "pushy_vs_active" in list_scenarios()
+
+
+@pytest.mark.parametrize(("scenario", "settings"), [
+    ("pushy_vs_active", {"buyers.n": 400}),
+    ("pushy_vs_active", {"buyers.n": 400, "sellers.0.strategy": "bait",
+                         "sellers.1.strategy": "door_in_the_face"}),
+    ("backfire_demo", {"buyers.n": 400}),
+])
+def test_event_tallies_match_a_recount_of_the_tie_arrays(scenario, settings):
+    """Metrics read counters kept as events happen; they must equal a full recount."""
+    from sim.engine import CHURNED, OPTED_OUT, RETENTION_DAYS, UNREACHED
+
+    model = ReciprocityModel(scenario, rng=8, overrides=settings, build_agents=False,
+                             collect=False)
+    model.run_for(min(150, model.horizon))
+    e, t = model.engine, model.engine.tallies
+    converted = e.converted_day >= 0
+    churned = e.status == CHURNED
+    start = np.where(e.first_gift_day >= 0, e.first_gift_day, e.contact_day)
+    expected = {
+        "reached": e.status != UNREACHED, "offered": e.offered_gift,
+        "accepted": e.accepted_gift, "asked": e.asked, "replied": e.replied,
+        "complained": e.complained, "backfired": e.backfired, "opted_out": e.status == OPTED_OUT,
+        "churned": churned, "conversions": converted,
+        "churned_within_90d": churned & (e.churn_day - e.converted_day < RETENTION_DAYS),
+    }
+    for name, flags in expected.items():
+        assert (getattr(t, name) == flags.sum(axis=1)).all(), name
+    assert (t.days_to_convert == np.where(converted, e.converted_day - start, 0).sum(axis=1)).all()
+    assert t.complained.sum() > 0 and t.conversions.sum() > 0
