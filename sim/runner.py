@@ -46,6 +46,17 @@ def _metric_reader(model: ReciprocityModel, names: Sequence[str]):
     return read
 
 
+def replication_seeds(seed: int, replications: int) -> list[int]:
+    """Seeds for replications, derived from one base seed: replication r gets the int
+    ``SeedSequence(seed).spawn(replications)[r].generate_state(1, uint64)[0] >> 1``.
+
+    >>> replication_seeds(1, 3) == replication_seeds(1, 3), len(set(replication_seeds(1, 3)))
+    (True, 3)
+    """
+    return [int(child.generate_state(1, dtype=np.uint64)[0] >> 1)
+            for child in np.random.SeedSequence(seed).spawn(replications)]
+
+
 def run_metrics(scenario: Any, *, arm: str | None = None,
                 overrides: Mapping[str, Any] | None = None, seed: int, steps: int | None = None,
                 metrics: Sequence[str], every: int | None = None) -> list[dict[str, Any]]:

@@ -40,3 +40,24 @@ def test_validate_exits_nonzero_on_a_miss(tmp_path, monkeypatch):
     result = runner.invoke(app, ["validate", "--quick", "--out", str(tmp_path)])
     assert result.exit_code == 1
     assert "FAIL" in result.output
+
+
+def test_workers_do_not_change_results():
+    kw = dict(reps=2, quick=True, scenarios=["door_in_the_face", "regan_1971"])
+    serial = [(r.condition, r.model_mean) for r in run_validation(**kw)]
+    parallel = [(r.condition, r.model_mean) for r in run_validation(**kw, workers=2)]
+    assert serial == parallel
+
+
+def test_facts_fail_without_their_mechanism():
+    """The fact checks are not true by construction: removing the rule behind them breaks them."""
+    def failed(scenario, **rules):
+        rows = run_validation(reps=3, quick=True, scenarios=[scenario],
+                              overrides={f"rules.{k}": v for k, v in rules.items()})
+        return [r.condition for r in rows if not r.passed]
+
+    assert not failed("door_in_the_face")
+    assert failed("door_in_the_face", concession_weight=0.0)      # rule 11
+    assert not failed("backfire_demo")
+    assert failed("backfire_demo", detection_enabled=False)        # rule 7
+    assert failed("budgeting_app_calculator", obligation_half_life=1000.0)  # rule 6
