@@ -185,12 +185,10 @@ def run_validation(*, reps: int, quick: bool, seed: int = 0, scenarios: list[str
     runner = _Runner(quick, overrides, workers)
 
     def rows() -> list[Row]:
-        out = []
-        for name in scenarios or list_scenarios():
-            spec = load_scenario(name).calibration
-            metric = spec.get("metric")
-            for target in spec.get("targets", []):
-                out.append(_target_row(name, metric, target, seeds, runner))
+        specs = {name: load_scenario(name).calibration for name in scenarios or list_scenarios()}
+        out = [_target_row(name, spec.get("metric"), target, seeds, runner)
+               for name, spec in specs.items() for target in spec.get("targets", [])]
+        for name, spec in specs.items():  # facts after the calibration targets
             for fact in spec.get("facts", []) if facts else []:
                 out.extend(_fact_rows(name, fact, seeds, runner))
         return out
