@@ -274,8 +274,9 @@ class Engine:
         self._readings: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
         self.trust = np.full(shape, self.scenario.buyers.initial_trust)
         self.reactance = np.zeros(shape)
-        self.gifts_given = np.zeros(shape, dtype=np.int32)
-        self.first_gift_day = np.full(shape, -1, dtype=np.int32)
+        self.gifts_offered = np.zeros(shape, dtype=np.int32)
+        self.last_offer_day = np.full(shape, -1, dtype=np.int32)
+        self.first_gift_day = np.full(shape, -1, dtype=np.int32)   # gifts received
         self.last_gift_day = np.full(shape, -1, dtype=np.int32)
         self.offered_gift = np.zeros(shape, dtype=bool)
         self.accepted_gift = np.zeros(shape, dtype=bool)
@@ -420,11 +421,11 @@ class Engine:
     def _gifts_due(self, day: int) -> np.ndarray:
         """Gifts due today: first gift, repeats to prospects, keep-giving to customers."""
         g = self.gift
-        since_gift = day - self.last_gift_day
-        first = (self.gifts_given == 0) & (day - self.contact_day >= g["first_day"])
-        repeat = ((self.gifts_given > 0) & (g["every"] > 0) & (since_gift >= g["every"])
-                  & (self.gifts_given < g["max_gifts"]))
-        keep_giving = (g["after_sale_every"] > 0) & (since_gift >= g["after_sale_every"])
+        since_offer = day - self.last_offer_day
+        first = (self.gifts_offered == 0) & (day - self.contact_day >= g["first_day"])
+        repeat = ((self.gifts_offered > 0) & (g["every"] > 0) & (since_offer >= g["every"])
+                  & (self.gifts_offered < g["max_gifts"]))
+        keep_giving = (g["after_sale_every"] > 0) & (since_offer >= g["after_sale_every"])
         return (g["value"] > 0) & (((self.status == PROSPECT) & (first | repeat))
                                    | ((self.status == CUSTOMER) & keep_giving))
 
@@ -446,10 +447,8 @@ class Engine:
                    | (ties.get(self.reactance) > p.avoid_threshold)
                    | (g["gated"] & (self._draw(day, U_GATE, ties) >= self.scenario.buyers.gate_uptake)))
         self._flag(ties, self.offered_gift, "offered")
-        ties.put(self.gifts_given, ties.get(self.gifts_given) + 1)
-        ties.put(self.last_gift_day, day)
-        ties.put(self.first_gift_day, np.where(ties.get(self.first_gift_day) < 0, day,
-                                               ties.get(self.first_gift_day)))
+        ties.put(self.gifts_offered, ties.get(self.gifts_offered) + 1)
+        ties.put(self.last_offer_day, day)
         self._event_ties("gift_refused", ties, refused)
         took = ties.where(~refused)
         if took.size == 0:
@@ -457,6 +456,9 @@ class Engine:
         g = took.params(self.gift)
         b = took.buyer
         self._flag(took, self.accepted_gift, "accepted")
+        took.put(self.last_gift_day, day)
+        took.put(self.first_gift_day, np.where(took.get(self.first_gift_day) < 0, day,
+                                               took.get(self.first_gift_day)))
         self._add_suspicion(took, p.cue_generic * (1.0 - g["personalised"])
                             + rules.bait_cue(g["usefulness"], g["claimed_value"], g["value"],
                                              useless_weight=p.cue_useless,
@@ -481,8 +483,9 @@ class Engine:
                 took.get(self.reactance), p.pressure_strings, self.buyers.reactance_proneness[b]),
             took.get(self.reactance)))
         reading = took.get(self.reading)
-        took.add(self.trust, np.where(reading == rules.SINCERE,
-                                      p.gift_trust * took.get(self.sincerity), -2.0 * p.gift_trust))
+        took.add(self.trust, np.select(
+            [reading == rules.SINCERE, reading == rules.TACTIC],
+            [p.gift_trust * took.get(self.sincerity), 0.0], -2.0 * p.gift_trust))
         self._event_ties("gift", took)
         self._event_ties("tactic", took, reading == rules.TACTIC)
         self._event_ties("manipulation", took, reading == rules.MANIPULATION)
