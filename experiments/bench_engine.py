@@ -1,12 +1,22 @@
 """Engine benchmark: buyer-steps per second against mesa's own BoltzmannWealth, same run, same N.
 
-Each measurement runs in a fresh subprocess (so memory is measured per run and one size cannot
-warm or bloat another). The recip model runs ``pushy_vs_active`` headless with per-step metric
-collection, its sellers' reach widened to the whole population within about 50 days (the default
-reach of ~10 buyers a day would make large N trivially cheap). The reference is
-``mesa.examples.basic.boltzmann_wealth_model`` at the same number of agents on a square grid of
-the example's density (one agent per cell). Results are ratios measured in the same run; the
-1M-buyer run reports wall time and peak memory against the targets. Never a timed assertion.
+Every measurement runs in a fresh child process, so one size cannot warm or bloat another and
+peak memory (the child's maximum resident set, read by the parent from ``os.wait4``) is that
+run's own.
+
+recip: ``pushy_vs_active`` headless (``build_agents=False``), metrics collected every step, run for
+the same 100 days at every N (the cost of a day changes over a run, so all sizes time the same
+days). The sellers' reach is widened to N/50 and N/30 buyers a day, so they reach the whole
+population within about 50 days: the default (~10 buyers a day) would make large N trivially
+cheap. Buyer-steps = N x steps.
+
+Reference: ``mesa.examples.basic.boltzmann_wealth_model`` (``BoltzmannWealth``) at the same N on
+a ceil(sqrt(N)) square grid (the example's density, 100 agents on 10 x 10). Its steps are
+time-boxed (steps until at least 2 s have passed, at least 2 and at most 200 steps), so the 1M
+reference takes only a few steps; rates are per agent-step, and ratios are per agent-step too.
+
+Targets, reported PASS/FAIL and never asserted: at 10,000 buyers at least 20x the reference;
+1,000,000 buyers on a small-world network for 100 steps in under 60 s with under 4 GiB peak.
 
 Usage: python experiments/bench_engine.py [--quick] [--sizes 1000 10000 ...] [--out FILE]
 """
@@ -25,18 +35,30 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
 START, END = "<!-- bench_engine:start -->", "<!-- bench_engine:end -->"
+HEADER = ("# Benchmarks\n\n"
+          "Written by the scripts in `experiments/`; each replaces only its own section.\n")
+SEED = 1
+RECIP_STEPS = 100
+REF_MIN_SECONDS, REF_MIN_STEPS, REF_MAX_STEPS = 2.0, 2, 200
 TARGET_RATIO_10K = 20.0
 TARGET_1M_SECONDS, TARGET_1M_GIB = 60.0, 4.0
+GiB = 2**30
 
 
-def measure_recip(n: int, steps: int, build_agents: bool = False) -> dict:
+# --- measurements (run inside a child process) ------------------------------------------------
+
+
+def measure_recip(n: int, steps: int = RECIP_STEPS, build_agents: bool = False) -> dict:
     from sim import ReciprocityModel
 
     began = time.perf_counter()
-    model = ReciprocityModel("pushy_vs_active", rng=1, build_agents=build_agents, overrides={
-        "buyers.n": n, "strategies.pushy.reach.per_day": n / 50,
-        "strategies.active.reach.per_day": n / 30})
+    model = ReciprocityModel(
+        "pushy_vs_active", rng=SEED, build_agents=build_agents, collect=True,
+        overrides={"buyers.n": n, "network.kind": "watts_strogatz",
+                   "strategies.pushy.reach.per_day": n / 50,
+                   "strategies.active.reach.per_day": n / 30})
     setup = time.perf_counter() - began
     began = time.perf_counter()
     for _ in range(steps):
@@ -45,118 +67,215 @@ def measure_recip(n: int, steps: int, build_agents: bool = False) -> dict:
     return {"setup_s": setup, "run_s": run, "steps": steps, "rate": n * steps / run}
 
 
-def measure_boltzmann(n: int, min_seconds: float, max_steps: int) -> dict:
+def measure_boltzmann(n: int) -> dict:
     from mesa.examples.basic.boltzmann_wealth_model.model import (
         BoltzmannScenario,
         BoltzmannWealth,
     )
 
     side = math.ceil(math.sqrt(n))
-    model = BoltzmannWealth(scenario=BoltzmannScenario(n=n, width=side, height=side, rng=1))
+    began = time.perf_counter()
+    model = BoltzmannWealth(scenario=BoltzmannScenario(n=n, width=side, height=side, rng=SEED))
+    setup = time.perf_counter() - began
     steps, began = 0, time.perf_counter()
-    while steps < max_steps and (steps < 2 or time.perf_counter() - began < min_seconds):
+    while steps < REF_MAX_STEPS and (steps < REF_MIN_STEPS
+                                     or time.perf_counter() - began < REF_MIN_SECONDS):
         model.step()
         steps += 1
     run = time.perf_counter() - began
-    return {"run_s": run, "steps": steps, "rate": n * steps / run}
+    return {"setup_s": setup, "run_s": run, "steps": steps, "rate": n * steps / run}
 
 
 def child(kind: str, n: int, **kwargs) -> dict:
-    """Run one measurement in a subprocess; returns its JSON with peak memory (GiB)."""
-    code = (f"import json, resource, sys; sys.path.insert(0, {str(HERE)!r}); "
-            f"import bench_engine as b; r = b.measure_{kind}({n}, **{kwargs!r}); "
-            "r['peak_gib'] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20; "
-            "print(json.dumps(r))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    """Run ``measure_<kind>(n, **kwargs)`` in a fresh process; adds its peak memory in GiB."""
+    request = json.dumps({"kind": kind, "n": n, "kwargs": kwargs})
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p)}
+    proc = subprocess.Popen([sys.executable, str(Path(__file__).resolve()), "--child", request],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                            cwd=REPO)
+    out, err = proc.stdout.read(), proc.stderr.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{kind} at N={n} failed ({proc.returncode}):\n{err}")
+    result = json.loads(out.strip().splitlines()[-1])
+    result["peak_gib"] = usage.ru_maxrss * 1024 / GiB  # ru_maxrss is in KiB on Linux
+    return result
+
+
+def run_child(request: str) -> None:
+    spec = json.loads(request)
+    measure = {"recip": measure_recip, "boltzmann": measure_boltzmann}[spec["kind"]]
+    print(json.dumps(measure(spec["n"], **spec["kwargs"])), flush=True)
+
+
+# --- report -----------------------------------------------------------------------------------
 
 
 def machine() -> str:
     import mesa
     import numpy
 
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text()
-                .splitlines() if line.startswith("model name")), platform.processor())
-    mem = int(next(line.split()[1] for line in Path("/proc/meminfo").read_text().splitlines()
-                   if line.startswith("MemTotal"))) / 2**20
-    return (f"{cpu}, {os.cpu_count()} cores, {mem:.0f} GiB; Python {platform.python_version()}, "
+    cpuinfo = Path("/proc/cpuinfo").read_text().splitlines() if Path("/proc/cpuinfo").exists() \
+        else []
+    cpu = next((line.split(":", 1)[1].strip() for line in cpuinfo
+                if line.startswith("model name")), platform.processor() or platform.machine())
+    try:
+        import psutil
+
+        mem = f"{psutil.virtual_memory().total / GiB:.0f} GiB RAM"
+    except ImportError:
+        mem = "RAM unknown"
+    load = os.getloadavg()[0]
+    return (f"{cpu}, {os.cpu_count()} cores, {mem}; Python {platform.python_version()}, "
             f"numpy {numpy.__version__}, mesa {mesa.__version__}; "
-            f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
+            f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; "
+            f"1-minute load average {load:.1f} at the end")
 
 
-def main() -> None:
+def pass_fail(ok: bool) -> str:
+    return "PASS" if ok else "FAIL"
+
+
+def section(rows: list[dict], agents: dict | None, million: dict | None, repeats: int) -> str:
+    lines = [
+        START, "## Engine (`experiments/bench_engine.py`)", "",
+        f"Machine: {machine()}.", "",
+        f"recip: `pushy_vs_active`, `build_agents=False`, metrics collected every step, "
+        f"{RECIP_STEPS} steps at every N; buyer-steps = N x steps. The sellers' reach is widened "
+        "to N/50 (pushy) and N/30 (active) buyers a day, so they reach the whole population "
+        "within about 50 days; the default (~10 buyers a day) would make large N trivially "
+        "cheap, so this is the honest load.",
+        "",
+        "Reference: mesa's own `BoltzmannWealth` example (`mesa.examples`) at the same N on a "
+        "ceil(sqrt(N)) square grid (the example's density), in the same run; its steps are "
+        f"time-boxed (until {REF_MIN_SECONDS:.0f} s have passed, {REF_MIN_STEPS} to "
+        f"{REF_MAX_STEPS} steps), so the ratio is per agent-step. Medians of {repeats} "
+        f"run{'s' if repeats > 1 else ''}, each in a fresh process.",
+        "",
+        "| buyers (N) | recip steps | recip buyer-steps/s | reference steps "
+        "| BoltzmannWealth agent-steps/s | ratio |",
+        "|---:|---:|---:|---:|---:|---:|",
+    ]
+    for row in rows:
+        lines.append(f"| {row['n']:,} | {row['recip_steps']} | {row['recip_rate']:,.0f} "
+                     f"| {row['ref_steps']} | {row['ref_rate']:,.0f} | {row['ratio']:.1f}x |")
+    lines.append("")
+    ten_k = next((row["ratio"] for row in rows if row["n"] == 10_000), None)
+    if ten_k is not None:
+        lines.append(f"- Target, 10,000 buyers at least {TARGET_RATIO_10K:.0f}x the reference: "
+                     f"{ten_k:.1f}x, **{pass_fail(ten_k >= TARGET_RATIO_10K)}**.")
+    if million is not None:
+        total = million["setup_s"] + million["run_s"]
+        lines.append(
+            f"- Target, 1,000,000 buyers on a small-world (Watts-Strogatz) network, "
+            f"{million['steps']} steps in under {TARGET_1M_SECONDS:.0f} s: {total:.1f} s with "
+            f"set-up, {million['run_s']:.1f} s without ({million['setup_s']:.1f} s set-up), "
+            f"**{pass_fail(total < TARGET_1M_SECONDS)}**; peak memory under "
+            f"{TARGET_1M_GIB:.0f} GiB: {million['peak_gib']:.2f} GiB, "
+            f"**{pass_fail(million['peak_gib'] < TARGET_1M_GIB)}** (the slowest and largest of "
+            f"the {million['repeats']} runs above, peak resident set of the child process).")
+    if agents is not None:
+        on, off = agents["on"], agents["off"]
+        lines.append(
+            f"- 10,000 buyers with `build_agents=True` (mesa agents on a `Network` space): "
+            f"set-up {on['setup_s']:.2f} s vs {off['setup_s']:.2f} s without; "
+            f"{on['steps']} steps {on['run_s']:.2f} s vs {off['run_s']:.2f} s "
+            "(medians; the agents are views on the engine's arrays: they cost set-up, not steps).")
+    lines.append(END)
+    return "\n".join(lines)
+
+
+def write(path: Path, text: str) -> None:
+    """Replace only this script's section of ``path`` (created with a header if missing)."""
+    current = path.read_text() if path.exists() else HEADER
+    if START in current and END in current and current.index(START) < current.index(END):
+        current = current[:current.index(START)] + text + current[current.index(END) + len(END):]
+    else:
+        current = current.rstrip() + "\n\n" + text + "\n"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(current)
+    os.replace(tmp, path)
+
+
+def print_table(rows: list[dict]) -> None:
+    headers = ["N", "recip buyer-steps/s", "Boltzmann agent-steps/s", "ratio"]
+    cells = [[f"{r['n']:,}", f"{r['recip_rate']:,.0f}", f"{r['ref_rate']:,.0f}",
+              f"{r['ratio']:.1f}x"] for r in rows]
+    try:
+        from rich.console import Console
+        from rich.table import Table
+    except ImportError:
+        widths = [max(len(h), *(len(c[i]) for c in cells)) for i, h in enumerate(headers)]
+        print("  ".join(h.rjust(w) for h, w in zip(headers, widths, strict=True)))
+        for c in cells:
+            print("  ".join(v.rjust(w) for v, w in zip(c, widths, strict=True)))
+        return
+    table = Table(title="recip engine vs mesa BoltzmannWealth")
+    for h in headers:
+        table.add_column(h, justify="right")
+    for c in cells:
+        table.add_row(*c)
+    Console().print(table)
+
+
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="1k and 10k only, fewer repeats")
-    parser.add_argument("--sizes", type=int, nargs="+")
-    parser.add_argument("--out", type=Path, default=HERE / "BENCHMARKS.md")
-    args = parser.parse_args()
-    sizes = args.sizes or ([1_000, 10_000] if args.quick else [1_000, 10_000, 100_000, 1_000_000])
-    repeats = 1 if args.quick else 3
+    parser.add_argument("--quick", action="store_true",
+                        help="smoke test: 1k and 10k buyers only, one run each")
+    parser.add_argument("--sizes", type=int, nargs="+", metavar="N",
+                        help="numbers of buyers (default 1000 10000 100000 1000000)")
+    parser.add_argument("--out", type=Path, default=HERE / "BENCHMARKS.md",
+                        help="markdown file whose bench_engine section is replaced")
+    parser.add_argument("--repeats", type=int, help="runs per measurement (default 3; quick 1)")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        run_child(args.child)
+        return
+    sizes = args.sizes or ([1_000, 10_000] if args.quick
+                           else [1_000, 10_000, 100_000, 1_000_000])
+    repeats = args.repeats or (1 if args.quick else 3)
 
-    rows = []
+    rows, million = [], None
     for n in sizes:
-        steps = max(10, min(200, 2_000_000 // n))
-        recip = [child("recip", n, steps=steps) for _ in range(repeats)]
-        ref = [child("boltzmann", n, min_seconds=2.0 if n <= 100_000 else 4.0, max_steps=200)
-               for _ in range(repeats)]
-        r_rate = statistics.median(x["rate"] for x in recip)
-        b_rate = statistics.median(x["rate"] for x in ref)
-        rows.append((n, steps, r_rate, b_rate, r_rate / b_rate))
-        print(f"N={n:>9,}: recip {r_rate:>12,.0f} buyer-steps/s, BoltzmannWealth "
-              f"{b_rate:>10,.0f} agent-steps/s, ratio {r_rate / b_rate:6.1f}x", flush=True)
+        recip = [child("recip", n) for _ in range(repeats)]
+        ref = [child("boltzmann", n) for _ in range(repeats)]
+        recip_rate = statistics.median(r["rate"] for r in recip)
+        ref_rate = statistics.median(r["rate"] for r in ref)
+        rows.append({"n": n, "recip_steps": RECIP_STEPS, "recip_rate": recip_rate,
+                     "ref_steps": min(r["steps"] for r in ref), "ref_rate": ref_rate,
+                     "ratio": recip_rate / ref_rate})
+        print(f"N={n:>9,}: recip {recip_rate:>12,.0f} buyer-steps/s "
+              f"(peak {max(r['peak_gib'] for r in recip):.2f} GiB), BoltzmannWealth "
+              f"{ref_rate:>10,.0f} agent-steps/s ({min(r['steps'] for r in ref)} steps), "
+              f"ratio {recip_rate / ref_rate:.1f}x", flush=True)
+        if n == 1_000_000:
+            slowest = max(recip, key=lambda r: r["setup_s"] + r["run_s"])
+            million = {**slowest, "peak_gib": max(r["peak_gib"] for r in recip),
+                       "repeats": repeats}
 
     agents = None
     if 10_000 in sizes:
-        with_agents = child("recip", 10_000, steps=100, build_agents=True)
-        without = child("recip", 10_000, steps=100, build_agents=False)
-        agents = (with_agents, without)
+        runs = {flag: [child("recip", 10_000, build_agents=flag) for _ in range(repeats)]
+                for flag in (True, False)}
+        agents = {key: {"steps": RECIP_STEPS,
+                        **{f: statistics.median(r[f] for r in runs[flag])
+                           for f in ("setup_s", "run_s")}}
+                  for key, flag in (("on", True), ("off", False))}
+        print(f"N=   10,000 with mesa agents: set-up {agents['on']['setup_s']:.2f} s vs "
+              f"{agents['off']['setup_s']:.2f} s, {RECIP_STEPS} steps "
+              f"{agents['on']['run_s']:.2f} s vs {agents['off']['run_s']:.2f} s", flush=True)
 
-    million = child("recip", 1_000_000, steps=100) if 1_000_000 in sizes else None
-    write(args.out, rows, agents, million, repeats)
-
-
-def write(path: Path, rows, agents, million, repeats) -> None:
-    lines = [START, "## Engine (`experiments/bench_engine.py`)", "",
-             f"Machine: {machine()}.", "",
-             "Workload: `pushy_vs_active`, metrics collected every step, sellers' reach widened to",
-             "N/50 and N/30 buyers a day. Reference: mesa's `BoltzmannWealth` example at the same",
-             f"N (one agent per grid cell), in the same run. Medians of {repeats} runs, each in a "
-             "fresh process.", "",
-             "| buyers (N) | steps | recip buyer-steps/s | BoltzmannWealth agent-steps/s | ratio |",
-             "|---:|---:|---:|---:|---:|"]
-    for n, steps, r_rate, b_rate, ratio in rows:
-        lines.append(f"| {n:,} | {steps} | {r_rate:,.0f} | {b_rate:,.0f} | {ratio:.1f}x |")
-    lines.append("")
-    ten_k = next((ratio for n, *_, ratio in rows if n == 10_000), None)
-    if ten_k is not None:
-        verdict = "PASS" if ten_k >= TARGET_RATIO_10K else "FAIL"
-        lines.append(f"- Target at 10,000 buyers: at least {TARGET_RATIO_10K:.0f}x the reference: "
-                     f"**{ten_k:.1f}x, {verdict}**.")
-    if million is not None:
-        total = million["setup_s"] + million["run_s"]
-        ok = total < TARGET_1M_SECONDS and million["peak_gib"] < TARGET_1M_GIB
-        lines.append(f"- 1,000,000 buyers, small-world network, 100 steps: {total:.1f} s "
-                     f"({million['setup_s']:.1f} s set-up + {million['run_s']:.1f} s run), peak "
-                     f"memory {million['peak_gib']:.2f} GiB; target < {TARGET_1M_SECONDS:.0f} s "
-                     f"and < {TARGET_1M_GIB:.0f} GiB: **{'PASS' if ok else 'FAIL'}**.")
-    if agents is not None:
-        with_agents, without = agents
-        lines.append(f"- 10,000 buyers with mesa agents on a `Network` space: set-up "
-                     f"{with_agents['setup_s']:.2f} s vs {without['setup_s']:.2f} s without; "
-                     f"100 steps {with_agents['run_s']:.2f} s vs {without['run_s']:.2f} s "
-                     "(agents are views: they cost set-up, not steps).")
-    lines.append(END)
-    section = "\n".join(lines)
-    text = path.read_text() if path.exists() else "# Benchmarks\n\nWritten by the scripts in " \
-        "`experiments/`; each replaces only its own section.\n\n"
-    if START in text and END in text:
-        text = text[:text.index(START)] + section + text[text.index(END) + len(END):]
-    else:
-        text = text.rstrip() + "\n\n" + section + "\n"
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-    print(f"wrote {path}")
+    print_table(rows)
+    text = section(rows, agents, million, repeats)
+    for line in text.splitlines():
+        if line.startswith("- "):
+            print(line)
+    write(args.out, text)
+    print(f"wrote {args.out}")
 
 
 if __name__ == "__main__":

@@ -142,10 +142,14 @@ def app_command(
     if not app_file.is_file():
         raise fail(f"the app is not installed ({app_file} missing); reinstall recip with the "
                    f"[viz] extra")
+    import os
+
     cmd = [sys.executable, "-m", "solara", "run", str(app_file), "--host", host, "--port",
-           str(port), "--production", "--no-open"]
+           str(port), "--production", "--no-open", "--no-check-version"]
+    # Offline: JS/CSS come from solara-assets; no telemetry, no version check against PyPI.
+    env = {**os.environ, "SOLARA_TELEMETRY_MIXPANEL_ENABLE": "False"}
     console.print(f"serving the recip app on http://{host}:{port}")
-    raise typer.Exit(subprocess.call(cmd))
+    raise typer.Exit(subprocess.call(cmd, env=env))
 
 
 def _register_optional_commands() -> None:
