@@ -106,6 +106,19 @@ class BuyerSpec(_Spec):
     """Share of refusals said out loud (a "no") rather than by ignoring the ask."""
     initial_trust: Unit = 0.5
     """Trust in a seller before any contact."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _partial_traits_keep_their_defaults(cls, data: Any) -> Any:
+        """``detection_skill = {mean = 0.7}`` (or the override ``buyers.detection_skill.mean``)
+        changes the mean and keeps the default spread, rather than resetting it to 0."""
+        if not isinstance(data, dict):
+            return data
+        merged = dict(data)
+        for name, field in cls.model_fields.items():
+            if field.annotation is Trait and isinstance(data.get(name), dict):
+                merged[name] = {**field.default.model_dump(), **data[name]}
+        return merged
     prior_sincerity: Unit = 0.75
     """How sincere a seller's gift seems to a buyer who cannot read the cues (rule 7)."""
 
@@ -487,6 +500,8 @@ def load_scenario(scenario: str | Path | Scenario = "pushy_vs_active", *, arm: s
     >>> load_scenario("pushy_vs_active", overrides={"buyers.n": 300}).buyers.n
     300
     """
+    from sim import strategies  # presets are data read through this module
+
     if isinstance(scenario, Scenario):
         if arm is None and not overrides:
             return scenario
@@ -497,8 +512,6 @@ def load_scenario(scenario: str | Path | Scenario = "pushy_vs_active", *, arm: s
             raise ScenarioError(f"{origin}: already resolved for arm {base_arm!r}; load the "
                                 f"scenario again to pick arm {arm!r}")
     else:
-        from sim import strategies  # presets are data read through this module
-
         path = _locate(scenario)
         origin = str(path)
         raw = _deep_merge(_read_toml(scenarios_dir() / "_defaults.toml"), _read_toml(path))

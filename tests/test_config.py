@@ -93,3 +93,22 @@ def test_redefining_a_preset_with_base_is_an_error(tmp_path):
     text = '[strategies.bait]\nbase = "active"\n' + GOOD
     with pytest.raises(ScenarioError, match="'bait' is a preset"):
         load_scenario(_write(tmp_path, text))
+
+
+def test_partial_trait_override_keeps_the_default_spread():
+    default = load_scenario("pushy_vs_active").buyers.detection_skill
+    changed = load_scenario("pushy_vs_active",
+                            overrides={"buyers.detection_skill.mean": 0.7}).buyers.detection_skill
+    assert changed.mean == 0.7 and changed.sd == default.sd > 0
+
+
+def test_overrides_on_a_loaded_scenario():
+    sc = load_scenario("pushy_vs_active")
+    assert load_scenario(sc, overrides={"buyers.n": 42}).buyers.n == 42
+
+
+def test_error_text_in_brackets_is_printed(tmp_path):
+    result = runner.invoke(app, ["run", "pushy_vs_active", "--out", str(tmp_path), "--set",
+                                 "strategies.pushy.ask.size=-1"])
+    assert result.exit_code == 2
+    assert "strategies.pushy.ask.size" in " ".join(result.output.split())

@@ -67,8 +67,9 @@ lhs, all seeded with ``seed``). Replication ``r`` uses the same seed at every de
 ``point * replications + replication``.
 
 Every output row has ``run_id``, ``point``, ``replication``, ``seed``, one column per varied
-parameter (named as in the spec), ``step``, one float column per metric, and ``error`` and
-``traceback`` (null unless the run raised; a failed run has one row, with no step nor metrics).
+parameter (named as in the spec; the fixed ``set`` values are in the manifest), ``step``, one
+float column per metric, and ``error`` and ``traceback`` (null unless the run raised; a failed
+run has one row, with no step nor metrics).
 The same spec gives the same rows whatever the number of workers, the batch size or the backend.
 
 The output folder
@@ -80,7 +81,8 @@ the spec and its fingerprint, versions (recip, mesa, numpy, Python), counts, sta
 backend, workers and batch size. ``OUT/errors.csv``: the runs that raised, with their
 parameters and error. ``--resume`` reads the run ids already in the chunks and runs the rest
 (failed runs are finished too: a run is deterministic); it refuses a folder holding a different
-spec. Without ``--resume`` a non-empty folder is refused. Default folder:
+spec. Without ``--resume`` a non-empty folder is refused; a folder another sweep is writing
+(``OUT/.lock``, released even when that sweep is killed) is refused too. Default folder:
 ``results/sweeps/<spec name>``.
 
 Execution
@@ -90,6 +92,9 @@ Dask ``LocalCluster``; ``--scheduler tcp://HOST:PORT`` uses a running Dask clust
 need the same recip). Dask is the optional extra ``recip[dask]``. A terminal shows a progress
 bar with counts, rate and ETA; otherwise a line every 30 s and at the end. Ctrl-C (or SIGTERM)
 stops cleanly and a killed sweep loses only the batches in flight; ``--resume`` goes on.
+Exit codes: 0 done (runs that raised are recorded in ``errors.csv`` and warned about), 2 a user
+error (spec, folder, scheduler: one message, no traceback), 3 aborted (workers kept dying, the
+cluster failed), 130 interrupted.
 
 Analysis
 --------
@@ -101,7 +106,7 @@ sigma, each as a table and bar charts; for grids and lists over two or more para
 of each metric over two parameters (the first two numeric ones when there are two, averaged over
 the others), and for grids a plot of each metric against the first numeric parameter.
 
-Example (``experiments/pushy_vs_active_detection.toml``)::
+Example, a shorter ``experiments/pushy_vs_active_detection.toml``::
 
     [sweep]
     scenario = "pushy_vs_active"
@@ -109,7 +114,7 @@ Example (``experiments/pushy_vs_active_detection.toml``)::
     replications = 6
     seed = 2026
     metrics = ["conversion_rate[pushy]", "conversion_rate[active]"]
-    set = { "buyers.n" = 500, "network.mean_degree" = 10.0 }
+    set = { "buyers.n" = 500, "network.mean_degree" = 10.0, "network.m" = 5 }
 
     [design]
     kind = "grid"

@@ -1,0 +1,190 @@
+"""Sweep benchmark: runs per second of `recip sweep` against `mesa.batch_run`, same run.
+
+Workload: `pushy_vs_active` with 1,000 buyers for 180 steps, final metrics only, through the
+whole sweep machinery (spec, worker pool, Parquet chunks, manifest) at 1 and 2 workers.
+Reference: `mesa.batch_run` over mesa's own `BoltzmannWealth` example with 1,000 agents (one per
+cell of a 32 x 32 grid) for 180 steps, at 1 and 2 processes. Each measurement runs in a fresh
+subprocess; the table gives medians over repeats, end to end (start-up included) and, for recip,
+the steady rate between the first and the last chunk. Writes its section of
+`experiments/BENCHMARKS.md` between the bench_sweep markers. Never a timed assertion.
+
+Usage: python experiments/bench_sweep.py [--runs 200] [--reference-runs 12] [--repeats 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from mesa.examples.basic.boltzmann_wealth_model.model import BoltzmannScenario, BoltzmannWealth
+
+HERE = Path(__file__).resolve().parent
+START, END = "<!-- bench_sweep:start -->", "<!-- bench_sweep:end -->"
+BUYERS, STEPS = 1_000, 180
+TARGET_VS_REFERENCE, TARGET_SCALING = 10.0, 1.7
+
+
+# --- measurements (each in its own process) ----------------------------------------------------
+
+
+def measure_recip(runs: int, workers: int) -> dict:
+    """One sweep of ``runs`` replications of the workload; end-to-end and steady rates."""
+    from sim.sweep.execute import run_sweep
+    from sim.sweep.spec import parse_spec
+
+    spec = parse_spec({
+        "sweep": {"scenario": "pushy_vs_active", "steps": STEPS, "replications": runs, "seed": 1,
+                  "metrics": ["conversion_rate", "complaint_rate", "retention_90d"]},
+        "design": {"kind": "grid", "parameters": {"buyers.n": [BUYERS]}}}, origin="bench")
+    ticks: list[tuple[float, int]] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        began = time.perf_counter()
+        outcome = run_sweep(spec, Path(tmp) / "out", workers=workers,
+                            progress=lambda done, total: ticks.append((time.perf_counter(), done)))
+        seconds = time.perf_counter() - began
+    assert outcome.complete and outcome.runs_failed == 0
+    (t0, n0), (t1, n1) = ticks[1], ticks[-1]  # ticks[0] is the call before any run
+    steady = (n1 - n0) / (t1 - t0) if t1 > t0 else float("nan")
+    return {"rate": runs / seconds, "steady": steady, "seconds": seconds, "batch": outcome.batch}
+
+
+def measure_reference(runs: int, processes: int) -> dict:
+    """``mesa.batch_run`` over BoltzmannWealth at 1,000 agents for 180 steps."""
+    import mesa
+
+    began = time.perf_counter()
+    results = mesa.batch_run(BoltzmannReference, parameters={"n": BUYERS, "side": 32},
+                             rng=list(range(runs)), max_steps=STEPS, number_processes=processes,
+                             data_collection_period=-1, display_progress=False)
+    seconds = time.perf_counter() - began
+    assert {row["Step"] for row in results} == {STEPS}
+    return {"rate": runs / seconds, "seconds": seconds}
+
+
+class BoltzmannReference(BoltzmannWealth):
+    """BoltzmannWealth taking batch_run's keyword arguments: in mesa 3.5 its ``__init__`` takes
+    only a ``BoltzmannScenario``, while batch_run passes each parameter and ``rng`` as keywords.
+    Defined at module level so that batch_run's spawned processes can unpickle it."""
+
+    def __init__(self, n: int = 100, side: int = 10, rng=None):
+        super().__init__(scenario=BoltzmannScenario(n=n, width=side, height=side, rng=rng))
+
+
+def child(kind: str, runs: int, workers: int) -> dict:
+    """Run one measurement in a fresh interpreter; return its JSON."""
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--child", kind, "--runs", str(runs),
+           "--workers", str(workers)]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True, cwd=HERE.parent)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+# --- report -------------------------------------------------------------------------------------
+
+
+def machine() -> str:
+    """CPU, cores, memory and versions, for the report."""
+    import mesa
+    import numpy
+
+    import sim
+
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text()
+                .splitlines() if line.startswith("model name")), platform.processor())
+    mem = int(next(line.split()[1] for line in Path("/proc/meminfo").read_text().splitlines()
+                   if line.startswith("MemTotal"))) / 2**20
+    return (f"{cpu}, {os.cpu_count()} cores, {mem:.0f} GiB; Python {platform.python_version()}, "
+            f"numpy {numpy.__version__}, mesa {mesa.__version__}, recip {sim.__version__}; "
+            f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
+
+
+def section(results: dict, args: argparse.Namespace) -> str:
+    """The Markdown section for BENCHMARKS.md."""
+    def med(key: str, field: str = "rate") -> float:
+        return statistics.median(r[field] for r in results[key])
+
+    r1, r2 = med("recip1"), med("recip2")
+    s1, s2 = med("recip1", "steady"), med("recip2", "steady")
+    b1, b2 = med("ref1"), med("ref2")
+    vs_ref, scaling = r1 / b1, r2 / r1
+    lines = [
+        START, "## Sweeps (`experiments/bench_sweep.py`)", "",
+        f"Machine: {machine()}.", "",
+        f"Workload: `pushy_vs_active`, {BUYERS:,} buyers, {STEPS} steps, final metrics, through "
+        f"`recip sweep` ({args.runs} runs per measurement: pool, Parquet chunks and manifest "
+        f"included). Reference: `mesa.batch_run` over mesa's `BoltzmannWealth` at {BUYERS:,} "
+        f"agents (32 x 32 grid) and {STEPS} steps ({args.reference_runs} runs per measurement), "
+        f"in the same run. Medians of {args.repeats} measurements, each in a fresh process; "
+        "end to end includes start-up, steady is the rate between the first and last chunk.", "",
+        "| | workers | runs/s end to end | runs/s steady | vs reference (same workers) |",
+        "|---|---:|---:|---:|---:|",
+        f"| mesa.batch_run BoltzmannWealth | 1 | {b1:.2f} | | 1.0x |",
+        f"| mesa.batch_run BoltzmannWealth | 2 | {b2:.2f} | | 1.0x |",
+        f"| recip sweep | 1 | {r1:.2f} | {s1:.2f} | {r1 / b1:.1f}x |",
+        f"| recip sweep | 2 | {r2:.2f} | {s2:.2f} | {r2 / b2:.1f}x |", "",
+        f"- Target at least {TARGET_VS_REFERENCE:.0f}x the reference's runs per second (1 worker): "
+        f"**{vs_ref:.1f}x, {'PASS' if vs_ref >= TARGET_VS_REFERENCE else 'FAIL'}**.",
+        f"- Target at least {TARGET_SCALING}x from 1 to 2 workers (end to end): **{scaling:.2f}x, "
+        f"{'PASS' if scaling >= TARGET_SCALING else 'FAIL'}** (steady: {s2 / s1:.2f}x).",
+        END]
+    return "\n".join(lines)
+
+
+def write_section(path: Path, text: str) -> None:
+    """Replace this script's section of ``path`` (or append it), atomically."""
+    old = path.read_text() if path.exists() else (
+        "# Benchmarks\n\nWritten by the scripts in `experiments/`; each replaces only its own "
+        "section.\n\n")
+    if START in old and END in old:
+        new = old[:old.index(START)] + text + old[old.index(END) + len(END):]
+    else:
+        new = old.rstrip() + "\n\n" + text + "\n"
+    tmp = path.with_name(f".{path.name}.bench_sweep.tmp")
+    tmp.write_text(new)
+    os.replace(tmp, path)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=200, help="recip runs per measurement")
+    parser.add_argument("--reference-runs", type=int, default=12,
+                        help="batch_run runs per measurement")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--out", type=Path, default=HERE / "BENCHMARKS.md")
+    parser.add_argument("--child", choices=["recip", "reference"], help=argparse.SUPPRESS)
+    parser.add_argument("--workers", type=int, default=1, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child == "recip":
+        print(json.dumps(measure_recip(args.runs, args.workers)))
+        return
+    if args.child == "reference":
+        print(json.dumps(measure_reference(args.runs, args.workers)))
+        return
+
+    results: dict[str, list[dict]] = {"ref1": [], "ref2": [], "recip1": [], "recip2": []}
+    for repeat in range(args.repeats):
+        # Interleaved, so that a change in machine load touches every measurement alike.
+        for key, kind, runs, workers in (("ref1", "reference", args.reference_runs, 1),
+                                         ("ref2", "reference", args.reference_runs, 2),
+                                         ("recip1", "recip", args.runs, 1),
+                                         ("recip2", "recip", args.runs, 2)):
+            result = child(kind, runs, workers)
+            results[key].append(result)
+            print(f"[{repeat + 1}/{args.repeats}] {key:7s} {result['rate']:7.2f} runs/s"
+                  + (f" (steady {result['steady']:.2f})" if "steady" in result else ""),
+                  flush=True)
+    text = section(results, args)
+    print(text)
+    write_section(args.out, text)
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,524 @@
+"""Running a sweep: batches of runs on local processes or a Dask cluster, each finished batch
+written as a Parquet chunk at once, so an interrupted sweep loses no finished run.
+
+Backends:
+
+- one worker: runs in this process;
+- ``workers > 1`` (default: all cores): a ``ProcessPoolExecutor`` on the ``forkserver`` start
+  method (the server preloads recip, so workers start in milliseconds). A worker that dies
+  (killed, out of memory) breaks the pool; the lost batches are run again on a fresh pool, up to
+  :data:`MAX_POOL_RESTARTS` times;
+- ``scheduler="local"``: a ``distributed.LocalCluster`` with one single-threaded worker process
+  per core (or ``workers``); ``scheduler="tcp://HOST:PORT"``: an existing Dask cluster whose
+  workers have the same recip installed (and any scenario file at the same path).
+
+Runs are grouped in batches (one task, one chunk each) so that short runs are not dominated by
+task overhead; results do not depend on the batch size, the backend or the number of workers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import os
+import signal
+import sys
+import time
+import traceback
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sim.sweep.design import Run, design_points, plan_runs
+from sim.sweep.spec import SweepSpec, SweepSpecError
+from sim.sweep.store import SweepStore, environment, now, result_schema, rows_to_table
+
+log = logging.getLogger("recip.sweep")
+
+RunFunction = Callable[..., list[dict[str, Any]]]
+"""``run_function(scenario, *, arm, overrides, seed, steps, metrics, every) -> rows``, as
+:func:`sim.runner.run_metrics`."""
+
+MAX_POOL_RESTARTS = 3
+MAX_BATCH = 32
+TASKS_PER_SLOT = 8
+"""Auto batch size aims at this many tasks per worker: enough to balance the load and to keep
+the work lost to an interruption small, few enough that task overhead stays negligible."""
+
+
+class SweepAborted(RuntimeError):
+    """The sweep could not go on (workers keep dying, the cluster failed); finished runs are
+    saved and ``--resume`` continues."""
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """What every run of a sweep shares; sent to the workers with each batch."""
+
+    scenario: str
+    arm: str | None
+    steps: int | None
+    metrics: tuple[str, ...]
+    every: int | None
+    fixed: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, spec: SweepSpec) -> RunSettings:
+        s = spec.sweep
+        return cls(s.scenario, s.arm, s.steps, tuple(s.metrics), s.every or None, dict(s.fixed))
+
+
+# --- one batch, in a worker ---------------------------------------------------------------------
+
+
+def run_batch(settings: RunSettings, runs: list[Run], run_function: RunFunction | None = None
+              ) -> list[dict[str, Any]]:
+    """Run a batch; return its rows. A run that raises gives one row with ``error`` (the
+    exception) and ``traceback`` set and no metrics; the other runs go on."""
+    if run_function is None:
+        from sim.runner import run_metrics as run_function
+    rows: list[dict[str, Any]] = []
+    for run in runs:
+        ids = {"run_id": run.run_id, "point": run.point, "replication": run.replication,
+               "seed": run.seed, **run.parameters}
+        try:
+            rows.extend({**ids, **values} for values in _one_run(settings, run, run_function))
+        except Exception as exc:  # recorded with the run; the sweep goes on
+            rows.append({**ids, "step": None, "error": f"{type(exc).__name__}: {exc}",
+                         "traceback": traceback.format_exc(limit=-8)})
+    return rows
+
+
+def _one_run(settings: RunSettings, run: Run, run_function: RunFunction) -> list[dict[str, Any]]:
+    results = run_function(settings.scenario, arm=settings.arm,
+                           overrides={**settings.fixed, **run.parameters}, seed=run.seed,
+                           steps=settings.steps, metrics=list(settings.metrics),
+                           every=settings.every)
+    if not results:
+        raise RuntimeError("the run returned no rows")
+    rows = []
+    for result in results:
+        missing = [m for m in settings.metrics if m not in result]
+        if missing or "step" not in result:
+            raise RuntimeError(f"the run returned a row without {', '.join(missing or ['step'])}")
+        rows.append({"step": int(result["step"]), **{m: result[m] for m in settings.metrics}})
+    return rows
+
+
+def _ignore_sigint() -> None:
+    """Workers leave Ctrl-C to the driver, which stops them: no traceback from every worker."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+# --- backends -----------------------------------------------------------------------------------
+
+class InlineBackend:
+    """Runs every batch in this process, in order."""
+
+    name = "inline"
+
+    def __init__(self, settings: RunSettings, run_function: RunFunction | None):
+        self.settings, self.run_function = settings, run_function
+        self.slots = 1
+
+    def __enter__(self) -> InlineBackend:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def results(self, batches: Iterable[list[Run]]) -> Iterator[list[dict[str, Any]]]:
+        for batch in batches:
+            yield run_batch(self.settings, batch, self.run_function)
+
+
+class ProcessBackend:
+    """A pool of local worker processes; lost batches are retried on a fresh pool."""
+
+    name = "processes"
+
+    def __init__(self, settings: RunSettings, run_function: RunFunction | None, workers: int):
+        self.settings, self.run_function = settings, run_function
+        self.slots = workers
+        self._pool: ProcessPoolExecutor | None = None
+
+    def __enter__(self) -> ProcessBackend:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop(kill=exc[0] is not None)
+
+    def _start(self) -> ProcessPoolExecutor:
+        import multiprocessing
+
+        if "forkserver" in multiprocessing.get_all_start_methods():
+            context = multiprocessing.get_context("forkserver")
+            context.set_forkserver_preload(["sim.runner", "sim.sweep.execute"])
+        else:  # Windows
+            context = multiprocessing.get_context("spawn")
+        self._pool = ProcessPoolExecutor(self.slots, mp_context=context,
+                                         initializer=_ignore_sigint)
+        return self._pool
+
+    def _stop(self, kill: bool) -> None:
+        pool, self._pool = self._pool, None
+        if pool is None:
+            return
+        if kill:
+            # Interrupted: do not wait for running batches (a run can take minutes). Python 3.14
+            # has terminate_workers(); before it, the pool's process table is the only handle.
+            terminate = getattr(pool, "terminate_workers", None)
+            if terminate is not None:
+                terminate()
+            else:
+                for process in list(getattr(pool, "_processes", {}).values()):
+                    process.terminate()
+        pool.shutdown(wait=not kill, cancel_futures=True)
+
+    def results(self, batches: Iterable[list[Run]]) -> Iterator[list[dict[str, Any]]]:
+        todo: Iterator[list[Run]] = iter(batches)
+        retry: deque[list[Run]] = deque()
+        restarts = 0
+        while True:
+            lost = yield from self._run_pool(todo, retry)
+            if not lost:
+                return
+            restarts += 1
+            log.warning("a worker process died; re-running %d unfinished batches on a fresh pool",
+                        len(retry))
+            if restarts > MAX_POOL_RESTARTS:
+                raise SweepAborted(f"worker processes died {restarts} times (out of memory? "
+                                   f"killed?); finished runs are saved, pass --resume to go on")
+
+    def _run_pool(self, todo: Iterator[list[Run]], retry: deque[list[Run]]
+                  ) -> Iterator[list[dict[str, Any]]]:
+        """Yield batch results from one pool, at most two batches per worker in flight. Returns
+        True when the pool broke; the batches it lost are then back in ``retry``."""
+        pool = self._start()
+        in_flight: dict[Future, list[Run]] = {}
+        try:
+            while True:
+                while len(in_flight) < 2 * self.slots:
+                    batch = retry.popleft() if retry else next(todo, None)
+                    if batch is None:
+                        break
+                    try:
+                        future = pool.submit(run_batch, self.settings, batch, self.run_function)
+                    except BrokenProcessPool:
+                        retry.appendleft(batch)
+                        raise
+                    in_flight[future] = batch
+                if not in_flight:
+                    self._stop(kill=False)
+                    return False
+                done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+                for future in done:
+                    rows = future.result()  # BrokenProcessPool if a worker died
+                    del in_flight[future]
+                    yield rows
+        except BrokenProcessPool:
+            # Results already yielded are written; every batch still in flight runs again.
+            retry.extend(in_flight.values())
+            self._stop(kill=True)
+            return True
+
+class DaskBackend:
+    """An existing Dask cluster (``tcp://HOST:PORT``) or a ``LocalCluster`` (``local``)."""
+
+    def __init__(self, settings: RunSettings, run_function: RunFunction | None, scheduler: str,
+                 workers: int | None):
+        self.settings, self.run_function = settings, run_function
+        self.scheduler, self.workers = scheduler, workers
+        self.name = "dask-local" if scheduler == "local" else f"dask {scheduler}"
+        self.slots = 1
+        self._stack = contextlib.ExitStack()
+
+    def __enter__(self) -> DaskBackend:
+        try:
+            from distributed import Client, LocalCluster
+        except ImportError:
+            raise SweepSpecError("--scheduler needs Dask distributed, an optional extra: "
+                                 "pip install 'recip[dask]'") from None
+        try:
+            if self.scheduler == "local":
+                cluster = self._stack.enter_context(LocalCluster(
+                    n_workers=self.workers or os.cpu_count() or 1, threads_per_worker=1,
+                    processes=True, host="127.0.0.1", dashboard_address=None,
+                    silence_logs=logging.ERROR))
+                self.client = self._stack.enter_context(Client(cluster))
+            else:
+                self.client = self._stack.enter_context(Client(self.scheduler, timeout="15s"))
+        except OSError as exc:
+            self._stack.close()
+            raise SweepSpecError(f"--scheduler {self.scheduler}: cannot reach the Dask scheduler "
+                                 f"({exc}); give tcp://HOST:PORT of a running scheduler, or "
+                                 f"'local'") from None
+        self.slots = max(1, sum(self.client.nthreads().values()))
+        self._warn_on_version_mismatch()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stack.close()
+
+    def _warn_on_version_mismatch(self) -> None:
+        import sim
+
+        versions = self.client.run(_recip_version)
+        other = {v for v in versions.values() if v != sim.__version__}
+        if other:
+            log.warning("Dask workers run recip %s, this process %s: results may differ",
+                        ", ".join(sorted(other)), sim.__version__)
+
+    def results(self, batches: Iterable[list[Run]]) -> Iterator[list[dict[str, Any]]]:
+        from distributed import as_completed
+
+        todo = iter(batches)
+        running = as_completed()
+        in_flight = 0
+
+        def submit_next() -> None:
+            nonlocal in_flight
+            batch = next(todo, None)
+            if batch is not None:
+                running.add(self.client.submit(run_batch, self.settings, batch, self.run_function,
+                                               pure=False))
+                in_flight += 1
+
+        for _ in range(2 * self.slots):
+            submit_next()
+        while in_flight:
+            future = next(running)
+            in_flight -= 1
+            try:
+                rows = future.result()
+            except Exception as exc:  # a worker lost for good (KilledWorker), the cluster gone
+                raise SweepAborted(f"the Dask cluster failed a batch ({type(exc).__name__}: "
+                                   f"{exc}); finished runs are saved, pass --resume to go on"
+                                   ) from exc
+            yield rows
+            submit_next()
+
+
+def _recip_version() -> str:
+    import sim
+
+    return sim.__version__
+
+
+def choose_backend(settings: RunSettings, run_function: RunFunction | None, *,
+                   workers: int | None, scheduler: str | None):
+    """The backend for ``--workers`` and ``--scheduler`` (see the module docstring)."""
+    if scheduler:
+        if scheduler != "local" and "://" not in scheduler:
+            raise SweepSpecError(f"--scheduler {scheduler!r}: give 'local' or the address of a "
+                                 f"Dask scheduler, e.g. tcp://127.0.0.1:8786")
+        return DaskBackend(settings, run_function, scheduler, workers)
+    workers = workers or os.cpu_count() or 1
+    if workers == 1:
+        return InlineBackend(settings, run_function)
+    return ProcessBackend(settings, run_function, workers)
+
+
+def auto_batch(runs: int, slots: int) -> int:
+    """Runs per task when the spec does not say: about :data:`TASKS_PER_SLOT` tasks per worker,
+    at most :data:`MAX_BATCH` runs each.
+
+    >>> auto_batch(1000, 2), auto_batch(10, 2), auto_batch(100_000, 8)
+    (32, 1, 32)
+    """
+    return max(1, min(MAX_BATCH, math.ceil(runs / (slots * TASKS_PER_SLOT))))
+
+
+def batched(runs: list[Run], size: int) -> Iterator[list[Run]]:
+    """Consecutive batches of ``size`` runs."""
+    for start in range(0, len(runs), size):
+        yield runs[start: start + size]
+
+
+# --- the driver ---------------------------------------------------------------------------------
+
+
+@dataclass
+class SweepOutcome:
+    """What a sweep session did."""
+
+    out: Path
+    runs_total: int
+    runs_done: int
+    runs_failed: int
+    runs_this_session: int
+    seconds: float
+    status: str
+    backend: str = ""
+    workers: int = 0
+    batch: int = 0
+
+    @property
+    def complete(self) -> bool:
+        return self.runs_done == self.runs_total
+
+
+Progress = Callable[[int, int], None]
+"""``progress(done, total)``: called after each chunk with counts of runs (failed included)."""
+
+
+def run_sweep(spec: SweepSpec, out: str | Path, *, workers: int | None = None,
+              scheduler: str | None = None, resume: bool = False,
+              progress: Progress | None = None,
+              run_function: RunFunction | None = None) -> SweepOutcome:
+    """Run every run of ``spec`` not yet in ``out``, writing a chunk per finished batch.
+
+    ``run_function`` defaults to :func:`sim.runner.run_metrics`; another (for tests) must be
+    importable by name when runs go to other processes. Raises :class:`SweepSpecError` for an
+    unusable ``out`` or scheduler and :class:`SweepAborted` when the workers cannot go on; on any
+    exit after the start, Ctrl-C included, the manifest says what was done.
+    """
+    store = SweepStore(out)
+    previous = store.check(spec, resume=resume)
+    points = design_points(spec)
+    runs = plan_runs(spec, points)
+    backend = choose_backend(RunSettings.of(spec), run_function, workers=workers,
+                             scheduler=scheduler)
+    # The backend starts before anything is written: a failed start leaves no trace.
+    with backend, store.writing():
+        done, failed = store.finished_runs()
+        todo = [run for run in runs if run.run_id not in done]
+        batch = spec.sweep.batch or auto_batch(len(todo), backend.slots)
+        session = _Session(store, _start_manifest(spec, previous, points=len(points),
+                                                  runs=len(runs)), done=len(done), failed=failed)
+        session.begin(backend=backend.name, workers=backend.slots, batch=batch)
+        schema = result_schema(spec, points)
+        try:
+            if progress:
+                progress(session.done, len(runs))
+            for rows in backend.results(batched(todo, batch)):
+                store.write_chunk(rows_to_table(rows, schema))
+                session.add(rows)
+                if progress:
+                    progress(session.done, len(runs))
+        except BaseException as exc:
+            session.end(spec, "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed",
+                        error=None if isinstance(exc, KeyboardInterrupt) else exc)
+            raise
+        session.end(spec, "complete" if session.done == len(runs) else "incomplete")
+    return SweepOutcome(store.out, len(runs), session.done, session.failed, session.this_session,
+                        session.seconds, session.status, backend.name, backend.slots, batch)
+
+
+class _Session:
+    """Counts and the manifest entry of one invocation; the manifest is saved as it goes."""
+
+    SAVE_EVERY = 2.0  # seconds: the manifest's counts lag the chunks by at most this
+
+    def __init__(self, store: SweepStore, manifest: dict[str, Any], *, done: int, failed: int):
+        self.store, self.manifest = store, manifest
+        self.done, self.failed, self.this_session = done, failed, 0
+        self.status = "running"
+        self.entry: dict[str, Any] = {"started": now(), "resumed_with": done}
+        self.manifest["sessions"].append(self.entry)
+        self._clock = time.perf_counter()
+        self._saved = 0.0
+
+    @property
+    def seconds(self) -> float:
+        return time.perf_counter() - self._clock
+
+    def begin(self, **details: Any) -> None:
+        self.entry.update(details)
+        self.save()
+
+    def add(self, rows: list[dict[str, Any]]) -> None:
+        ids = {row["run_id"] for row in rows}
+        self.done += len(ids)
+        self.this_session += len(ids)
+        self.failed += len({row["run_id"] for row in rows if row.get("error")})
+        if time.perf_counter() - self._saved > self.SAVE_EVERY:
+            self.save()
+
+    def end(self, spec: SweepSpec, status: str, error: BaseException | None = None) -> None:
+        self.status = status
+        self.entry["finished"] = now()
+        if error is not None:
+            self.entry["error"] = f"{type(error).__name__}: {error}"
+        if self.failed or self.store.errors_path.exists():
+            self.store.write_errors(spec.design.parameter_names)
+        self.save()
+
+    def save(self) -> None:
+        self.entry.update(status=self.status, runs=self.this_session,
+                          seconds=round(self.seconds, 3))
+        self.manifest.update(status=self.status, runs_done=self.done, runs_failed=self.failed,
+                             updated=now())
+        self.store.write_manifest(self.manifest)
+        self._saved = time.perf_counter()
+
+
+def _start_manifest(spec: SweepSpec, previous: dict[str, Any] | None, *, points: int,
+                    runs: int) -> dict[str, Any]:
+    base = previous or {"started": now(), "sessions": []}
+    return {
+        "format": 1,
+        "spec_file": spec.source,
+        "fingerprint": spec.fingerprint(),
+        # As written (defaults left out), so that it reads like the spec file and loads back.
+        "spec": spec.model_dump(mode="json", by_alias=True, exclude={"source"}, exclude_unset=True),
+        "parameters": spec.design.parameter_names,
+        "metrics": spec.sweep.metrics,
+        "points": points,
+        "replications": spec.sweep.replications,
+        "runs_total": runs,
+        "environment": environment(),
+        "started": base["started"],
+        "sessions": base.get("sessions", []),
+    }
+
+
+# --- progress -----------------------------------------------------------------------------------
+
+
+def progress_reporter(stream=None, *, every_seconds: float = 30.0) -> tuple[Progress, Callable]:
+    """A progress bar (counts, rate, ETA) when ``stream`` is a terminal; otherwise a plain line
+    at most every ``every_seconds`` and at the end. Returns ``(update, close)``."""
+    stream = stream or sys.stderr
+    if stream.isatty():
+        from tqdm import tqdm
+
+        bar: dict[str, Any] = {}
+
+        def update(done: int, total: int) -> None:
+            if "bar" not in bar:
+                bar["bar"] = tqdm(total=total, initial=done, unit="run", file=stream,
+                                  dynamic_ncols=True, smoothing=0.1)
+            bar["bar"].update(done - bar["bar"].n)
+
+        def close() -> None:
+            if "bar" in bar:
+                bar["bar"].close()
+        return update, close
+
+    state = {"first": None, "start": 0.0, "last": 0.0, "done": 0, "total": 0}
+
+    def line(done: int, total: int) -> str:
+        elapsed = time.perf_counter() - state["start"]
+        rate = (done - state["first"]) / elapsed if elapsed > 0 else 0.0
+        eta = f", ETA {(total - done) / rate:.0f} s" if rate > 0 and done < total else ""
+        return f"sweep: {done}/{total} runs ({100 * done / max(total, 1):.0f}%), {rate:.2f} runs/s{eta}"
+
+    def update_plain(done: int, total: int) -> None:
+        clock = time.perf_counter()
+        if state["first"] is None:
+            state.update(first=done, start=clock, last=clock)
+        state.update(done=done, total=total)
+        if clock - state["last"] >= every_seconds:
+            print(line(done, total), file=stream, flush=True)
+            state["last"] = clock
+
+    def close_plain() -> None:
+        if state["first"] is not None and state["done"] > state["first"]:
+            print(line(state["done"], state["total"]), file=stream, flush=True)
+    return update_plain, close_plain
