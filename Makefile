@@ -1,5 +1,5 @@
 # The two quick-start commands: `make demo` (set up, run the flagship scenario) and `make test`.
-.PHONY: setup demo test lint validate bench
+.PHONY: setup demo test validate bench
 
 setup:
 	bash scripts/bootstrap.sh
