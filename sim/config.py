@@ -367,6 +367,11 @@ class Scenario(_Spec):
                                  f"strategy; allowed: {allowed}")
         return self
 
+    @property
+    def strategies_in_play(self) -> list[str]:
+        """Strategies the sellers follow, in seller order, without repeats."""
+        return list(dict.fromkeys(seller.strategy for seller in self.sellers))
+
     def strategy_of(self, seller: int) -> Strategy:
         return self.strategies[self.sellers[seller].strategy]
 

@@ -369,11 +369,6 @@ class Engine:
         np.clip(self.trust, 0.0, 1.0, out=self.trust)
         self.day += 1
 
-    def _event(self, kind: str, mask: np.ndarray) -> None:
-        if self.record_events:
-            sellers, buyers = np.nonzero(mask)
-            self.events[kind] = (sellers, buyers)
-
     def _event_ties(self, kind: str, ties: _Ties, mask: np.ndarray | None = None) -> None:
         if self.record_events:
             chosen = ties if mask is None else ties.where(mask)

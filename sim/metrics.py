@@ -27,6 +27,8 @@ of the ties reached so far. Definitions (also in the README):
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 
 from sim import rules
@@ -38,6 +40,15 @@ CORE_METRICS = (
     "mean_trust", "mean_perceived_sincerity", "outstanding_obligation", "backfire_rate",
     "mean_time_to_conversion",
 )
+
+
+METRIC_NAME = re.compile(r"^(?P<metric>\w+)(?:\[(?P<strategy>[\w-]+)\])?$")
+"""A metric as sweeps and runs name it: ``conversion_rate`` or ``conversion_rate[pushy]``."""
+
+
+def metric_names(scenario) -> list[str]:
+    """The metrics a scenario reports: the core list, then its named outcomes."""
+    return [*CORE_METRICS, *scenario.outcomes]
 
 
 def seller_sums(engine: Engine) -> dict[str, np.ndarray]:

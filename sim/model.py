@@ -78,12 +78,12 @@ class ReciprocityModel(Model):
     @property
     def metric_names(self) -> list[str]:
         """Core metrics followed by the scenario's named outcomes."""
-        return [*metrics.CORE_METRICS, *self.config.outcomes]
+        return metrics.metric_names(self.config)
 
     @property
     def strategies(self) -> list[str]:
         """Strategies in play, in seller order, without repeats."""
-        return list(dict.fromkeys(self.engine.strategy_names))
+        return self.config.strategies_in_play
 
     def _build_agents(self) -> None:
         graph = self.engine.network.to_networkx()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -17,8 +16,6 @@ from sim import metrics
 from sim.config import ScenarioError
 from sim.model import ReciprocityModel
 
-_PER_STRATEGY = re.compile(r"^(?P<metric>\w+)\[(?P<strategy>[\w-]+)\]$")
-
 
 def _metric_reader(model: ReciprocityModel, names: Sequence[str]):
     """Check metric names (``name`` or ``name[strategy]``) up front; return a function that reads
@@ -26,7 +23,7 @@ def _metric_reader(model: ReciprocityModel, names: Sequence[str]):
     known = model.metric_names
     parsed = []
     for name in names:
-        match = _PER_STRATEGY.match(name)
+        match = metrics.METRIC_NAME.match(name)
         metric, strategy = (match["metric"], match["strategy"]) if match else (name, None)
         if metric not in known:
             raise ScenarioError(f"metrics: {name!r} is not a metric of this scenario; allowed: "

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -29,11 +28,11 @@ from pydantic import (
 )
 
 from sim.config import ScenarioError
+from sim.metrics import METRIC_NAME
 
 DESIGN_KINDS = ("grid", "list", "lhs", "sobol", "morris")
 CONTINUOUS_KINDS = ("lhs", "sobol", "morris")
 DEFAULT_LEVELS = 4
-METRIC_NAME = re.compile(r"^(?P<metric>\w+)(?:\[(?P<strategy>[\w-]+)\])?$")
 
 # A parameter value as TOML gives it. Strict types so that `true` stays a bool and `1` an int.
 Scalar = StrictBool | StrictInt | StrictFloat | StrictStr
@@ -403,10 +402,10 @@ def _values_to_try(spec: SweepSpec) -> dict[str, list[Any]]:
 
 
 def _check_metrics(spec: SweepSpec, config: Any) -> None:
-    from sim import metrics as core
+    from sim.metrics import metric_names
 
-    known = [*core.CORE_METRICS, *config.outcomes]
-    strategies = list(dict.fromkeys(seller.strategy for seller in config.sellers))
+    known = metric_names(config)
+    strategies = config.strategies_in_play
     for name in spec.sweep.metrics:
         match = METRIC_NAME.match(name)
         assert match is not None  # checked by the schema
