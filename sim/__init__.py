@@ -1,9 +1,12 @@
 """recip: agent-based simulation of the norm of reciprocity between buyers and sellers."""
 
 from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING
 
 from sim.config import Scenario, ScenarioError, list_scenarios, load_scenario
-from sim.model import ReciprocityModel
+
+if TYPE_CHECKING:
+    from sim.model import ReciprocityModel
 
 try:
     __version__ = version("recip")
@@ -12,3 +15,12 @@ except PackageNotFoundError:  # running from a checkout without installing
 
 __all__ = ["ReciprocityModel", "Scenario", "ScenarioError", "__version__", "list_scenarios",
            "load_scenario"]
+
+
+def __getattr__(name: str):
+    # The model pulls in mesa (and with it pandas and scipy); sweep workers, which run the engine
+    # only, start faster without it.
+    if name == "ReciprocityModel":
+        from sim.model import ReciprocityModel
+        return ReciprocityModel
+    raise AttributeError(f"module 'sim' has no attribute {name!r}")

@@ -6,21 +6,28 @@ and per seller-buyer tie (obligation, suspicion, trust, reactance, status...). O
 (:mod:`sim.agents`) read this state through properties; the engine never loops over agents.
 
 Random numbers come from three independent streams spawned from one ``SeedSequence``: the
-network, the population, and behaviour. Behaviour draws are counter-based (:class:`Uniforms`):
+network, the population, and behaviour. Behaviour draws are counter-based (:func:`counter_uniforms`):
 each is addressed by (day, purpose, tie), so it does not depend on which other draws were made.
 Only the ties that need a draw compute one, and two arms of a scenario run on the same seed share
 network, population and every daily draw (common random numbers).
+
+One engine can hold several replications of the same scenario (one seed each), stacked: their
+sellers are the rows of the tie arrays (replication-major), their buyers a disjoint union of
+networks. Every replication keeps its own streams and draw keys, so each gives exactly the numbers
+it gives alone; sweeps stack replications so that the fixed cost of a day's numpy calls is paid
+once for all of them.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
 from sim import rules
 from sim.config import Scenario
-from sim.network import BuyerNetwork, bfs_order, build_network
+from sim.network import BuyerNetwork, bfs_order, build_network, disjoint_union
 
 # Tie status codes.
 UNREACHED, PROSPECT, CUSTOMER, CHURNED, OPTED_OUT = 0, 1, 2, 3, 4
@@ -28,7 +35,7 @@ STATUS_NAMES = {UNREACHED: "unreached", PROSPECT: "prospect", CUSTOMER: "custome
                 CHURNED: "churned", OPTED_OUT: "opted out"}
 RETENTION_DAYS = 90
 
-# Purposes of behaviour draws: part of each draw's address (see Uniforms).
+# Purposes of behaviour draws: part of each draw's address (see counter_uniforms).
 (U_GATE, U_YES, U_REPLY, U_RETALIATE, U_OPT_OUT, U_CHURN, U_REFER, U_DISCOVER, U_ROUND,
  U_WARN) = range(10)
 
@@ -49,32 +56,45 @@ def _sigmoid(x):
     return 1.0 / (1.0 + np.exp(-x))
 
 
-class Uniforms:
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_MIX1, _MIX2 = np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
+
+
+def counter_uniforms(day: int, purpose: int, index: np.ndarray, key) -> np.ndarray:
     """Counter-based uniform draws in [0, 1): draw (day, purpose, tie) is a hash of that address
     and a key, so draws can be made for any subset of ties, in any order, and stay the same.
 
     The hash is the SplitMix64 output function (Steele, Lea & Flood 2014) applied to a Weyl
-    sequence over the address, as in numpy's own seeding; 53 bits make the double.
+    sequence over the address, as in numpy's own seeding; 53 bits make the double. ``key`` may be
+    an array (one key per draw), for replications stacked in one engine.
 
-    >>> u = Uniforms(7)
-    >>> a = u.draw(3, 1, np.arange(5))
-    >>> bool(((a >= 0) & (a < 1)).all()), bool((u.draw(3, 1, np.array([4, 2])) == a[[4, 2]]).all())
-    (True, True)
+    >>> a = counter_uniforms(3, 1, np.arange(5), key=7)
+    >>> bool(((a >= 0) & (a < 1)).all())
+    True
+    >>> bool((counter_uniforms(3, 1, np.array([4, 2]), key=7) == a[[4, 2]]).all())
+    True
     """
+    address = (np.uint64(day) << np.uint64(40)) | (np.uint64(purpose) << np.uint64(36))
+    z = (np.asarray(index, dtype=np.uint64) | address) * _GOLDEN + np.asarray(key, np.uint64)
+    z = (z ^ (z >> np.uint64(30))) * _MIX1
+    z = (z ^ (z >> np.uint64(27))) * _MIX2
+    z ^= z >> np.uint64(31)
+    return (z >> np.uint64(11)).astype(np.float64) * (1.0 / (1 << 53))
 
-    _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
-    _M1, _M2 = np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
 
-    def __init__(self, key: int):
-        self.key = np.uint64(key)
+def seed_sequence_from(rng: Any) -> np.random.SeedSequence:
+    """The root ``SeedSequence`` for an ``rng`` argument as mesa 3.5 takes it.
 
-    def draw(self, day: int, purpose: int, index: np.ndarray) -> np.ndarray:
-        address = (np.uint64(day) << np.uint64(40)) | (np.uint64(purpose) << np.uint64(36))
-        z = (np.asarray(index, dtype=np.uint64) | address) * self._GOLDEN + self.key
-        z = (z ^ (z >> np.uint64(30))) * self._M1
-        z = (z ^ (z >> np.uint64(27))) * self._M2
-        z ^= z >> np.uint64(31)
-        return (z >> np.uint64(11)).astype(np.float64) * (1.0 / (1 << 53))
+    An int or a SeedSequence gives a reproducible root; a Generator is drawn from once; None
+    takes fresh entropy (recorded in ``model.seed_entropy``).
+    """
+    if isinstance(rng, np.random.SeedSequence):
+        return rng
+    if isinstance(rng, np.random.Generator):
+        return np.random.SeedSequence(int(rng.integers(2**63)))
+    if isinstance(rng, np.random.BitGenerator):
+        return np.random.SeedSequence(int(np.random.Generator(rng).integers(2**63)))
+    return np.random.SeedSequence(rng)
 
 
 @dataclass
@@ -83,13 +103,14 @@ class Streams:
 
     network: np.random.Generator
     population: np.random.Generator
-    behaviour: Uniforms
+    behaviour_key: np.uint64
+    """The key of this run's :func:`counter_uniforms` draws."""
 
     @classmethod
     def from_seed_sequence(cls, seq: np.random.SeedSequence) -> Streams:
         net, pop, beh = seq.spawn(3)
         return cls(np.random.default_rng(net), np.random.default_rng(pop),
-                   Uniforms(int(beh.generate_state(1, dtype=np.uint64)[0])))
+                   beh.generate_state(1, dtype=np.uint64)[0])
 
 
 @dataclass
@@ -123,6 +144,14 @@ class Buyers:
             base_logit=_logit(b.base_compliance) + b.compliance_sd * rng.standard_normal(n),
             base_amount=_trait(rng, b.base_amount, n, 0.0, np.inf),
         )
+
+    @classmethod
+    def stack(cls, populations: list[Buyers]) -> Buyers:
+        """The buyers of several replications, one after the other."""
+        if len(populations) == 1:
+            return populations[0]
+        return cls(**{name: np.concatenate([getattr(pop, name) for pop in populations])
+                      for name in cls.__dataclass_fields__})
 
 
 @dataclass
@@ -163,21 +192,33 @@ class Tallies:
 
 @dataclass(frozen=True)
 class _Ties:
-    """A subset of seller-buyer ties, as flat indices into the (sellers, buyers) arrays."""
+    """A subset of seller-buyer ties, as flat indices into the (rows, buyers) tie arrays.
+
+    ``seller`` is the row (replication * sellers + seller) and ``buyer`` the buyer across
+    replications (replication * buyers + buyer); with one replication both are the plain indices.
+    """
 
     index: np.ndarray
     seller: np.ndarray
     buyer: np.ndarray
 
     @classmethod
-    def of(cls, mask: np.ndarray, n: int) -> _Ties:
+    def of(cls, mask: np.ndarray, sellers: int) -> _Ties:
+        """The ties where ``mask`` (rows, buyers) is set; ``sellers`` per replication."""
         index = np.flatnonzero(mask)
-        return cls(index, index // n, index % n)
+        n = mask.shape[1]
+        row = index // n
+        buyer = index - row * n
+        if mask.shape[0] > sellers:
+            buyer += row // sellers * n
+        return cls(index, row, buyer)
 
     @classmethod
-    def row(cls, seller: int, buyers: np.ndarray, n: int) -> _Ties:
-        """The ties of one seller with ``buyers``."""
-        return cls(buyers + seller * n, np.full(buyers.size, seller), buyers)
+    def of_seller(cls, seller: int, buyers: np.ndarray, sellers: int, n: int) -> _Ties:
+        """The ties of seller number ``seller`` (in every replication) with ``buyers``."""
+        replication = buyers // n
+        row = replication * sellers + seller
+        return cls(row * n + buyers - replication * n, row, buyers)
 
     @property
     def size(self) -> int:
@@ -195,54 +236,98 @@ class _Ties:
     def add(self, array: np.ndarray, values) -> None:
         array.reshape(-1)[self.index] += values
 
-    def params(self, columns: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        """Strategy parameters ((sellers, 1) columns) for each tie."""
-        return {name: column[self.seller, 0] for name, column in columns.items()}
+    def params(self, columns: dict[str, np.ndarray]) -> _TieParams:
+        """Strategy parameters ((rows, 1) columns) for each tie, looked up when first read."""
+        return _TieParams(columns, self.seller)
 
-    def per_seller(self, values, n_sellers: int) -> np.ndarray:
-        weights = np.broadcast_to(np.asarray(values, dtype=np.float64), self.index.shape)
-        return np.bincount(self.seller, weights=weights, minlength=n_sellers)
+    def per_seller(self, values: np.ndarray, n_sellers: int) -> np.ndarray:
+        """Sum of ``values`` (one per tie) per seller row."""
+        return np.bincount(self.seller, weights=values, minlength=n_sellers)
+
+    def count(self, n_sellers: int, where: np.ndarray | None = None) -> np.ndarray:
+        """Number of ties (where ``where``) per seller row."""
+        seller = self.seller if where is None else self.seller[where]
+        return np.bincount(seller, minlength=n_sellers)
+
+
+class _TieParams(dict):
+    """Strategy parameters per tie, each taken from its (rows, 1) column on first use: a phase
+    reads only some of a strategy's many parameters."""
+
+    def __init__(self, columns: dict[str, np.ndarray], seller: np.ndarray):
+        super().__init__()
+        self._columns, self._seller = columns, seller
+
+    def __missing__(self, name: str) -> np.ndarray:
+        value = self[name] = self._columns[name][self._seller, 0]
+        return value
 
 
 class Engine:
-    """Vectorised state and daily update of one model run."""
+    """Vectorised state and daily update of one model run, or of several replications stacked.
 
-    def __init__(self, scenario: Scenario, seed: np.random.SeedSequence, *,
+    ``seed`` is one ``SeedSequence`` (one run) or a list of them (one replication each, stacked:
+    see the module docstring). Tie arrays have one row per seller and replication
+    (``rows = replications * s``) and one column per buyer of a replication (``n``); per-seller
+    tallies have one entry per row.
+    """
+
+    def __init__(self, scenario: Scenario,
+                 seed: np.random.SeedSequence | list[np.random.SeedSequence], *,
                  record_events: bool = False):
+        seeds = [seed] if isinstance(seed, np.random.SeedSequence) else list(seed)
+        if not seeds:
+            raise ValueError("seed: at least one SeedSequence is needed")
         self.scenario = scenario
         self.p = scenario.rules
-        self.streams = Streams.from_seed_sequence(seed)
         self.n = scenario.buyers.n
         self.s = len(scenario.sellers)
+        self.replications = len(seeds)
+        self.rows = self.replications * self.s
         self.day = 0
         self.record_events = record_events
         self.events: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         self.warning_counts: np.ndarray | None = None
-
-        self.network: BuyerNetwork = build_network(scenario.network, self.n, self.streams.network)
-        self.buyers = Buyers.draw(scenario, self.streams.population)
         self._load_strategies()
-        self.anchors = [self.streams.population.choice(self.n, size=min(k, self.n), replace=False)
-                        for k in self._reach_initial.astype(int)]
-        self.reach_order = np.stack([
-            bfs_order(self.network, anchor, self.streams.population) if anchor.size
-            else self.streams.population.permutation(self.n) for anchor in self.anchors])
+
+        networks, populations, self.anchors, orders, keys = [], [], [], [], []
+        for streams in map(Streams.from_seed_sequence, seeds):
+            network = build_network(scenario.network, self.n, streams.network)
+            populations.append(Buyers.draw(scenario, streams.population))
+            anchors = [streams.population.choice(self.n, size=min(k, self.n), replace=False)
+                       for k in self._reach_initial.astype(int)]
+            orders.append(np.stack([
+                bfs_order(network, anchor, streams.population) if anchor.size
+                else streams.population.permutation(self.n) for anchor in anchors]))
+            networks.append(network)
+            self.anchors.append(anchors)
+            keys.append(streams.behaviour_key)
+        self.network: BuyerNetwork = disjoint_union(networks)
+        self.buyers = Buyers.stack(populations)
+        self.reach_order = np.stack(orders)      # (replications, sellers, n)
+        self._behaviour_keys = np.array(keys, dtype=np.uint64)
         self._reach_cursor = np.zeros(self.s, dtype=np.int64)
-        self.tallies = Tallies(self.s)
+        self.tallies = Tallies(self.rows)
         self._init_ties()
 
     # --- set-up ---------------------------------------------------------------------------------
 
     def _load_strategies(self):
-        """Strategy parameters as (sellers, 1) columns that broadcast over buyers."""
+        """Strategy parameters as (rows, 1) columns that broadcast over buyers."""
+        sellers = self.scenario.sellers
         strategies = [self.scenario.strategy_of(i) for i in range(self.s)]
 
-        def col(get, dtype=float):
-            return np.array([get(st) for st in strategies], dtype=dtype)[:, None]
+        def per_row(values, dtype=float):
+            """A (rows, 1) column: one value per seller, repeated for every replication."""
+            return np.tile(np.array(values, dtype=dtype)[:, None], (self.replications, 1))
 
-        self._reach_initial = col(lambda st: self.n if st.reach.everyone else st.reach.initial)[:, 0]
-        self._reach_per_day = col(lambda st: st.reach.per_day)[:, 0]
-        self._reach_max = col(lambda st: st.reach.max_share)[:, 0]
+        def col(get, dtype=float):
+            return per_row([get(st) for st in strategies], dtype)
+
+        self._reach_initial = np.array([self.n if st.reach.everyone else st.reach.initial
+                                        for st in strategies], dtype=float)
+        self._reach_per_day = np.array([st.reach.per_day for st in strategies], dtype=float)
+        self._reach_max = np.array([st.reach.max_share for st in strategies], dtype=float)
         g = {name: col(lambda st, name=name: getattr(st.gift, name))
              for name in ("value", "quantity", "cost_to_means", "personalised", "surprise",
                           "usefulness", "first_day", "every", "max_gifts", "after_sale_every")}
@@ -257,14 +342,14 @@ class Engine:
         for flag in ("follow_up_after_no", "opt_out", "choice_of_response", "implicit", "integer"):
             a[flag] = col(lambda st, flag=flag: getattr(st.ask, flag), bool)
         a["amount_mode"] = col(lambda st: st.ask.mode == "amount", bool)
-        a["asks"] = np.array([sel.asks for sel in self.scenario.sellers], dtype=bool)[:, None]
+        a["asks"] = per_row([sel.asks for sel in sellers], bool)
         self.gift, self.ask = g, a
         self.thanks = col(lambda st: st.thank, bool)
-        self.liking = np.array([sel.likeability for sel in self.scenario.sellers])[:, None]
-        self.strategy_names = [sel.strategy for sel in self.scenario.sellers]
+        self.liking = per_row([sel.likeability for sel in sellers])
+        self.strategy_names = [sel.strategy for sel in sellers]
 
     def _init_ties(self):
-        shape = (self.s, self.n)
+        shape = (self.rows, self.n)
         self.status = np.zeros(shape, dtype=np.int8)
         self.contact_day = np.full(shape, -1, dtype=np.int32)
         self.gross = np.zeros(shape)          # felt gift debt before the motive reading (>= 0)
@@ -309,7 +394,8 @@ class Engine:
         """Sincerity, reading and imputed motive per tie, cached: :meth:`_add_suspicion`
         updates the cache for the ties it touches; other changes of ``suspicion`` clear it."""
         if self._readings is None:
-            self._readings = self._readings_of(self.suspicion, self.buyers.detection_skill)
+            self._readings = self._readings_of(self.suspicion,
+                                               self.by_tie(self.buyers.detection_skill))
         return self._readings
 
     def _add_suspicion(self, ties: _Ties, cues) -> None:
@@ -323,12 +409,26 @@ class Engine:
         self._flag(ties, self.backfired, "backfired",
                    ties.get(self.accepted_gift) & (fresh[1] == rules.MANIPULATION))
 
+    def by_tie(self, values: np.ndarray) -> np.ndarray:
+        """A per-buyer array laid out like the tie arrays (broadcast over each replication's
+        sellers)."""
+        if self.replications == 1:
+            return values
+        return np.repeat(values.reshape(self.replications, self.n), self.s, axis=0)
+
+    def across_sellers(self, values: np.ndarray) -> np.ndarray:
+        """Sum of a tie array over each replication's sellers: one value per buyer."""
+        return values.reshape(self.replications, self.s, self.n).sum(axis=1).reshape(-1)
+
+    def _ties(self, mask: np.ndarray) -> _Ties:
+        return _Ties.of(mask, self.s)
+
     def _flag(self, ties: _Ties, flag: np.ndarray, tally: str, where=None) -> _Ties:
         """Set a once-only tie flag on ``ties`` (where ``where``); count newly set ones per seller."""
         chosen = ties if where is None else ties.where(where)
         new = chosen.where(~chosen.get(flag))
         new.put(flag, True)
-        getattr(self.tallies, tally)[:] += new.per_seller(1.0, self.s)
+        getattr(self.tallies, tally)[:] += new.count(self.rows)
         return new
 
     @property
@@ -345,6 +445,10 @@ class Engine:
         """Felt debt towards each seller: gift debt weighed by the motive read, plus concessions.
         Negative where a gift was read as manipulation (resentment)."""
         return self.gross * self._derived_readings()[2] + self.concession
+
+    def _obligation_of(self, ties: _Ties) -> np.ndarray:
+        """:meth:`effective_obligation` for ``ties`` only."""
+        return ties.get(self.gross) * ties.get(self._derived_readings()[2]) + ties.get(self.concession)
 
     @property
     def reached(self) -> np.ndarray:
@@ -386,26 +490,30 @@ class Engine:
                             self._reach_max * self.n).astype(np.int64)
         for s in range(self.s):
             if target[s] > self._reach_cursor[s]:
-                new = self.reach_order[s, self._reach_cursor[s]: target[s]]
-                self._reach(s, new, day)
+                new = self.reach_order[:, s, self._reach_cursor[s]: target[s]]
+                new = new + (np.arange(self.replications) * self.n)[:, None]
+                self._reach(_Ties.of_seller(s, new.reshape(-1), self.s, self.n), day)
                 self._reach_cursor[s] = target[s]
 
-    def _reach(self, seller: int, buyers: np.ndarray, day: int) -> None:
-        fresh = buyers[self.status[seller, buyers] == UNREACHED]
-        self.status[seller, fresh] = PROSPECT
-        self.contact_day[seller, fresh] = day
-        self.tallies.reached[seller] += fresh.size
+    def _reach(self, ties: _Ties, day: int) -> None:
+        fresh = ties.where(ties.get(self.status) == UNREACHED)
+        fresh.put(self.status, PROSPECT)
+        fresh.put(self.contact_day, day)
+        self.tallies.reached += fresh.count(self.rows)
 
     def _draw(self, day: int, purpose: int, ties: _Ties) -> np.ndarray:
-        return self.streams.behaviour.draw(day, purpose, ties.index)
+        if self.replications == 1:
+            return counter_uniforms(day, purpose, ties.index, self._behaviour_keys[0])
+        replication = ties.seller // self.s
+        return counter_uniforms(day, purpose, ties.index - replication * (self.s * self.n),
+                             self._behaviour_keys[replication])
 
     def _discover_hidden_conditions(self, day: int) -> np.ndarray:
         """Rules 7, 9, 13: hidden strings are found out in time; deception is resented."""
-        found = np.zeros((self.s, self.n), dtype=bool)
+        found = np.zeros((self.rows, self.n), dtype=bool)
         if not self.gift["hidden_conditions"].any():
             return found
-        ties = _Ties.of(self.gift["hidden_conditions"] & self.accepted_gift & ~self.deceived,
-                        self.n)
+        ties = self._ties(self.gift["hidden_conditions"] & self.accepted_gift & ~self.deceived)
         ties = ties.where(self._draw(day, U_DISCOVER, ties) < self.p.discovery_rate)
         ties.put(found, True)
         ties.put(self.deceived, True)
@@ -434,7 +542,7 @@ class Engine:
         due = self._gifts_due(day)
         if not due.any():
             return due
-        ties = _Ties.of(due, self.n)
+        ties = self._ties(due)
         g = ties.params(self.gift)
         b = ties.buyer
         refused = (rules.gift_refused_by_rules(self.buyers.gift_rules[b], g["value"],
@@ -513,7 +621,7 @@ class Engine:
         due = self._asks_due(day)
         if not due.any():
             return due
-        ties = _Ties.of(due, self.n)
+        ties = self._ties(due)
         a = ties.params(self.ask)
         b = ties.buyer
         said_no_before = ties.get(self.said_no) > 0
@@ -573,18 +681,18 @@ class Engine:
         self._record_ask_tallies(ties, complied, concede, a["amount_mode"], amount)
         self.tallies.revenue += ties.per_seller(
             np.where(yes, a["revenue"] * (1.0 - a["discount"]), 0.0) + amount * a["revenue"],
-            self.s)
+            self.rows)
         new_customer = complied & (ties.get(self.status) == PROSPECT)
-        self.tallies.conversions += ties.per_seller(new_customer, self.s)
+        self.tallies.conversions += ties.count(self.rows, new_customer)
         converted = ties.where(new_customer)
         converted.put(self.converted_day, day)
         converted.put(self.status, CUSTOMER)
         first_gift = converted.get(self.first_gift_day)
         self.tallies.days_to_convert += converted.per_seller(
-            day - np.where(first_gift >= 0, first_gift, converted.get(self.contact_day)), self.s)
+            day - np.where(first_gift >= 0, first_gift, converted.get(self.contact_day)), self.rows)
         opting_out = ties.where(opt_out)
         opting_out.put(self.status, OPTED_OUT)
-        self.tallies.opted_out += opting_out.per_seller(1.0, self.s)
+        self.tallies.opted_out += opting_out.count(self.rows)
         self._settle(ties.where(complied), np.where(a["amount_mode"], amount * a["revenue"],
                                                     size)[complied])
         ties.add(self.trust, np.where(complied & self.thanks[ties.seller, 0], p.thank_trust, 0.0))
@@ -604,11 +712,11 @@ class Engine:
         log-amount) scale."""
         p = self.p
         positive_gift_debt = np.maximum(self.gross * self._derived_readings()[2], 0.0)
-        gift_debt_to_others = (positive_gift_debt.sum(axis=0)[ties.buyer]
+        gift_debt_to_others = (self.across_sellers(positive_gift_debt)[ties.buyer]
                                - ties.get(positive_gift_debt))
         customer = self.status == CUSTOMER
-        customer_elsewhere = (customer.sum(axis=0)[ties.buyer] - ties.get(customer)) > 0
-        own = ties.get(self.effective_obligation())
+        customer_elsewhere = (self.across_sellers(customer)[ties.buyer] - ties.get(customer)) > 0
+        own = self._obligation_of(ties)
         indirect = rules.indirect_obligation(gift_debt_to_others, indirect_share=p.indirect_share)
         return (rules.obligation_drive(own + indirect, debt_weight=p.debt_weight,
                                        debt_saturation=p.debt_saturation)
@@ -622,7 +730,7 @@ class Engine:
         """Rule 2: a yes repays the felt debt; exact repayment closes the account."""
         if ties.size == 0:
             return
-        owed = np.maximum(ties.get(self.effective_obligation()), 0.0)
+        owed = np.maximum(self._obligation_of(ties), 0.0)
         remaining, closed = rules.settle_account(owed, repayment,
                                                  exact_tolerance=self.p.exact_tolerance)
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -632,21 +740,21 @@ class Engine:
         ties.put(self.account_closed, ties.get(self.account_closed) | closed)
 
     def _record_ask_tallies(self, ties: _Ties, complied, concede, amount_mode, amount) -> None:
-        t, s = self.tallies, self.s
+        t, s = self.tallies, self.rows
         first = ties.get(self.asks_made) == 0
-        t.asks_made += ties.per_seller(1.0, s)
-        t.asks_answered_yes += ties.per_seller(complied, s)
-        t.first_asks += ties.per_seller(first, s)
-        t.first_asks_yes += ties.per_seller(first & complied, s)
-        t.conceded_asks += ties.per_seller(concede, s)
-        t.conceded_asks_yes += ties.per_seller(concede & complied, s)
-        t.amount_asks += ties.per_seller(amount_mode, s)
+        t.asks_made += ties.count(s)
+        t.asks_answered_yes += ties.count(s, complied)
+        t.first_asks += ties.count(s, first)
+        t.first_asks_yes += ties.count(s, first & complied)
+        t.conceded_asks += ties.count(s, concede)
+        t.conceded_asks_yes += ties.count(s, concede & complied)
+        t.amount_asks += ties.count(s, amount_mode)
         t.amount_total += ties.per_seller(np.where(amount_mode, amount, 0.0), s)
 
     def _retaliate(self, day: int, acted: np.ndarray, owed: np.ndarray) -> _Ties:
         """Rule 9: after today's acts, resentful or reactant buyers complain and warn others."""
         p = self.p
-        ties = _Ties.of(acted, self.n)
+        ties = self._ties(acted)
         owed_t = ties.get(owed)
         prob = rules.retaliation_probability(
             np.maximum(-owed_t, 0.0),
@@ -667,7 +775,7 @@ class Engine:
     def _churn(self, day: int, owed: np.ndarray) -> None:
         """Rule 12 (and 8, 9): customers leave at a daily hazard; keep-giving holds them."""
         p = self.p
-        ties = _Ties.of(self.status == CUSTOMER, self.n)
+        ties = self._ties(self.status == CUSTOMER)
         if ties.size == 0:
             return
         last_gift = ties.get(self.last_gift_day)
@@ -684,9 +792,9 @@ class Engine:
         leaving = ties.where(self._draw(day, U_CHURN, ties) < hazard)
         leaving.put(self.status, CHURNED)
         leaving.put(self.churn_day, day)
-        self.tallies.churned += leaving.per_seller(1.0, self.s)
-        self.tallies.churned_within_90d += leaving.per_seller(
-            day - leaving.get(self.converted_day) < RETENTION_DAYS, self.s)
+        self.tallies.churned += leaving.count(self.rows)
+        self.tallies.churned_within_90d += leaving.count(
+            self.rows, day - leaving.get(self.converted_day) < RETENTION_DAYS)
         self._event_ties("churn", leaving)
 
     def _refer(self, day: int, owed: np.ndarray) -> _Ties:
@@ -695,15 +803,15 @@ class Engine:
         p = self.p
         positive = np.maximum(owed, 0.0)
         choice = self.ask["choice_of_response"]
-        ties = _Ties.of((self.status == CUSTOMER)
-                        | ((self.status == PROSPECT) & (positive > 0) & choice), self.n)
+        ties = self._ties((self.status == CUSTOMER)
+                          | ((self.status == PROSPECT) & (positive > 0) & choice))
         owed_t = ties.get(positive)
         prob = (p.referral_rate * 2.0 * ties.get(self.trust)
                 * rules.response_choice_bonus(choice[ties.seller, 0], choice_weight=p.choice_weight)
                 * (1.0 + rules.obligation_drive(owed_t, debt_weight=p.debt_weight,
                                                 debt_saturation=p.debt_saturation)))
         referring = ties.where(self._draw(day, U_REFER, ties) < prob)
-        self.tallies.referrals += referring.per_seller(1.0, self.s)
+        self.tallies.referrals += referring.count(self.rows)
         referring.put(self.gross, referring.get(self.gross) * 0.5)
         self._event_ties("referral", referring)
         return referring
@@ -712,22 +820,22 @@ class Engine:
         """Rule 10: warnings raise neighbours' suspicion and lower trust; referrals bring the
         seller to neighbours with goodwill."""
         p = self.p
-        counts_log = np.zeros((self.s, self.n), dtype=np.int64) if self.record_events else None
+        counts_log = np.zeros((self.rows, self.n), dtype=np.int64) if self.record_events else None
         for s in range(self.s):
-            senders = warners.buyer[warners.seller == s]
+            senders = warners.buyer[warners.seller % self.s == s]
             if senders.size:
                 counts = rules.neighbour_counts(senders, self.network)
-                told = _Ties.row(s, np.flatnonzero(counts), self.n)
+                told = _Ties.of_seller(s, np.flatnonzero(counts), self.s, self.n)
                 received = counts[told.buyer]
-                self.tallies.warnings_sent[s] += received.sum()
+                self.tallies.warnings_sent += told.per_seller(received, self.rows)
                 self._add_suspicion(told, p.cue_warning * received)
                 told.add(self.trust, -p.warning_trust * received)
                 if counts_log is not None:
-                    counts_log[s] = counts
-            senders = referrers.buyer[referrers.seller == s]
+                    counts_log[s::self.s] = counts.reshape(self.replications, self.n)
+            senders = referrers.buyer[referrers.seller % self.s == s]
             if senders.size:
                 counts = rules.neighbour_counts(senders, self.network)
-                told = np.flatnonzero(counts)
-                self.trust[s, told] += p.referral_trust
-                self._reach(s, told, day)
+                told = _Ties.of_seller(s, np.flatnonzero(counts), self.s, self.n)
+                told.add(self.trust, p.referral_trust)
+                self._reach(told, day)
         self.warning_counts = counts_log

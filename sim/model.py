@@ -15,22 +15,7 @@ from mesa.discrete_space import Network
 from sim import metrics
 from sim.agents import Buyer, Seller
 from sim.config import Scenario, load_scenario
-from sim.engine import Engine
-
-
-def seed_sequence_from(rng: Any) -> np.random.SeedSequence:
-    """The root ``SeedSequence`` for an ``rng`` argument as mesa 3.5 takes it.
-
-    An int or a SeedSequence gives a reproducible root; a Generator is drawn from once; None
-    takes fresh entropy (recorded in ``model.seed_entropy``).
-    """
-    if isinstance(rng, np.random.SeedSequence):
-        return rng
-    if isinstance(rng, np.random.Generator):
-        return np.random.SeedSequence(int(rng.integers(2**63)))
-    if isinstance(rng, np.random.BitGenerator):
-        return np.random.SeedSequence(int(np.random.Generator(rng).integers(2**63)))
-    return np.random.SeedSequence(rng)
+from sim.engine import Engine, seed_sequence_from
 
 
 class ReciprocityModel(Model):
@@ -88,7 +73,7 @@ class ReciprocityModel(Model):
     def _build_agents(self) -> None:
         graph = self.engine.network.to_networkx()
         n = self.engine.n
-        for s, anchors in enumerate(self.engine.anchors):
+        for s, anchors in enumerate(self.engine.anchors[0]):
             graph.add_node(n + s)
             graph.add_edges_from((n + s, int(b)) for b in anchors)
         self.grid = Network(graph, random=self.random, layout=None)

@@ -1,19 +1,23 @@
 """The buyers' network as CSR adjacency arrays, built from the scenario's ``[network]`` table.
 
 Small-world, random and block graphs are drawn directly as numpy edge arrays (a million buyers in
-about a second); scale-free, complete and file graphs go through networkx. The same arrays serve
-runs with and without mesa agents, so both give identical results; ``to_networkx`` builds the
-graph for mesa's ``Network`` space only when agents are wanted.
+about a second); scale-free, complete and file graphs go through networkx, imported only then
+(sweep workers start faster without it). The same arrays serve runs with and without mesa agents,
+so both give identical results; ``to_networkx`` builds the graph for mesa's ``Network`` space only
+when agents are wanted.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import networkx as nx
 import numpy as np
 
 from sim.config import NetworkSpec, ScenarioError
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 COMPLETE_GRAPH_LIMIT = 5_000
 
@@ -50,7 +54,7 @@ class BuyerNetwork:
         return np.column_stack([rows[keep], self.indices[keep]])
 
     def to_networkx(self) -> nx.Graph:
-        graph = nx.Graph()
+        graph = _nx().Graph()
         graph.add_nodes_from(range(self.n))
         graph.add_edges_from(self.edges().tolist())
         return graph
@@ -69,6 +73,26 @@ def from_edges(n: int, a: np.ndarray, b: np.ndarray) -> BuyerNetwork:
     indptr = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(np.bincount(rows, minlength=n), out=indptr[1:])
     return BuyerNetwork(n=n, indptr=indptr, indices=cols)
+
+
+def disjoint_union(networks: list[BuyerNetwork]) -> BuyerNetwork:
+    """Several networks side by side, the nodes of the i-th shifted by the sizes before it: how
+    stacked replications share one engine without any tie between them.
+
+    >>> path = from_edges(3, np.array([0, 1]), np.array([1, 2]))
+    >>> both = disjoint_union([path, path])
+    >>> both.n, both.neighbours(4).tolist()
+    (6, [3, 5])
+    """
+    if len(networks) == 1:
+        return networks[0]
+    offsets = np.cumsum([0, *(net.n for net in networks)])
+    edge_offsets = np.cumsum([0, *(net.indices.size for net in networks)])
+    indptr = np.concatenate([[0], *(net.indptr[1:] + start
+                                    for net, start in zip(networks, edge_offsets[:-1], strict=True))])
+    indices = np.concatenate([net.indices + start
+                              for net, start in zip(networks, offsets[:-1], strict=True)])
+    return BuyerNetwork(n=int(offsets[-1]), indptr=indptr.astype(np.int64), indices=indices)
 
 
 def watts_strogatz(n: int, k: int, p: float, rng: np.random.Generator) -> BuyerNetwork:
@@ -109,6 +133,7 @@ def stochastic_block(n: int, blocks: int, p_in: float, p_out: float,
 
 
 def from_networkx(graph: nx.Graph, n_expected: int | None = None) -> BuyerNetwork:
+    nx = _nx()
     graph = nx.convert_node_labels_to_integers(nx.Graph(graph), ordering="sorted")
     n = graph.number_of_nodes()
     if n_expected is not None and n != n_expected:
@@ -116,6 +141,12 @@ def from_networkx(graph: nx.Graph, n_expected: int | None = None) -> BuyerNetwor
                             f"buyers.n = {n} (or leave it to the file by matching it)")
     edges = np.array(graph.edges(), dtype=np.int64).reshape(-1, 2)
     return from_edges(n, edges[:, 0], edges[:, 1])
+
+
+def _nx():
+    import networkx
+
+    return networkx
 
 
 def build_network(spec: NetworkSpec, n: int, rng: np.random.Generator) -> BuyerNetwork:
@@ -131,16 +162,16 @@ def build_network(spec: NetworkSpec, n: int, rng: np.random.Generator) -> BuyerN
         case "barabasi_albert":
             if spec.m >= n:
                 raise ScenarioError(f"network.m = {spec.m}: must be below buyers.n = {n}")
-            return from_networkx(nx.barabasi_albert_graph(n, spec.m, seed=seed))
+            return from_networkx(_nx().barabasi_albert_graph(n, spec.m, seed=seed))
         case "complete":
             if n > COMPLETE_GRAPH_LIMIT:
                 raise ScenarioError(f"network.kind = 'complete' with buyers.n = {n}: allowed up to "
                                     f"{COMPLETE_GRAPH_LIMIT} buyers (n^2 ties)")
-            return from_networkx(nx.complete_graph(n))
+            return from_networkx(_nx().complete_graph(n))
         case "edgelist":
-            return from_networkx(nx.read_edgelist(spec.path, nodetype=str), n)
+            return from_networkx(_nx().read_edgelist(spec.path, nodetype=str), n)
         case "graphml":
-            return from_networkx(nx.read_graphml(spec.path), n)
+            return from_networkx(_nx().read_graphml(spec.path), n)
     raise ScenarioError(f"network.kind = {spec.kind!r} is not supported")
 
 

@@ -4,7 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sim import ReciprocityModel, list_scenarios, load_scenario
+from sim import ReciprocityModel, list_scenarios, load_scenario, metrics, runner
+from sim.engine import Engine
 from sim.metrics import CORE_METRICS
 from sim.runner import run_metrics
 
@@ -88,17 +89,56 @@ def test_agents_are_views_over_the_arrays():
     assert buyer.cell.coordinate == 10
 
 
-def test_run_metrics_matches_the_model_frame():
-    rows = run_metrics("pushy_vs_active", overrides=SMALL, seed=4, steps=20,
-                       metrics=["conversion_rate", "referrals[active]"], every=10)
-    model = ReciprocityModel("pushy_vs_active", rng=4, overrides=SMALL)
-    model.run_for(20)
-    df = model.datacollector.get_model_vars_dataframe().set_index("step")
-    by = model.metrics_by_strategy().set_index(["step", "strategy"])
-    assert [r["step"] for r in rows] == [10, 20]
-    for r in rows:
-        assert r["conversion_rate"] == df.loc[r["step"], "conversion_rate"]
-        assert r["referrals[active]"] == by.loc[(r["step"], "active"), "referrals"]
+def _arms():
+    return [(name, arm) for name in list_scenarios() for arm in [None, *load_scenario(name).arms]]
+
+
+@pytest.mark.parametrize(("name", "arm"), _arms())
+def test_stacked_replications_are_exactly_the_runs_alone(name, arm):
+    """Every tie array, tally and metric of a replication stacked with others is bit-identical
+    to the same seed run alone (the sweeps' speed rests on this)."""
+    config = load_scenario(name, arm=arm, overrides={"buyers.n": 120})
+    stacked = Engine(config, [np.random.SeedSequence(seed) for seed in (3, 11, 5)])
+    alone = [Engine(config, np.random.SeedSequence(seed)) for seed in (3, 11, 5)]
+    for _ in range(45):
+        stacked.step()
+        for engine in alone:
+            engine.step()
+    s = stacked.s
+    tie_arrays = [key for key, value in vars(alone[0]).items()
+                  if isinstance(value, np.ndarray) and value.shape == (s, config.buyers.n)]
+    assert {"status", "trust", "gross", "suspicion", "reactance"} <= set(tie_arrays)
+    for r, engine in enumerate(alone):
+        rows = slice(r * s, (r + 1) * s)
+        for key in tie_arrays:
+            np.testing.assert_array_equal(getattr(stacked, key)[rows], getattr(engine, key),
+                                          err_msg=key)
+        for key, value in vars(engine.tallies).items():
+            if isinstance(value, np.ndarray):
+                np.testing.assert_array_equal(getattr(stacked.tallies, key)[rows], value,
+                                              err_msg=key)
+        assert metrics.compute(stacked, np.arange(s) + r * s) == pytest.approx(
+            metrics.compute(engine), rel=0, abs=0, nan_ok=True)
+
+
+def test_run_replications_in_several_stacks_match_the_model(monkeypatch):
+    monkeypatch.setattr(runner, "STACKED_TIES", 2 * 2 * SMALL["buyers.n"])  # two runs a stack
+    names = ["conversion_rate", "retention_90d", "referrals[active]", "complaint_rate[pushy]"]
+    runs = runner.run_replications("pushy_vs_active", overrides=SMALL, seeds=[4, 9, 2], steps=30,
+                                   metrics=names, every=15)
+    assert runs[0] == run_metrics("pushy_vs_active", overrides=SMALL, seed=4, steps=30,
+                                  metrics=names, every=15)
+    for seed, rows in zip([4, 9, 2], runs, strict=True):
+        model = ReciprocityModel("pushy_vs_active", rng=seed, overrides=SMALL, build_agents=False)
+        model.run_for(30)
+        df = model.datacollector.get_model_vars_dataframe().set_index("step")
+        by = model.metrics_by_strategy().set_index(["step", "strategy"])
+        assert [r["step"] for r in rows] == [15, 30]
+        for r in rows:
+            assert r["conversion_rate"] == df.loc[r["step"], "conversion_rate"]
+            assert r["retention_90d"] == df.loc[r["step"], "retention_90d"]
+            assert r["referrals[active]"] == by.loc[(r["step"], "active"), "referrals"]
+            assert r["complaint_rate[pushy]"] == by.loc[(r["step"], "pushy"), "complaint_rate"]
 
 
 def test_rates_are_shares():

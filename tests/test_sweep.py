@@ -22,9 +22,10 @@ from typer.testing import CliRunner
 
 from sim.sweep.cli import analyze, sweep
 from sim.sweep.design import design_points, plan_runs, sample_matrix
-from sim.sweep.execute import RunSettings, run_batch, run_sweep
+from sim.sweep.execute import run_sweep
 from sim.sweep.spec import SweepSpecError, load_spec, parse_spec
 from sim.sweep.store import read_results
+from sim.sweep.worker import RunSettings, run_batch
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -72,22 +73,25 @@ def sorted_rows(out: Path) -> pd.DataFrame:
     return read_results(out).sort_values(["run_id", "step"]).reset_index(drop=True)
 
 
-def fake_run(scenario, *, arm=None, overrides=None, seed, steps=None, metrics, every=None,
-             fail_point_n=None, kill_marker=None):
-    """A stand-in for run_metrics: values from the seed and the overrides, no model.
+def fake_run(scenario, *, arm=None, overrides=None, seeds, steps=None, metrics, every=None,
+             fail_point_n=None, fail_seed=None, kill_marker=None):
+    """A stand-in for run_replications: values from the seed and the overrides, no model.
 
-    ``fail_point_n``: raise when buyers.n equals it. ``kill_marker``: the first call to find
-    the marker absent creates it and SIGKILLs its own (worker) process."""
+    ``fail_point_n``: raise when buyers.n equals it; ``fail_seed``: raise when that seed is among
+    ``seeds``. ``kill_marker``: the first call to find the marker absent creates it and SIGKILLs
+    its own (worker) process."""
     if kill_marker is not None and not os.path.exists(kill_marker):
         Path(kill_marker).touch()
         os.kill(os.getpid(), signal.SIGKILL)
     n = overrides.get("buyers.n", 0)
     if fail_point_n is not None and n == fail_point_n:
         raise ValueError(f"buyers.n = {n} is cursed")
+    if fail_seed in seeds:
+        raise ValueError(f"seed {fail_seed} is cursed")
     last = steps or 10
     wanted = [*range(every, last, every), last] if every else [last]
-    return [{"step": t, **{m: (seed % 997) / 997 + n / 1000 + t / 100 for m in metrics}}
-            for t in wanted]
+    return [[{"step": t, **{m: (seed % 997) / 997 + n / 1000 + t / 100 for m in metrics}}
+             for t in wanted] for seed in seeds]
 
 
 # --- the spec -----------------------------------------------------------------------------------
@@ -310,6 +314,17 @@ def test_a_failing_run_is_recorded_and_the_sweep_goes_on(tmp_path):
     assert again.runs_this_session == 0 and again.runs_failed == 2
 
 
+def test_one_failing_replication_does_not_take_its_design_point_down(tmp_path):
+    spec = load_spec(write(tmp_path, MINIMAL))
+    runs = plan_runs(spec)
+    cursed = functools.partial(fake_run, fail_seed=runs[1].seed)  # replication 1, both points
+    rows = pd.DataFrame(run_batch(RunSettings.of(spec), runs, cursed))
+    assert list(rows["run_id"]) == [0, 1, 2, 3]
+    assert list(rows["error"].notna()) == [False, True, False, True]
+    assert rows["error"][1] == f"ValueError: seed {runs[1].seed} is cursed"
+    assert "Traceback" in rows["traceback"][1] and "is cursed" in rows["traceback"][1]
+
+
 def test_a_killed_worker_loses_nothing(tmp_path):
     spec = load_spec(write(tmp_path, SMALL_GRID.format(extra="batch = 1")))
     killer = functools.partial(fake_run, kill_marker=str(tmp_path / "killed-once"))
@@ -341,7 +356,7 @@ def test_run_batch_records_a_missing_metric():
     settings = RunSettings("pushy_vs_active", None, 5, ("revenue",), None)
     spec = parse_spec({"sweep": {"scenario": "x", "metrics": ["revenue"]},
                        "design": {"kind": "grid", "parameters": {"buyers.n": [1]}}})
-    rows = run_batch(settings, plan_runs(spec), lambda *a, **k: [{"step": 5}])
+    rows = run_batch(settings, plan_runs(spec), lambda *a, **k: [[{"step": 5}]])
     assert rows[0]["error"] == "RuntimeError: the run returned a row without revenue"
 
 

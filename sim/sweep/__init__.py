@@ -22,7 +22,10 @@ A TOML file with two tables. Every key, with its default::
     every = 0                     # default 0: record the final step only; k: steps k, 2k, ...
                                   #   and the last
     batch = 8                     # default: automatic (about 8 tasks per worker, at most 32
-                                  #   runs per task); runs per task and per chunk file
+                                  #   runs per task); runs per task and per chunk file. A
+                                  #   task's replications of one design point run stacked in
+                                  #   one engine (sim.runner.run_replications): same rows,
+                                  #   faster
     set = { "buyers.n" = 500 }    # default {}: fixed overrides for every run (dotted keys)
 
     [design]

@@ -5,7 +5,8 @@ Backends:
 
 - one worker: runs in this process;
 - ``workers > 1`` (default: all cores): a ``ProcessPoolExecutor`` on the ``forkserver`` start
-  method (the server preloads recip, so workers start in milliseconds). A worker that dies
+  method (the server preloads the engine and :mod:`sim.sweep.worker`, so workers start in
+  milliseconds). A worker that dies
   (killed, out of memory) breaks the pool; the lost batches are run again on a fresh pool, up to
   :data:`MAX_POOL_RESTARTS` times;
 - ``scheduler="local"``: a ``distributed.LocalCluster`` with one single-threaded worker process
@@ -13,7 +14,9 @@ Backends:
   workers have the same recip installed (and any scenario file at the same path).
 
 Runs are grouped in batches (one task, one chunk each) so that short runs are not dominated by
-task overhead; results do not depend on the batch size, the backend or the number of workers.
+task overhead; a batch's replications of one design point run stacked in one engine
+(:func:`sim.runner.run_replications`). Results do not depend on the batch size, the backend or the
+number of workers.
 """
 
 from __future__ import annotations
@@ -22,27 +25,22 @@ import contextlib
 import logging
 import math
 import os
-import signal
 import sys
 import time
-import traceback
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from sim.sweep.design import Run, design_points, plan_runs
 from sim.sweep.spec import SweepSpec, SweepSpecError
 from sim.sweep.store import SweepStore, environment, now, result_schema, rows_to_table
+from sim.sweep.worker import RunFunction, RunSettings, ignore_sigint, run_batch
 
 log = logging.getLogger("recip.sweep")
-
-RunFunction = Callable[..., list[dict[str, Any]]]
-"""``run_function(scenario, *, arm, overrides, seed, steps, metrics, every) -> rows``, as
-:func:`sim.runner.run_metrics`."""
 
 MAX_POOL_RESTARTS = 3
 MAX_BATCH = 32
@@ -54,65 +52,6 @@ the work lost to an interruption small, few enough that task overhead stays negl
 class SweepAborted(RuntimeError):
     """The sweep could not go on (workers keep dying, the cluster failed); finished runs are
     saved and ``--resume`` continues."""
-
-
-@dataclass(frozen=True)
-class RunSettings:
-    """What every run of a sweep shares; sent to the workers with each batch."""
-
-    scenario: str
-    arm: str | None
-    steps: int | None
-    metrics: tuple[str, ...]
-    every: int | None
-    fixed: Mapping[str, Any] = field(default_factory=dict)
-
-    @classmethod
-    def of(cls, spec: SweepSpec) -> RunSettings:
-        s = spec.sweep
-        return cls(s.scenario, s.arm, s.steps, tuple(s.metrics), s.every or None, dict(s.fixed))
-
-
-# --- one batch, in a worker ---------------------------------------------------------------------
-
-
-def run_batch(settings: RunSettings, runs: list[Run], run_function: RunFunction | None = None
-              ) -> list[dict[str, Any]]:
-    """Run a batch; return its rows. A run that raises gives one row with ``error`` (the
-    exception) and ``traceback`` set and no metrics; the other runs go on."""
-    if run_function is None:
-        from sim.runner import run_metrics as run_function
-    rows: list[dict[str, Any]] = []
-    for run in runs:
-        ids = {"run_id": run.run_id, "point": run.point, "replication": run.replication,
-               "seed": run.seed, **run.parameters}
-        try:
-            rows.extend({**ids, **values} for values in _one_run(settings, run, run_function))
-        except Exception as exc:  # recorded with the run; the sweep goes on
-            rows.append({**ids, "step": None, "error": f"{type(exc).__name__}: {exc}",
-                         "traceback": traceback.format_exc(limit=-8)})
-    return rows
-
-
-def _one_run(settings: RunSettings, run: Run, run_function: RunFunction) -> list[dict[str, Any]]:
-    results = run_function(settings.scenario, arm=settings.arm,
-                           overrides={**settings.fixed, **run.parameters}, seed=run.seed,
-                           steps=settings.steps, metrics=list(settings.metrics),
-                           every=settings.every)
-    if not results:
-        raise RuntimeError("the run returned no rows")
-    rows = []
-    for result in results:
-        missing = [m for m in settings.metrics if m not in result]
-        if missing or "step" not in result:
-            raise RuntimeError(f"the run returned a row without {', '.join(missing or ['step'])}")
-        rows.append({"step": int(result["step"]), **{m: result[m] for m in settings.metrics}})
-    return rows
-
-
-def _ignore_sigint() -> None:
-    """Workers leave Ctrl-C to the driver, which stops them: no traceback from every worker."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 # --- backends -----------------------------------------------------------------------------------
@@ -158,11 +97,11 @@ class ProcessBackend:
 
         if "forkserver" in multiprocessing.get_all_start_methods():
             context = multiprocessing.get_context("forkserver")
-            context.set_forkserver_preload(["sim.runner", "sim.sweep.execute"])
+            context.set_forkserver_preload(["sim.runner", "sim.sweep.worker"])
         else:  # Windows
             context = multiprocessing.get_context("spawn")
         self._pool = ProcessPoolExecutor(self.slots, mp_context=context,
-                                         initializer=_ignore_sigint)
+                                         initializer=ignore_sigint)
         return self._pool
 
     def _stop(self, kill: bool) -> None:
@@ -373,7 +312,7 @@ def run_sweep(spec: SweepSpec, out: str | Path, *, workers: int | None = None,
               run_function: RunFunction | None = None) -> SweepOutcome:
     """Run every run of ``spec`` not yet in ``out``, writing a chunk per finished batch.
 
-    ``run_function`` defaults to :func:`sim.runner.run_metrics`; another (for tests) must be
+    ``run_function`` defaults to :func:`sim.runner.run_replications`; another (for tests) must be
     importable by name when runs go to other processes. Raises :class:`SweepSpecError` for an
     unusable ``out`` or scheduler and :class:`SweepAborted` when the workers cannot go on; on any
     exit after the start, Ctrl-C included, the manifest says what was done.

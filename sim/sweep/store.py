@@ -231,13 +231,13 @@ def _lock_or_fail(handle, out: Path) -> None:
 
 
 def environment() -> dict[str, str]:
-    """Versions that decide the results, for the manifest."""
-    import mesa
-    import numpy
+    """Versions that decide the results, for the manifest (read from the installed packages'
+    metadata: importing mesa would cost the driver half a second)."""
+    from importlib.metadata import version
 
     import sim
 
-    return {"recip": sim.__version__, "mesa": mesa.__version__, "numpy": numpy.__version__,
+    return {"recip": sim.__version__, "mesa": version("mesa"), "numpy": version("numpy"),
             "python": platform.python_version(), "platform": platform.platform()}
 
 

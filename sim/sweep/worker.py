@@ -1,0 +1,101 @@
+"""What runs in a sweep's worker processes: a batch of runs, each failure recorded with its run.
+
+Kept apart from the driver (:mod:`sim.sweep.execute`) so that a worker imports only the model's
+engine, not the driver's Parquet, progress and cluster machinery: a fresh pool starts faster.
+"""
+
+from __future__ import annotations
+
+import itertools
+import signal
+import traceback
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from sim.sweep.design import Run
+
+if TYPE_CHECKING:
+    from sim.sweep.spec import SweepSpec
+
+RunFunction = Callable[..., list[list[dict[str, Any]]]]
+"""``run_function(scenario, *, arm, overrides, seeds, steps, metrics, every) -> rows per seed``,
+as :func:`sim.runner.run_replications`."""
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """What every run of a sweep shares; sent to the workers with each batch."""
+
+    scenario: str
+    arm: str | None
+    steps: int | None
+    metrics: tuple[str, ...]
+    every: int | None
+    fixed: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, spec: SweepSpec) -> RunSettings:
+        s = spec.sweep
+        return cls(s.scenario, s.arm, s.steps, tuple(s.metrics), s.every or None, dict(s.fixed))
+
+
+def run_batch(settings: RunSettings, runs: list[Run], run_function: RunFunction | None = None
+              ) -> list[dict[str, Any]]:
+    """Run a batch; return its rows. Consecutive runs of one design point go to ``run_function``
+    together (it may stack them in one engine). A run that raises gives one row with ``error``
+    (the exception) and ``traceback`` set and no metrics; the other runs go on."""
+    if run_function is None:
+        from sim.runner import run_replications as run_function
+    rows: list[dict[str, Any]] = []
+    for _, group in itertools.groupby(runs, key=lambda run: run.point):
+        group = list(group)
+        try:
+            results: list = _run_group(settings, group, run_function)
+        except Exception as exc:  # recorded with the run; the sweep goes on
+            results = [exc] if len(group) == 1 else [_run_alone(settings, run, run_function)
+                                                     for run in group]
+        for run, result in zip(group, results, strict=True):
+            ids = {"run_id": run.run_id, "point": run.point, "replication": run.replication,
+                   "seed": run.seed, **run.parameters}
+            if isinstance(result, Exception):
+                rows.append({**ids, "step": None, "error": f"{type(result).__name__}: {result}",
+                             "traceback": "".join(traceback.format_exception(result, limit=-8))})
+            else:
+                rows.extend({**ids, **values} for values in result)
+    return rows
+
+
+def _run_alone(settings: RunSettings, run: Run, run_function: RunFunction):
+    """One run's rows, or the exception it raised: finds the failing runs of a group."""
+    try:
+        return _run_group(settings, [run], run_function)[0]
+    except Exception as exc:
+        return exc
+
+
+def _run_group(settings: RunSettings, runs: list[Run], run_function: RunFunction
+               ) -> list[list[dict[str, Any]]]:
+    """The checked rows of runs that share a design point, one list per run."""
+    results = run_function(settings.scenario, arm=settings.arm,
+                           overrides={**settings.fixed, **runs[0].parameters},
+                           seeds=[run.seed for run in runs], steps=settings.steps,
+                           metrics=list(settings.metrics), every=settings.every)
+    if len(results) != len(runs):
+        raise RuntimeError(f"the run function returned {len(results)} runs for {len(runs)} seeds")
+    checked = []
+    for rows in results:
+        if not rows:
+            raise RuntimeError("the run returned no rows")
+        for row in rows:
+            missing = [m for m in settings.metrics if m not in row]
+            if missing or "step" not in row:
+                raise RuntimeError(f"the run returned a row without {', '.join(missing or ['step'])}")
+        checked.append([{"step": int(row["step"]), **{m: row[m] for m in settings.metrics}}
+                        for row in rows])
+    return checked
+
+
+def ignore_sigint() -> None:
+    """Workers leave Ctrl-C to the driver, which stops them: no traceback from every worker."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
