@@ -11,8 +11,9 @@ Targets and facts are data in the scenario files (``[[calibration.targets]]`` an
   day) paired by seed: the mean of ``more`` minus the mean of ``less`` must exceed ``margin``.
 
 Replications use seeds from ``numpy.random.SeedSequence(seed).spawn(reps)``; arms share seeds
-(common random numbers). Each fact check is one row of the table; runs can be spread over
-worker processes (``--workers``) without changing any result.
+(common random numbers). Each fact check is one row of the table; the replications of one setting
+run stacked in one engine, and settings can be spread over worker processes (``--workers``),
+without changing any result.
 """
 
 from __future__ import annotations
@@ -30,8 +31,8 @@ from rich.console import Console
 from rich.table import Table
 
 from sim.config import list_scenarios, load_scenario
-from sim.model import ReciprocityModel
-from sim.runner import replication_seeds
+from sim.metrics import metric_names
+from sim.runner import replication_seeds, run_replications
 
 console = Console(width=None if Console().is_terminal else 160)
 QUICK_BUYERS = 1000
@@ -66,14 +67,25 @@ def _mean_ci(values: list[float]) -> tuple[float, float, float]:
 RunKey = tuple  # (scenario, arm, sorted settings, steps, seed)
 
 
-def _run_one(key: RunKey) -> dict[str | None, dict[str, float]]:
-    """Run one (scenario, arm, settings, steps, seed) and return final metrics by strategy
+def _run_seeds(keys: list[RunKey]) -> list[dict[str | None, dict[str, float]]]:
+    """Run (scenario, arm, settings, steps, seed) keys that differ only in the seed, stacked
+    (:func:`sim.runner.run_replications`), and return each one's final metrics by strategy
     (``None``: all sellers). Top-level so that worker processes can run it."""
-    scenario, arm, settings, steps, seed = key
-    model = ReciprocityModel(scenario, arm=arm, overrides=dict(settings), rng=seed,
-                             build_agents=False, collect=False)
-    model.run_for(steps if steps is not None else model.horizon)
-    return {s: model.metrics_now(s) for s in [None, *model.strategies]}
+    scenario, arm, settings, steps, _ = keys[0]
+    config = load_scenario(scenario, arm=arm, overrides=dict(settings))
+    names = metric_names(config)
+    columns = {(strategy, name): name if strategy is None else f"{name}[{strategy}]"
+               for strategy in [None, *config.strategies_in_play] for name in names}
+    runs = run_replications(config, seeds=[key[4] for key in keys], steps=steps,
+                            metrics=list(columns.values()))
+    results = []
+    for rows in runs:
+        final = rows[-1]
+        by_strategy: dict[str | None, dict[str, float]] = {}
+        for (strategy, name), column in columns.items():
+            by_strategy.setdefault(strategy, {})[name] = final[column]
+        results.append(by_strategy)
+    return results
 
 
 class _Runner:
@@ -105,19 +117,25 @@ class _Runner:
             if self.planning:
                 self._needed[key] = None
                 return math.nan
-            self._cache[key] = _run_one(key)
+            self._cache[key] = _run_seeds([key])[0]
         return self._cache[key][side.get("strategy")][side["metric"]]
 
     def execute(self) -> None:
-        """Make every run recorded while planning."""
-        todo = [key for key in self._needed if key not in self._cache]
+        """Make every run recorded while planning, the seeds of one setting stacked together."""
+        groups: dict[RunKey, list[RunKey]] = {}
+        for key in self._needed:
+            if key not in self._cache:
+                groups.setdefault(key[:4], []).append(key)
+        todo = list(groups.values())
         if self.workers > 1 and len(todo) > 1:
             from concurrent.futures import ProcessPoolExecutor
 
             with ProcessPoolExecutor(self.workers) as pool:
-                self._cache.update(zip(todo, pool.map(_run_one, todo, chunksize=4), strict=True))
+                results = list(pool.map(_run_seeds, todo))
         else:
-            self._cache.update((key, _run_one(key)) for key in todo)
+            results = [_run_seeds(keys) for keys in todo]
+        for keys, metrics in zip(todo, results, strict=True):
+            self._cache.update(zip(keys, metrics, strict=True))
         self._needed.clear()
 
 
