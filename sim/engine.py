@@ -502,11 +502,13 @@ class Engine:
         self.tallies.reached += fresh.count(self.rows)
 
     def _draw(self, day: int, purpose: int, ties: _Ties) -> np.ndarray:
+        """Behaviour draws for ``ties``, each addressed within its own replication and keyed by
+        that replication's behaviour stream."""
         if self.replications == 1:
             return counter_uniforms(day, purpose, ties.index, self._behaviour_keys[0])
         replication = ties.seller // self.s
         return counter_uniforms(day, purpose, ties.index - replication * (self.s * self.n),
-                             self._behaviour_keys[replication])
+                                self._behaviour_keys[replication])
 
     def _discover_hidden_conditions(self, day: int) -> np.ndarray:
         """Rules 7, 9, 13: hidden strings are found out in time; deception is resented."""
