@@ -278,6 +278,9 @@ class Engine:
         seeds = [seed] if isinstance(seed, np.random.SeedSequence) else list(seed)
         if not seeds:
             raise ValueError("seed: at least one SeedSequence is needed")
+        if record_events and len(seeds) > 1:
+            raise ValueError("record_events: events are kept for one replication, not a stack "
+                             f"of {len(seeds)}")
         self.scenario = scenario
         self.p = scenario.rules
         self.n = scenario.buyers.n
@@ -302,6 +305,7 @@ class Engine:
             networks.append(network)
             self.anchors.append(anchors)
             keys.append(streams.behaviour_key)
+        # self.anchors[replication][seller]: the buyers each seller starts from (its own ties)
         self.network: BuyerNetwork = disjoint_union(networks)
         self.buyers = Buyers.stack(populations)
         self.reach_order = np.stack(orders)      # (replications, sellers, n)
