@@ -5,12 +5,13 @@ whole sweep machinery (spec, worker pool, Parquet chunks, manifest) at 1 and 2 w
 Reference: `mesa.batch_run` over mesa's own `BoltzmannWealth` example with 1,000 agents (one per
 cell of a 32 x 32 grid) for 180 steps, at 1 and 2 processes. Each measurement runs in a fresh
 subprocess; the table gives medians over repeats, end to end (start-up included) and, for recip,
-the steady rate between the first and the last chunk. A sweep stacks the replications of a design
-point in one engine; a last row measures the same workload with one replication per point, so
-that nothing is stacked. Writes its section of
-`experiments/BENCHMARKS.md` between the bench_sweep markers. Never a timed assertion.
+the steady rate between the first and the last chunk. A sweep stacks runs in engines (the
+replications of a point, and points that differ only in the network, buyer traits, gifts or
+asks); two more rows measure a design of one replication per point that stacks (points differ
+in buyers' detection skill) and one that cannot (points differ in a rule parameter). Writes its
+section of `experiments/BENCHMARKS.md` between the bench_sweep markers. Never a timed assertion.
 
-Usage: python experiments/bench_sweep.py [--runs 1000] [--alone-runs 60] [--reference-runs 12]
+Usage: python experiments/bench_sweep.py [--runs 1000] [--unstacked-runs 60] [--reference-runs 12]
        [--repeats 3]
 """
 
@@ -40,24 +41,36 @@ TARGET_VS_REFERENCE, TARGET_SCALING = 10.0, 1.7
 # --- measurements (each in its own process) ----------------------------------------------------
 
 
-def measure_recip(runs: int, workers: int, stacked: bool = True) -> dict:
-    """One sweep of ``runs`` runs of the workload; end-to-end and steady rates.
+DESIGNS = {
+    "replications": "replications of one design point",
+    "points": "one replication per design point, points differ in buyers' detection skill",
+    "rules": "one replication per design point, points differ in a rule parameter",
+}
+"""The sweeps measured: the first two stack runs in engines (runs of a point always, points that
+differ only in the network, buyer traits, gifts or asks too); the last cannot stack."""
 
-    ``stacked``: ``runs`` replications of one design point (a sweep stacks replications of a
-    point in one engine). Otherwise ``runs`` design points of one replication each (slightly
-    different detection skills), so that nothing is stacked."""
+
+def measure_recip(runs: int, workers: int, design_kind: str = "replications") -> dict:
+    """One sweep of ``runs`` runs of the workload (see :data:`DESIGNS`); end-to-end and steady
+    rates."""
+    from sim.config import load_scenario
     from sim.sweep.execute import run_sweep
     from sim.sweep.spec import parse_spec
 
-    if stacked:
+    if design_kind == "replications":
         design = {"kind": "grid", "parameters": {"buyers.n": [BUYERS]}}
-    else:
+    elif design_kind == "points":
         design = {"kind": "list", "points": [
             {"buyers.n": BUYERS, "buyers.detection_skill.mean": 0.3 + 0.1 * i / runs}
             for i in range(runs)]}
+    else:  # within 1% of the calibrated value: the same work, but no two runs share rules
+        debt = load_scenario("pushy_vs_active").rules.debt_weight
+        design = {"kind": "list", "points": [
+            {"buyers.n": BUYERS, "rules.debt_weight": debt * (0.99 + 0.02 * i / runs)}
+            for i in range(runs)]}
     spec = parse_spec({
         "sweep": {"scenario": "pushy_vs_active", "steps": STEPS, "seed": 1,
-                  "replications": runs if stacked else 1,
+                  "replications": runs if design_kind == "replications" else 1,
                   "metrics": ["conversion_rate", "complaint_rate", "retention_90d"]},
         "design": design}, origin="bench")
     ticks: list[tuple[float, int]] = []
@@ -95,7 +108,8 @@ class BoltzmannReference(BoltzmannWealth):
 
 
 def child(kind: str, runs: int, workers: int) -> dict:
-    """Run one measurement in a fresh interpreter; return its JSON."""
+    """Run one measurement (``reference`` or a key of :data:`DESIGNS`) in a fresh interpreter;
+    return its JSON."""
     cmd = [sys.executable, str(Path(__file__).resolve()), "--child", kind, "--runs", str(runs),
            "--workers", str(workers)]
     out = subprocess.run(cmd, capture_output=True, text=True, check=True, cwd=HERE.parent)
@@ -126,7 +140,7 @@ def section(results: dict, args: argparse.Namespace) -> str:
     def med(key: str, field: str = "rate") -> float:
         return statistics.median(r[field] for r in results[key])
 
-    r1, r2, a1 = med("recip1"), med("recip2"), med("alone1")
+    r1, r2, p1, u1 = med("recip1"), med("recip2"), med("points1"), med("rules1")
     s1, s2 = med("recip1", "steady"), med("recip2", "steady")
     b1, b2 = med("ref1"), med("ref2")
     vs_ref, scaling = r1 / b1, r2 / r1
@@ -134,7 +148,8 @@ def section(results: dict, args: argparse.Namespace) -> str:
         START, "## Sweeps (`experiments/bench_sweep.py`)", "",
         f"Machine: {machine()}.", "",
         f"Workload: `pushy_vs_active`, {BUYERS:,} buyers, {STEPS} steps, final metrics, through "
-        f"`recip sweep` ({args.runs:,} runs per measurement, {args.alone_runs} for the last row: "
+        f"`recip sweep` ({args.runs:,} runs per measurement, {args.unstacked_runs} for the last "
+        "row: "
         "pool start-up, Parquet chunks and manifest included). Reference: `mesa.batch_run` over "
         f"mesa's `BoltzmannWealth` at {BUYERS:,} agents (32 x 32 grid) and {STEPS} steps "
         f"({args.reference_runs} runs per measurement), "
@@ -144,17 +159,20 @@ def section(results: dict, args: argparse.Namespace) -> str:
         "|---|---:|---:|---:|---:|",
         f"| mesa.batch_run BoltzmannWealth | 1 | {b1:.2f} | | 1.0x |",
         f"| mesa.batch_run BoltzmannWealth | 2 | {b2:.2f} | | 1.0x |",
-        f"| recip sweep | 1 | {r1:.2f} | {s1:.2f} | {r1 / b1:.1f}x |",
-        f"| recip sweep | 2 | {r2:.2f} | {s2:.2f} | {r2 / b2:.1f}x |",
-        f"| recip sweep, one replication per design point | 1 | {a1:.2f} | "
-        f"{med('alone1', 'steady'):.2f} | {a1 / b1:.1f}x |", "",
-        "The recip rows replicate one design point: a sweep stacks the replications of a point "
-        f"in one engine (up to {STACKED_TIES:,} ties: {STACKED_TIES // (2 * BUYERS)} runs of 2 "
-        "sellers x 1,000 buyers, fewer when a task's batch is smaller), each exactly the run it "
-        "would be alone "
-        "(`tests/test_model.py`), so that a day's fixed cost of numpy calls is paid once for "
-        "the stack. The last row is the same workload with nothing to stack (every run its own "
-        "design point): what a design without replications gets.", "",
+        f"| recip sweep, {DESIGNS['replications']} | 1 | {r1:.2f} | {s1:.2f} | {r1 / b1:.1f}x |",
+        f"| recip sweep, {DESIGNS['replications']} | 2 | {r2:.2f} | {s2:.2f} | {r2 / b2:.1f}x |",
+        f"| recip sweep, {DESIGNS['points']} | 1 | {p1:.2f} | {med('points1', 'steady'):.2f} "
+        f"| {p1 / b1:.1f}x |",
+        f"| recip sweep, {DESIGNS['rules']} | 1 | {u1:.2f} | {med('rules1', 'steady'):.2f} "
+        f"| {u1 / b1:.1f}x |", "",
+        "A sweep stacks the runs of a task in engines (up to "
+        f"{STACKED_TIES:,} ties: {STACKED_TIES // (2 * BUYERS)} runs of 2 sellers x 1,000 buyers, "
+        "fewer when a task's batch is smaller) whenever they differ at most in the network, the "
+        "buyers' traits, gifts and asks; each is exactly the run it would be alone "
+        "(`tests/test_model.py`, `tests/test_properties.py`), and a day's fixed cost of numpy "
+        "calls is paid once for the stack. The targets are read on the first two rows. The last "
+        "row has nothing to stack (every run has its own rule parameters): what such a design "
+        "gets.", "",
         f"- Target at least {TARGET_VS_REFERENCE:.0f}x the reference's runs per second (1 worker): "
         f"**{vs_ref:.1f}x, {'PASS' if vs_ref >= TARGET_VS_REFERENCE else 'FAIL'}**.",
         f"- Target at least {TARGET_SCALING}x from 1 to 2 workers (end to end): **{scaling:.2f}x, "
@@ -181,32 +199,32 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=1000,
                         help="recip runs per measurement (replications of one design point)")
-    parser.add_argument("--alone-runs", type=int, default=60,
-                        help="runs of the measurement with one replication per design point")
+    parser.add_argument("--unstacked-runs", type=int, default=60,
+                        help="runs of the measurement that cannot stack (rule parameters vary)")
     parser.add_argument("--reference-runs", type=int, default=12,
                         help="batch_run runs per measurement")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--out", type=Path, default=HERE / "BENCHMARKS.md")
-    parser.add_argument("--child", choices=["recip", "recip-alone", "reference"],
-                        help=argparse.SUPPRESS)
+    parser.add_argument("--child", choices=["reference", *DESIGNS], help=argparse.SUPPRESS)
     parser.add_argument("--workers", type=int, default=1, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.child in ("recip", "recip-alone"):
-        print(json.dumps(measure_recip(args.runs, args.workers, stacked=args.child == "recip")))
+    if args.child in DESIGNS:
+        print(json.dumps(measure_recip(args.runs, args.workers, args.child)))
         return
     if args.child == "reference":
         print(json.dumps(measure_reference(args.runs, args.workers)))
         return
 
     results: dict[str, list[dict]] = {"ref1": [], "ref2": [], "recip1": [], "recip2": [],
-                                      "alone1": []}
+                                      "points1": [], "rules1": []}
     for repeat in range(args.repeats):
         # Interleaved, so that a change in machine load touches every measurement alike.
         for key, kind, runs, workers in (("ref1", "reference", args.reference_runs, 1),
                                          ("ref2", "reference", args.reference_runs, 2),
-                                         ("recip1", "recip", args.runs, 1),
-                                         ("recip2", "recip", args.runs, 2),
-                                         ("alone1", "recip-alone", args.alone_runs, 1)):
+                                         ("recip1", "replications", args.runs, 1),
+                                         ("recip2", "replications", args.runs, 2),
+                                         ("points1", "points", args.runs, 1),
+                                         ("rules1", "rules", args.unstacked_runs, 1)):
             result = child(kind, runs, workers)
             results[key].append(result)
             print(f"[{repeat + 1}/{args.repeats}] {key:7s} {result['rate']:7.2f} runs/s"

@@ -11,11 +11,11 @@ each is addressed by (day, purpose, tie), so it does not depend on which other d
 Only the ties that need a draw compute one, and two arms of a scenario run on the same seed share
 network, population and every daily draw (common random numbers).
 
-One engine can hold several replications of the same scenario (one seed each), stacked: their
-sellers are the rows of the tie arrays (replication-major), their buyers a disjoint union of
-networks. Every replication keeps its own streams and draw keys, so each gives exactly the numbers
-it gives alone; sweeps stack replications so that the fixed cost of a day's numpy calls is paid
-once for all of them.
+One engine can hold several runs stacked (one seed each; the same scenario, or scenarios that
+differ only in what each run lays out for itself: see :func:`stack_key`): their sellers are the
+rows of the tie arrays (run-major), their buyers a disjoint union of networks. Every run keeps its
+own streams and draw keys, so each gives exactly the numbers it gives alone; sweeps stack runs so
+that the fixed cost of a day's numpy calls is paid once for all of them.
 """
 
 from __future__ import annotations
@@ -263,24 +263,55 @@ class _TieParams(dict):
         return value
 
 
-class Engine:
-    """Vectorised state and daily update of one model run, or of several replications stacked.
+def stack_key(scenario: Scenario) -> str:
+    """What runs stacked in one engine must share: everything but the network, the buyers' trait
+    distributions and the strategies' gifts and asks (which each replication draws or lays out
+    for itself). Two scenarios with the same key can be stacked (:class:`Engine`)."""
+    data = scenario.model_dump(mode="json", exclude={"name", "source", "arm", "guide", "arms",
+                                                     "network", "strategies"})
+    data["buyers"] = {key: value for key, value in data["buyers"].items()
+                      if key not in STACKABLE_BUYER_FIELDS}
+    data["sellers"] = [{"name": seller["name"], "strategy": seller["strategy"]}
+                       for seller in data["sellers"]]
+    data["reach"] = [scenario.strategy_of(i).reach.model_dump(mode="json")
+                     for i in range(len(scenario.sellers))]
+    return repr(data)
 
-    ``seed`` is one ``SeedSequence`` (one run) or a list of them (one replication each, stacked:
-    see the module docstring). Tie arrays have one row per seller and replication
-    (``rows = replications * s``) and one column per buyer of a replication (``n``); per-seller
-    tallies have one entry per row.
+
+STACKABLE_BUYER_FIELDS = frozenset({
+    "need", "budget", "detection_skill", "reactance_proneness", "reciprocator_share",
+    "gift_rules_share", "punisher_share", "base_compliance", "compliance_sd", "base_amount"})
+"""Buyer fields drawn into per-buyer arrays, so they may differ between stacked runs."""
+
+
+class Engine:
+    """Vectorised state and daily update of one model run, or of several runs stacked.
+
+    ``seed`` is one ``SeedSequence`` (one run) or a list of them (one run each, stacked: see the
+    module docstring). ``scenario`` is one scenario for all of them, or a list, one per seed, of
+    scenarios with the same :func:`stack_key` (runs of several design points). Tie arrays have
+    one row per seller and run (``rows = replications * s``) and one column per buyer of a run
+    (``n``); per-seller tallies have one entry per row.
     """
 
-    def __init__(self, scenario: Scenario,
+    def __init__(self, scenario: Scenario | list[Scenario],
                  seed: np.random.SeedSequence | list[np.random.SeedSequence], *,
                  record_events: bool = False):
         seeds = [seed] if isinstance(seed, np.random.SeedSequence) else list(seed)
+        scenarios = list(scenario) if isinstance(scenario, list) else [scenario] * len(seeds)
         if not seeds:
             raise ValueError("seed: at least one SeedSequence is needed")
+        if len(scenarios) != len(seeds):
+            raise ValueError(f"scenario: {len(scenarios)} scenarios for {len(seeds)} seeds")
+        distinct = {id(sc): sc for sc in scenarios}.values()
+        if len(distinct) > 1 and len({stack_key(sc) for sc in distinct}) > 1:
+            raise ValueError("scenario: these scenarios differ in more than what stacked runs may "
+                             "(the network, buyer traits, gifts and asks); run them apart")
         if record_events and len(seeds) > 1:
             raise ValueError("record_events: events are kept for one replication, not a stack "
                              f"of {len(seeds)}")
+        self.scenarios = scenarios
+        scenario = scenarios[0]
         self.scenario = scenario
         self.p = scenario.rules
         self.n = scenario.buyers.n
@@ -294,9 +325,9 @@ class Engine:
         self._load_strategies()
 
         networks, populations, self.anchors, orders, keys = [], [], [], [], []
-        for streams in map(Streams.from_seed_sequence, seeds):
-            network = build_network(scenario.network, self.n, streams.network)
-            populations.append(Buyers.draw(scenario, streams.population))
+        for run, streams in zip(scenarios, map(Streams.from_seed_sequence, seeds), strict=True):
+            network = build_network(run.network, self.n, streams.network)
+            populations.append(Buyers.draw(run, streams.population))
             anchors = [streams.population.choice(self.n, size=min(k, self.n), replace=False)
                        for k in self._reach_initial.astype(int)]
             orders.append(np.stack([
@@ -318,20 +349,21 @@ class Engine:
 
     def _load_strategies(self):
         """Strategy parameters as (rows, 1) columns that broadcast over buyers."""
-        sellers = self.scenario.sellers
-        strategies = [self.scenario.strategy_of(i) for i in range(self.s)]
+        sellers = [seller for run in self.scenarios for seller in run.sellers]
+        strategies = [run.strategy_of(i) for run in self.scenarios for i in range(self.s)]
 
         def per_row(values, dtype=float):
-            """A (rows, 1) column: one value per seller, repeated for every replication."""
-            return np.tile(np.array(values, dtype=dtype)[:, None], (self.replications, 1))
+            """A (rows, 1) column: one value per seller of each run."""
+            return np.array(values, dtype=dtype)[:, None]
 
         def col(get, dtype=float):
             return per_row([get(st) for st in strategies], dtype)
 
-        self._reach_initial = np.array([self.n if st.reach.everyone else st.reach.initial
-                                        for st in strategies], dtype=float)
-        self._reach_per_day = np.array([st.reach.per_day for st in strategies], dtype=float)
-        self._reach_max = np.array([st.reach.max_share for st in strategies], dtype=float)
+        reach = [st.reach for st in strategies[:self.s]]  # the same in every run (stack_key)
+        self._reach_initial = np.array([self.n if r.everyone else r.initial for r in reach],
+                                       dtype=float)
+        self._reach_per_day = np.array([r.per_day for r in reach], dtype=float)
+        self._reach_max = np.array([r.max_share for r in reach], dtype=float)
         g = {name: col(lambda st, name=name: getattr(st.gift, name))
              for name in ("value", "quantity", "cost_to_means", "personalised", "surprise",
                           "usefulness", "first_day", "every", "max_gifts", "after_sale_every")}
@@ -350,7 +382,7 @@ class Engine:
         self.gift, self.ask = g, a
         self.thanks = col(lambda st: st.thank, bool)
         self.liking = per_row([sel.likeability for sel in sellers])
-        self.strategy_names = [sel.strategy for sel in sellers]
+        self.strategy_names = [sel.strategy for sel in self.scenario.sellers]
 
     def _init_ties(self):
         shape = (self.rows, self.n)

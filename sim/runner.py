@@ -13,14 +13,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from sim import metrics
-from sim.config import ScenarioError, load_scenario
-from sim.engine import Engine, seed_sequence_from
+from sim.config import Scenario, ScenarioError, load_scenario
+from sim.engine import Engine, seed_sequence_from, stack_key
 
 if TYPE_CHECKING:
     from sim.model import ReciprocityModel
 
 STACKED_TIES = 40_000
-"""Replications stacked in one engine by :func:`run_replications` hold at most this many ties
+"""Runs stacked in one engine by :func:`run_many` hold at most this many ties
 together (or one replication, if bigger). Below it a day's cost is mostly the fixed cost of its
 numpy calls, paid once for the stack; experiments/bench_sweep.py measures the effect."""
 
@@ -70,17 +70,71 @@ def replication_seeds(seed: int, replications: int) -> list[int]:
             for child in np.random.SeedSequence(seed).spawn(replications)]
 
 
+def run_many(scenario: Any, *, arm: str | None = None,
+             runs: Sequence[tuple[Mapping[str, Any] | None, int]], steps: int | None = None,
+             metrics: Sequence[str], every: int | None = None) -> list[list[dict[str, Any]]]:
+    """Run one model per ``(overrides, seed)`` in ``runs``, without per-agent objects, and return
+    each run's rows ``{"step": t, metric: value}``, in the order of ``runs``.
+
+    Runs whose scenarios may share an engine (same :func:`sim.engine.stack_key`: they differ at
+    most in the network, buyer traits, gifts and asks) are stacked in engines of up to
+    :data:`STACKED_TIES` ties; each run's rows are exactly those of
+    ``ReciprocityModel(..., overrides=overrides, rng=seed)`` run alone. ``every=None`` returns the
+    final step only; ``every=k`` returns steps k, 2k, ... and the last. Metric names are core
+    metrics, the scenario's outcomes, or ``name[strategy]``.
+
+    >>> rows = run_many("pushy_vs_active", steps=10, metrics=["conversion_rate[pushy]"],
+    ...                 runs=[({"buyers.n": 100, "buyers.detection_skill.mean": 0.2}, 1),
+    ...                       ({"buyers.n": 100, "buyers.detection_skill.mean": 0.8}, 1)])
+    >>> rows[1] == run_metrics("pushy_vs_active", seed=1, steps=10,
+    ...                        overrides={"buyers.n": 100, "buyers.detection_skill.mean": 0.8},
+    ...                        metrics=["conversion_rate[pushy]"])
+    True
+    """
+    loaded: dict[str, Scenario] = {}
+    configs = []
+    for overrides, _ in runs:
+        key = repr(sorted((overrides or {}).items()))
+        if key not in loaded:
+            loaded[key] = load_scenario(scenario, arm=arm, overrides=overrides)
+        configs.append(loaded[key])
+    groups: dict[str, list[int]] = {}
+    for i, config in enumerate(configs):
+        groups.setdefault(stack_key(config), []).append(i)
+    results: list[list[dict[str, Any]]] = [[] for _ in runs]
+    for members in groups.values():
+        first = configs[members[0]]
+        ties_per_run = first.buyers.n * len(first.sellers)
+        stacks = math.ceil(len(members) / max(1, STACKED_TIES // max(ties_per_run, 1)))
+        size = math.ceil(len(members) / stacks)  # stacks of even size
+        for start in range(0, len(members), size):
+            chosen = members[start: start + size]
+            engine = Engine([configs[i] for i in chosen],
+                            [seed_sequence_from(runs[i][1]) for i in chosen])
+            for i, rows in zip(chosen, _run_engine(engine, steps, metrics, every), strict=True):
+                results[i] = rows
+    return results
+
+
+def _run_engine(engine: Engine, steps: int | None, metrics: Sequence[str],
+                every: int | None) -> list[list[dict[str, Any]]]:
+    """Step ``engine`` to ``steps`` (default: the scenario's horizon); rows of each run in it."""
+    horizon = steps if steps is not None else engine.scenario.steps
+    read = _metric_reader(engine, metrics)
+    rows: list[list[dict[str, Any]]] = [[] for _ in range(engine.replications)]
+    for step in range(1, horizon + 1):
+        engine.step()
+        if step == horizon or (every and step % every == 0):
+            for run, values in zip(rows, read(), strict=True):
+                run.append({"step": step, **values})
+    return rows
+
+
 def run_replications(scenario: Any, *, arm: str | None = None,
                      overrides: Mapping[str, Any] | None = None, seeds: Sequence[int],
                      steps: int | None = None, metrics: Sequence[str],
                      every: int | None = None) -> list[list[dict[str, Any]]]:
-    """Run one model per seed, without per-agent objects, and return each run's rows
-    ``{"step": t, metric: value}``, in the order of ``seeds``.
-
-    Runs are stacked in engines of up to :data:`STACKED_TIES` ties; each run's rows are exactly
-    those of ``ReciprocityModel(..., rng=seed)`` run alone. ``every=None`` returns the final step
-    only; ``every=k`` returns steps k, 2k, ... and the last. Metric names are core metrics, the
-    scenario's outcomes, or ``name[strategy]``.
+    """:func:`run_many` for replications of one setting, one per seed.
 
     >>> rows = run_replications("pushy_vs_active", overrides={"buyers.n": 100}, seeds=[1, 2],
     ...                         steps=10, metrics=["conversion_rate[pushy]"], every=5)
@@ -90,23 +144,8 @@ def run_replications(scenario: Any, *, arm: str | None = None,
     ...                        metrics=["conversion_rate[pushy]"], every=5)
     True
     """
-    config = load_scenario(scenario, arm=arm, overrides=overrides)
-    horizon = steps if steps is not None else config.steps
-    ties_per_run = config.buyers.n * len(config.sellers)
-    stacks = math.ceil(len(seeds) / max(1, STACKED_TIES // max(ties_per_run, 1)))
-    stack = math.ceil(len(seeds) / stacks) if seeds else 1  # stacks of even size
-    results: list[list[dict[str, Any]]] = []
-    for first in range(0, len(seeds), stack):
-        engine = Engine(config, [seed_sequence_from(seed) for seed in seeds[first: first + stack]])
-        read = _metric_reader(engine, metrics)
-        runs: list[list[dict[str, Any]]] = [[] for _ in range(engine.replications)]
-        for step in range(1, horizon + 1):
-            engine.step()
-            if step == horizon or (every and step % every == 0):
-                for run, values in zip(runs, read(), strict=True):
-                    run.append({"step": step, **values})
-        results.extend(runs)
-    return results
+    return run_many(scenario, arm=arm, runs=[(overrides, seed) for seed in seeds], steps=steps,
+                    metrics=metrics, every=every)
 
 
 def run_metrics(scenario: Any, *, arm: str | None = None,

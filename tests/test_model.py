@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from sim import ReciprocityModel, list_scenarios, load_scenario, metrics, runner
-from sim.engine import Engine
+from sim.engine import Engine, stack_key
 from sim.metrics import CORE_METRICS
 from sim.runner import run_metrics
 
@@ -94,19 +94,27 @@ def _arms():
 
 
 @pytest.mark.parametrize(("name", "arm"), _arms())
-def test_stacked_replications_are_exactly_the_runs_alone(name, arm):
-    """Every tie array, tally and metric of a replication stacked with others is bit-identical
-    to the same seed run alone (the sweeps' speed rests on this)."""
-    config = load_scenario(name, arm=arm, overrides={"buyers.n": 120})
-    stacked = Engine(config, [np.random.SeedSequence(seed) for seed in (3, 11, 5)])
-    alone = [Engine(config, np.random.SeedSequence(seed)) for seed in (3, 11, 5)]
+def test_stacked_runs_are_exactly_the_runs_alone(name, arm):
+    """Every tie array, tally and metric of a run stacked with others is bit-identical to the
+    same run alone (the sweeps' speed rests on this): replications of one setting, and design
+    points that differ in the network, buyer traits, gifts and asks."""
+    base = load_scenario(name, arm=arm).sellers[0].strategy
+    variants = [{}, {}, {"buyers.detection_skill.mean": 0.8, "network.kind": "erdos_renyi"},
+                {f"strategies.{base}.gift.value": 3.0, f"strategies.{base}.ask.delay": 2,
+                 "buyers.punisher_share": 0.5, "sellers.0.likeability": 0.5}]
+    configs = [load_scenario(name, arm=arm, overrides={"buyers.n": 120, **v}) for v in variants]
+    assert len({stack_key(config) for config in configs}) == 1
+    seeds = (3, 11, 5, 3)
+    stacked = Engine(configs, [np.random.SeedSequence(seed) for seed in seeds])
+    alone = [Engine(config, np.random.SeedSequence(seed))
+             for config, seed in zip(configs, seeds, strict=True)]
     for _ in range(45):
         stacked.step()
         for engine in alone:
             engine.step()
     s = stacked.s
     tie_arrays = [key for key, value in vars(alone[0]).items()
-                  if isinstance(value, np.ndarray) and value.shape == (s, config.buyers.n)]
+                  if isinstance(value, np.ndarray) and value.shape == (s, 120)]
     assert {"status", "trust", "gross", "suspicion", "reactance"} <= set(tie_arrays)
     for r, engine in enumerate(alone):
         rows = slice(r * s, (r + 1) * s)
@@ -119,6 +127,21 @@ def test_stacked_replications_are_exactly_the_runs_alone(name, arm):
                                               err_msg=key)
         assert metrics.compute(stacked, np.arange(s) + r * s) == pytest.approx(
             metrics.compute(engine), rel=0, abs=0, nan_ok=True)
+
+
+def test_runs_that_cannot_share_an_engine_are_refused_and_run_apart():
+    small = {"buyers.n": 80}
+    other_rules = load_scenario("pushy_vs_active", overrides={**small, "rules.debt_weight": 0.1})
+    with pytest.raises(ValueError, match="differ in more than what stacked runs may"):
+        Engine([load_scenario("pushy_vs_active", overrides=small), other_rules],
+               [np.random.SeedSequence(1), np.random.SeedSequence(2)])
+    names = ["conversion_rate", "revenue[active]"]
+    runs = [(small, 1), ({**small, "rules.debt_weight": 0.1}, 1), ({"buyers.n": 60}, 2),
+            ({**small, "network.kind": "barabasi_albert"}, 3), (small, 4)]
+    many = runner.run_many("pushy_vs_active", runs=runs, steps=25, metrics=names)
+    assert many == [run_metrics("pushy_vs_active", overrides=overrides, seed=seed, steps=25,
+                                metrics=names) for overrides, seed in runs]
+    assert many[0] != many[1]  # the rule change shows
 
 
 def test_run_replications_in_several_stacks_match_the_model(monkeypatch):

@@ -112,22 +112,25 @@ def test_drive_is_monotone_in_disproportion():
     assert (e._compliance_drive(ties, zero + 0.5, zero) < e._compliance_drive(ties, zero, zero)).all()
 
 
-@settings(max_examples=12, deadline=None)
-@given(st.sampled_from(["watts_strogatz", "erdos_renyi", "barabasi_albert", "stochastic_block",
-                        "complete"]),
-       st.integers(12, 90), st.lists(st.integers(0, 2**31), min_size=2, max_size=4),
-       st.sampled_from(["pushy_vs_active", "door_in_the_face", "backfire_demo"]))
-def test_stacked_replications_equal_runs_alone_on_any_network(kind, n, seeds, scenario):
-    """Replications stacked in one engine (disjoint union of their networks) give exactly the
-    rows each gives alone, whatever the network and its size."""
-    from sim.runner import run_metrics, run_replications
+KINDS = ["watts_strogatz", "erdos_renyi", "barabasi_albert", "stochastic_block", "complete"]
 
-    overrides = {"buyers.n": n, "network.kind": kind, "network.m": 2}
+
+@settings(max_examples=12, deadline=None)
+@given(st.integers(12, 90),
+       st.lists(st.tuples(st.sampled_from(KINDS), unit, st.integers(0, 2**31)), min_size=2,
+                max_size=4),
+       st.sampled_from(["pushy_vs_active", "door_in_the_face", "backfire_demo"]))
+def test_stacked_runs_equal_runs_alone_on_any_network(n, runs, scenario):
+    """Runs stacked in one engine (a disjoint union of their networks) give exactly the rows
+    each gives alone, whatever the networks, their size, and the buyers' detection skill."""
+    from sim.runner import run_many, run_metrics
+
+    runs = [({"buyers.n": n, "network.kind": kind, "network.m": 2,
+              "buyers.detection_skill.mean": skill}, seed) for kind, skill, seed in runs]
     names = ["conversion_rate", "complaint_rate", "negative_wom", "referrals", "mean_trust"]
-    stacked = run_replications(scenario, overrides=overrides, seeds=seeds, steps=40,
-                               metrics=names, every=20)
+    stacked = run_many(scenario, runs=runs, steps=40, metrics=names, every=20)
     alone = [run_metrics(scenario, overrides=overrides, seed=seed, steps=40, metrics=names,
-                         every=20) for seed in seeds]
+                         every=20) for overrides, seed in runs]
     np.testing.assert_array_equal(
         [[list(row.values()) for row in run] for run in stacked],
         [[list(row.values()) for row in run] for run in alone])

@@ -73,25 +73,28 @@ def sorted_rows(out: Path) -> pd.DataFrame:
     return read_results(out).sort_values(["run_id", "step"]).reset_index(drop=True)
 
 
-def fake_run(scenario, *, arm=None, overrides=None, seeds, steps=None, metrics, every=None,
-             fail_point_n=None, fail_seed=None, kill_marker=None):
-    """A stand-in for run_replications: values from the seed and the overrides, no model.
+def fake_run(scenario, *, arm=None, runs, steps=None, metrics, every=None, fail_point_n=None,
+             fail_seed=None, kill_marker=None):
+    """A stand-in for run_many: values from each run's seed and overrides, no model.
 
-    ``fail_point_n``: raise when buyers.n equals it; ``fail_seed``: raise when that seed is among
-    ``seeds``. ``kill_marker``: the first call to find the marker absent creates it and SIGKILLs
-    its own (worker) process."""
+    ``fail_point_n``: raise when a run has buyers.n equal to it; ``fail_seed``: raise when a run
+    has that seed. ``kill_marker``: the first call to find the marker absent creates it and
+    SIGKILLs its own (worker) process."""
     if kill_marker is not None and not os.path.exists(kill_marker):
         Path(kill_marker).touch()
         os.kill(os.getpid(), signal.SIGKILL)
-    n = overrides.get("buyers.n", 0)
-    if fail_point_n is not None and n == fail_point_n:
-        raise ValueError(f"buyers.n = {n} is cursed")
-    if fail_seed in seeds:
-        raise ValueError(f"seed {fail_seed} is cursed")
     last = steps or 10
     wanted = [*range(every, last, every), last] if every else [last]
-    return [[{"step": t, **{m: (seed % 997) / 997 + n / 1000 + t / 100 for m in metrics}}
-             for t in wanted] for seed in seeds]
+    results = []
+    for overrides, seed in runs:
+        n = overrides.get("buyers.n", 0)
+        if fail_point_n is not None and n == fail_point_n:
+            raise ValueError(f"buyers.n = {n} is cursed")
+        if seed == fail_seed:
+            raise ValueError(f"seed {fail_seed} is cursed")
+        results.append([{"step": t, **{m: (seed % 997) / 997 + n / 1000 + t / 100 for m in metrics}}
+                        for t in wanted])
+    return results
 
 
 # --- the spec -----------------------------------------------------------------------------------

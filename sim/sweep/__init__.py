@@ -23,9 +23,8 @@ A TOML file with two tables. Every key, with its default::
                                   #   and the last
     batch = 8                     # default: automatic (about 8 tasks per worker, at most 32
                                   #   runs per task); runs per task and per chunk file. A
-                                  #   task's replications of one design point run stacked in
-                                  #   one engine (sim.runner.run_replications): same rows,
-                                  #   faster
+                                  #   task's runs are stacked in engines where they may be
+                                  #   (sim.runner.run_many): same rows, faster
     set = { "buyers.n" = 500 }    # default {}: fixed overrides for every run (dotted keys)
 
     [design]

@@ -14,9 +14,9 @@ Backends:
   workers have the same recip installed (and any scenario file at the same path).
 
 Runs are grouped in batches (one task, one chunk each) so that short runs are not dominated by
-task overhead; a batch's replications of one design point run stacked in one engine
-(:func:`sim.runner.run_replications`). Results do not depend on the batch size, the backend or the
-number of workers.
+task overhead; a batch's runs are stacked in engines where they may be
+(:func:`sim.runner.run_many`). Results do not depend on the batch size, the backend or the number
+of workers.
 """
 
 from __future__ import annotations
@@ -312,7 +312,7 @@ def run_sweep(spec: SweepSpec, out: str | Path, *, workers: int | None = None,
               run_function: RunFunction | None = None) -> SweepOutcome:
     """Run every run of ``spec`` not yet in ``out``, writing a chunk per finished batch.
 
-    ``run_function`` defaults to :func:`sim.runner.run_replications`; another (for tests) must be
+    ``run_function`` defaults to :func:`sim.runner.run_many`; another (for tests) must be
     importable by name when runs go to other processes. Raises :class:`SweepSpecError` for an
     unusable ``out`` or scheduler and :class:`SweepAborted` when the workers cannot go on; on any
     exit after the start, Ctrl-C included, the manifest says what was done.

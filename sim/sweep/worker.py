@@ -6,7 +6,6 @@ engine, not the driver's Parquet, progress and cluster machinery: a fresh pool s
 
 from __future__ import annotations
 
-import itertools
 import signal
 import traceback
 from collections.abc import Callable, Mapping
@@ -19,8 +18,8 @@ if TYPE_CHECKING:
     from sim.sweep.spec import SweepSpec
 
 RunFunction = Callable[..., list[list[dict[str, Any]]]]
-"""``run_function(scenario, *, arm, overrides, seeds, steps, metrics, every) -> rows per seed``,
-as :func:`sim.runner.run_replications`."""
+"""``run_function(scenario, *, arm, runs, steps, metrics, every) -> rows per run``, ``runs`` being
+``(overrides, seed)`` pairs, as :func:`sim.runner.run_many`."""
 
 
 @dataclass(frozen=True)
@@ -42,47 +41,45 @@ class RunSettings:
 
 def run_batch(settings: RunSettings, runs: list[Run], run_function: RunFunction | None = None
               ) -> list[dict[str, Any]]:
-    """Run a batch; return its rows. Consecutive runs of one design point go to ``run_function``
-    together (it may stack them in one engine). A run that raises gives one row with ``error``
-    (the exception) and ``traceback`` set and no metrics; the other runs go on."""
+    """Run a batch; return its rows. The batch's runs go to ``run_function`` together (it may
+    stack them in engines). A run that raises gives one row with ``error`` (the exception) and
+    ``traceback`` set and no metrics; the other runs go on."""
     if run_function is None:
-        from sim.runner import run_replications as run_function
+        from sim.runner import run_many as run_function
+    try:
+        results: list = _checked_rows(settings, runs, run_function)
+    except Exception as exc:  # recorded with the run; the sweep goes on
+        results = [exc] if len(runs) == 1 else [_run_alone(settings, run, run_function)
+                                                for run in runs]
     rows: list[dict[str, Any]] = []
-    for _, group in itertools.groupby(runs, key=lambda run: run.point):
-        group = list(group)
-        try:
-            results: list = _run_group(settings, group, run_function)
-        except Exception as exc:  # recorded with the run; the sweep goes on
-            results = [exc] if len(group) == 1 else [_run_alone(settings, run, run_function)
-                                                     for run in group]
-        for run, result in zip(group, results, strict=True):
-            ids = {"run_id": run.run_id, "point": run.point, "replication": run.replication,
-                   "seed": run.seed, **run.parameters}
-            if isinstance(result, Exception):
-                rows.append({**ids, "step": None, "error": f"{type(result).__name__}: {result}",
-                             "traceback": "".join(traceback.format_exception(result, limit=-8))})
-            else:
-                rows.extend({**ids, **values} for values in result)
+    for run, result in zip(runs, results, strict=True):
+        ids = {"run_id": run.run_id, "point": run.point, "replication": run.replication,
+               "seed": run.seed, **run.parameters}
+        if isinstance(result, Exception):
+            rows.append({**ids, "step": None, "error": f"{type(result).__name__}: {result}",
+                         "traceback": "".join(traceback.format_exception(result, limit=-8))})
+        else:
+            rows.extend({**ids, **values} for values in result)
     return rows
 
 
 def _run_alone(settings: RunSettings, run: Run, run_function: RunFunction):
-    """One run's rows, or the exception it raised: finds the failing runs of a group."""
+    """One run's rows, or the exception it raised: finds the failing runs of a batch."""
     try:
-        return _run_group(settings, [run], run_function)[0]
+        return _checked_rows(settings, [run], run_function)[0]
     except Exception as exc:
         return exc
 
 
-def _run_group(settings: RunSettings, runs: list[Run], run_function: RunFunction
+def _checked_rows(settings: RunSettings, runs: list[Run], run_function: RunFunction
                ) -> list[list[dict[str, Any]]]:
-    """The checked rows of runs that share a design point, one list per run."""
+    """The checked rows of ``runs``, one list per run."""
     results = run_function(settings.scenario, arm=settings.arm,
-                           overrides={**settings.fixed, **runs[0].parameters},
-                           seeds=[run.seed for run in runs], steps=settings.steps,
-                           metrics=list(settings.metrics), every=settings.every)
+                           runs=[({**settings.fixed, **run.parameters}, run.seed) for run in runs],
+                           steps=settings.steps, metrics=list(settings.metrics),
+                           every=settings.every)
     if len(results) != len(runs):
-        raise RuntimeError(f"the run function returned {len(results)} runs for {len(runs)} seeds")
+        raise RuntimeError(f"the run function returned {len(results)} runs for {len(runs)}")
     checked = []
     for rows in results:
         if not rows:
