@@ -11,7 +11,7 @@ asks); two more rows measure a design of one replication per point that stacks (
 in buyers' detection skill) and one that cannot (points differ in a rule parameter). Writes its
 section of `experiments/BENCHMARKS.md` between the bench_sweep markers. Never a timed assertion.
 
-Usage: python experiments/bench_sweep.py [--runs 1000] [--unstacked-runs 60] [--reference-runs 12]
+Usage: python experiments/bench_sweep.py [--runs 2000] [--unstacked-runs 60] [--reference-runs 12]
        [--repeats 3]
 """
 
@@ -197,7 +197,7 @@ def write_section(path: Path, text: str) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=1000,
+    parser.add_argument("--runs", type=int, default=2000,
                         help="recip runs per measurement (replications of one design point)")
     parser.add_argument("--unstacked-runs", type=int, default=60,
                         help="runs of the measurement that cannot stack (rule parameters vary)")
