@@ -445,6 +445,10 @@ class Engine:
         self._flag(ties, self.backfired, "backfired",
                    ties.get(self.accepted_gift) & (fresh[1] == rules.MANIPULATION))
 
+    def sellers_of(self, strategy: str) -> np.ndarray:
+        """Indices of the sellers (within a run) that follow ``strategy``."""
+        return np.flatnonzero(np.array(self.strategy_names) == strategy)
+
     def by_tie(self, values: np.ndarray) -> np.ndarray:
         """A per-buyer array laid out like the tie arrays (broadcast over each replication's
         sellers)."""

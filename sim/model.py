@@ -117,8 +117,7 @@ class ReciprocityModel(Model):
 
     def sellers_of(self, strategy: str) -> np.ndarray:
         """Indices of the sellers that follow ``strategy``."""
-        return np.array([i for i, name in enumerate(self.engine.strategy_names)
-                         if name == strategy])
+        return self.engine.sellers_of(strategy)
 
     def metrics_by_strategy(self) -> pd.DataFrame:
         """Tidy frame: one row per step and strategy, one column per metric."""

@@ -42,8 +42,7 @@ def _metric_reader(engine: Engine, names: Sequence[str]):
             raise ScenarioError(f"metrics: {name!r}: strategy {strategy!r} is not in play; in "
                                 f"play: {', '.join(in_play)}")
         parsed.append((name, metric, strategy))
-    sellers = {strategy: np.arange(engine.s) if strategy is None else
-               np.flatnonzero(np.array(engine.strategy_names) == strategy)
+    sellers = {strategy: np.arange(engine.s) if strategy is None else engine.sellers_of(strategy)
                for strategy in {strategy for _, _, strategy in parsed}}
 
     def read() -> list[dict[str, float]]:

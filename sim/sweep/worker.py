@@ -72,7 +72,7 @@ def _run_alone(settings: RunSettings, run: Run, run_function: RunFunction):
 
 
 def _checked_rows(settings: RunSettings, runs: list[Run], run_function: RunFunction
-               ) -> list[list[dict[str, Any]]]:
+                  ) -> list[list[dict[str, Any]]]:
     """The checked rows of ``runs``, one list per run."""
     results = run_function(settings.scenario, arm=settings.arm,
                            runs=[({**settings.fixed, **run.parameters}, run.seed) for run in runs],
