@@ -367,6 +367,17 @@ class Scenario(_Spec):
                                  f"strategy; allowed: {allowed}")
         return self
 
+    @model_validator(mode="after")
+    def _outcomes_do_not_shadow_core_metrics(self):
+        from sim.metrics import CORE_METRICS  # the metric names are defined with the metrics
+
+        for name in self.outcomes:
+            if name in CORE_METRICS:
+                raise ValueError(f"outcomes.{name}: {name!r} is already a core metric, reported "
+                                 f"for every scenario; give the outcome another name (core "
+                                 f"metrics: {', '.join(CORE_METRICS)})")
+        return self
+
     @property
     def strategies_in_play(self) -> list[str]:
         """Strategies the sellers follow, in seller order, without repeats."""

@@ -6,8 +6,10 @@ import subprocess
 import sys
 
 import pandas as pd
+import pytest
 from typer.testing import CliRunner
 
+from sim import list_scenarios
 from sim.cli import app
 
 runner = CliRunner()
@@ -66,3 +68,21 @@ def test_wheel_install_ships_scenarios_and_app(tmp_path):
     assert module.startswith(str(target)) and scenarios.startswith(str(target))
     assert has_app == str(os.path.isfile(os.path.join(root, "viz", "app.py")))
     assert "pushy_vs_active" in names.split()
+
+
+@pytest.mark.parametrize("name", list_scenarios())
+def test_recip_run_works_on_every_shipped_scenario(name, tmp_path):
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["run", name, "--steps", "3", "--set", "buyers.n=60",
+                                 "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert {p.name for p in out.iterdir()} == {"timeseries.parquet", "summary.json", "metrics.png"}
+
+
+def test_an_outcome_may_not_shadow_a_core_metric(tmp_path):
+    path = tmp_path / "shadow.toml"
+    path.write_text('[[sellers]]\nstrategy = "active"\n[outcomes]\nconversion_rate = "ask_compliance"\n')
+    result = runner.invoke(app, ["run", str(path), "--steps", "2", "--out", str(tmp_path / "o")])
+    assert result.exit_code == 2
+    assert "outcomes.conversion_rate" in result.output and "core metric" in result.output
+    assert not (tmp_path / "o").exists()
