@@ -1,0 +1,68 @@
+"""Write the golden snapshot that guards refactors which must not change results.
+
+Every shipped scenario and arm, three seeds, a small population (at most 300 buyers) and at most
+100 days: every model-level metric and every per-strategy metric at chosen days, plus a digest
+of each tie array's bytes on the last day. ``tests/test_golden.py`` recomputes all of it and
+requires a bit-for-bit match.
+
+Regenerate only when a change is *meant* to change results (a rule, a default, a scenario), and
+say so in the commit message:
+
+    .venv/bin/python tests/golden/make_golden.py
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from sim import list_scenarios, load_scenario
+from sim.model import ReciprocityModel
+
+SNAPSHOT = Path(__file__).with_name("snapshot.parquet")
+SEEDS = (1, 2, 3)
+MAX_BUYERS = 300
+MAX_STEPS = 100
+DAYS = (1, 2, 3, 5, 10, 20, 40, 70, 100)
+TIE_ARRAYS = ("status", "trust", "gross", "concession", "given", "suspicion", "reactance",
+              "asks_made", "said_no", "converted_day", "churn_day", "complained", "backfired",
+              "account_closed")
+
+
+def cases() -> list[tuple[str, str | None]]:
+    return [(name, arm) for name in list_scenarios() for arm in [None, *load_scenario(name).arms]]
+
+
+def run_case(name: str, arm: str | None, seed: int) -> pd.DataFrame:
+    """Metrics of one run at the chosen days (and its last day), with tie-array digests."""
+    n = min(load_scenario(name, arm=arm).buyers.n, MAX_BUYERS)
+    model = ReciprocityModel(name, arm=arm, rng=seed, overrides={"buyers.n": n},
+                             build_agents=False)
+    steps = min(model.horizon, MAX_STEPS)
+    model.run_for(steps)
+    days = sorted({d for d in DAYS if d <= steps} | {steps})
+    overall = model.datacollector.get_model_vars_dataframe().assign(strategy="all")
+    frame = pd.concat([overall, model.metrics_by_strategy()], ignore_index=True)
+    frame = frame[frame.step.isin(days)].copy()
+    engine = model.engine
+    for array in TIE_ARRAYS:
+        digest = hashlib.sha256(np.ascontiguousarray(getattr(engine, array)).tobytes()).hexdigest()
+        frame[f"sha_{array}"] = np.where(frame.step == steps, digest[:16], "")
+    frame.insert(0, "seed", seed)
+    frame.insert(0, "arm", arm or "")
+    frame.insert(0, "scenario", name)
+    return frame
+
+
+def snapshot() -> pd.DataFrame:
+    return pd.concat([run_case(name, arm, seed) for name, arm in cases() for seed in SEEDS],
+                     ignore_index=True)
+
+
+if __name__ == "__main__":
+    table = snapshot()
+    table.to_parquet(SNAPSHOT, index=False, compression="zstd")
+    print(f"{SNAPSHOT}: {len(table)} rows, {SNAPSHOT.stat().st_size / 1024:.0f} KiB")
