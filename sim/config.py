@@ -9,7 +9,6 @@ naming the file, the field, the value and what is allowed.
 
 from __future__ import annotations
 
-import copy
 import difflib
 import tomllib
 import types
@@ -20,15 +19,16 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from sim import strategies
+from sim.errors import ScenarioError
+from sim.files import deep_merge, read_toml
+from sim.metrics import CORE_METRICS, OUTCOME_KINDS
+from sim.network import NETWORK_KINDS, load_network_file
 from sim.paths import scenarios_dir
 
 Unit = Annotated[float, Field(ge=0.0, le=1.0)]
 NonNeg = Annotated[float, Field(ge=0.0)]
 Pos = Annotated[float, Field(gt=0.0)]
-
-
-class ScenarioError(ValueError):
-    """A scenario, arm or override that cannot be used; the message says where and why."""
 
 
 class _Spec(BaseModel):
@@ -37,8 +37,7 @@ class _Spec(BaseModel):
 
 # --- the world ----------------------------------------------------------------------------------
 
-NetworkKind = Literal["watts_strogatz", "barabasi_albert", "erdos_renyi", "stochastic_block",
-                      "complete", "edgelist", "graphml"]
+NetworkKind = Literal[tuple(NETWORK_KINDS)]  # the registry in sim.network
 
 
 class NetworkSpec(_Spec):
@@ -58,11 +57,12 @@ class NetworkSpec(_Spec):
     p_in: Unit = 0.05
     p_out: Unit = 0.002
     path: str | None = None
-    """edgelist / graphml: file to load, relative to the scenario file. Nodes are relabelled 0..n-1."""
+    """edgelist / graphml: file to load, relative to the scenario file. Buyers are its nodes
+    (integer labels in numerical order, others in file order); ``buyers.n`` follows the file."""
 
     @model_validator(mode="after")
     def _file_needs_path(self):
-        if self.kind in ("edgelist", "graphml") and not self.path:
+        if NETWORK_KINDS[self.kind].from_file and not self.path:
             raise ValueError(f"network.kind = {self.kind!r} needs network.path (a file to load)")
         return self
 
@@ -251,6 +251,8 @@ class RuleParams(_Spec):
     debt_saturation: Pos
     liking_weight: NonNeg
     trust_weight: NonNeg
+    neutral_trust: Unit
+    """Trust at which trust neither raises nor lowers compliance, churn or referrals."""
     price_weight: NonNeg
     # rule 5
     value_exponent: Annotated[float, Field(gt=0.0, le=1.0)]
@@ -272,6 +274,8 @@ class RuleParams(_Spec):
     tactic_threshold: Unit
     manipulation_threshold: Unit
     manipulation_penalty: NonNeg
+    manipulation_trust_factor: NonNeg
+    """A gift read as manipulation removes this many times ``gift_trust``."""
     detection_enabled: bool
     # rule 8
     pressure_base: NonNeg
@@ -279,6 +283,8 @@ class RuleParams(_Spec):
     pressure_no_opt_out: NonNeg
     pressure_after_no: NonNeg
     pressure_strings: NonNeg
+    typical_proneness: Annotated[float, Field(gt=0.0, le=1.0)]
+    """Reactance proneness at which pressure turns into reactance one for one."""
     reactance_threshold: Pos
     reactance_half_life: Pos
     reactance_weight: NonNeg
@@ -291,9 +297,13 @@ class RuleParams(_Spec):
     retaliation_deception: NonNeg
     retaliation_punisher: NonNeg
     warn_neighbours: Unit
+    complaint_trust: Unit
+    """Trust a buyer loses in a seller each time they complain about it."""
     discovery_rate: Unit
     # rule 10
     referral_rate: Unit
+    referral_repayment: Unit
+    """Share of the felt debt a referral repays (referring is a way to repay)."""
     indirect_share: Unit
     referral_trust: NonNeg
     warning_trust: NonNeg
@@ -318,9 +328,7 @@ class RuleParams(_Spec):
 
 # --- the scenario -------------------------------------------------------------------------------
 
-OutcomeKind = Literal["mean_amount", "ask_compliance", "first_ask_compliance",
-                      "conceded_ask_compliance", "revenue_per_buyer", "conversion_rate",
-                      "gift_acceptance_rate", "discount_depth", "referrals_per_buyer"]
+OutcomeKind = Literal[OUTCOME_KINDS]  # any metric of the registry in sim.metrics
 
 
 class Guide(_Spec):
@@ -369,8 +377,6 @@ class Scenario(_Spec):
 
     @model_validator(mode="after")
     def _outcomes_do_not_shadow_core_metrics(self):
-        from sim.metrics import CORE_METRICS  # the metric names are defined with the metrics
-
         for name in self.outcomes:
             if name in CORE_METRICS:
                 raise ValueError(f"outcomes.{name}: {name!r} is already a core metric, reported "
@@ -395,24 +401,6 @@ SHIPPED_EXTENSION = ".toml"
 def list_scenarios() -> list[str]:
     """Names of the shipped scenarios, sorted."""
     return sorted(p.stem for p in scenarios_dir().glob("*.toml") if not p.stem.startswith("_"))
-
-
-def _read_toml(path: Path) -> dict[str, Any]:
-    try:
-        with path.open("rb") as fh:
-            return tomllib.load(fh)
-    except tomllib.TOMLDecodeError as exc:
-        raise ScenarioError(f"{path}: not valid TOML: {exc}") from None
-
-
-def _deep_merge(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
-    out = copy.deepcopy(base)
-    for key, value in extra.items():
-        if isinstance(value, Mapping) and isinstance(out.get(key), dict):
-            out[key] = _deep_merge(out[key], value)
-        else:
-            out[key] = copy.deepcopy(value)
-    return out
 
 
 def parse_value(text: str) -> Any:
@@ -507,19 +495,22 @@ def _locate(scenario: str | Path) -> Path:
 
 
 def load_scenario(scenario: str | Path | Scenario = "pushy_vs_active", *, arm: str | None = None,
-                  overrides: Mapping[str, Any] | None = None) -> Scenario:
+                  overrides: Mapping[str, Any] | None = None,
+                  graph_nodes: int | None = None) -> Scenario:
     """Load a shipped scenario by name, a TOML file by path, or re-resolve a loaded ``Scenario``.
 
     ``arm`` picks one of the scenario's named conditions; ``overrides`` are dotted keys
-    (``{"buyers.n": 500, "strategies.active.gift.value": 10}``) applied last.
+    (``{"buyers.n": 500, "strategies.active.gift.value": 10}``) applied last. When the buyers'
+    network is a graph handed over (``graph_nodes``: its number of nodes) or a network file,
+    ``buyers.n`` follows it; an override (or, for a file, the same scenario file) that sets
+    another ``buyers.n`` is an error.
 
     >>> load_scenario("pushy_vs_active", overrides={"buyers.n": 300}).buyers.n
     300
     """
-    from sim import strategies  # presets are data read through this module
-
+    overrides = dict(overrides or {})
     if isinstance(scenario, Scenario):
-        if arm is None and not overrides:
+        if arm is None and not overrides and graph_nodes in (None, scenario.buyers.n):
             return scenario
         raw = scenario.model_dump(by_alias=True, exclude={"arm"})
         origin = scenario.source or scenario.name
@@ -527,20 +518,23 @@ def load_scenario(scenario: str | Path | Scenario = "pushy_vs_active", *, arm: s
         if base_arm is not None and arm is not None and arm != base_arm:
             raise ScenarioError(f"{origin}: already resolved for arm {base_arm!r}; load the "
                                 f"scenario again to pick arm {arm!r}")
+        n_in_file = False
     else:
         path = _locate(scenario)
         origin = str(path)
-        raw = _deep_merge(_read_toml(scenarios_dir() / "_defaults.toml"), _read_toml(path))
+        own = read_toml(path)
+        n_in_file = "n" in own.get("buyers", {})
+        raw = deep_merge(read_toml(scenarios_dir() / "_defaults.toml"), own)
         raw.setdefault("name", path.stem)
         raw["source"] = str(path)
         presets = strategies.presets()
         for name, spec in raw.get("strategies", {}).items():
-            if name in presets and "base" in spec:
+            if name in presets and isinstance(spec, dict) and "base" in spec:
                 raise ScenarioError(f"{origin}: strategies.{name}.base = {spec['base']!r}: "
                                     f"{name!r} is a preset; override its fields without 'base', "
                                     f"or give the new strategy another name")
-        raw["strategies"] = _deep_merge(presets, raw.get("strategies", {}))
-        if raw.get("network", {}).get("path"):
+        raw["strategies"] = deep_merge(presets, raw.get("strategies", {}))
+        if isinstance(raw.get("network"), dict) and isinstance(raw["network"].get("path"), str):
             raw["network"]["path"] = str((path.parent / raw["network"]["path"]).resolve())
         base_arm = None
 
@@ -552,12 +546,31 @@ def load_scenario(scenario: str | Path | Scenario = "pushy_vs_active", *, arm: s
                                 f"allowed: {allowed}")
         for key, value in arms[arm].items():
             set_dotted(raw, key, value, origin=f"{origin} [arms.{arm}]")
+            n_in_file |= key == "buyers.n"
         raw["arm"] = arm
     elif base_arm is not None:
         raw["arm"] = base_arm
-    for key, value in (overrides or {}).items():
+    for key, value in overrides.items():
         set_dotted(raw, key, value, origin=f"{origin} (override)")
     raw["strategies"] = strategies.resolve_bases(raw.get("strategies", {}), origin)
+    resolved = _validate(raw, origin)
+    nodes = graph_nodes
+    if nodes is None and NETWORK_KINDS[resolved.network.kind].from_file:
+        nodes = load_network_file(resolved.network.kind, resolved.network.path).n
+    if nodes is None or nodes == resolved.buyers.n:
+        return resolved
+    where = ("override" if "buyers.n" in overrides else
+             "scenario" if n_in_file and graph_nodes is None else None)
+    if where is not None:
+        network = "the graph" if graph_nodes is not None else repr(resolved.network.path)
+        raise ScenarioError(f"{origin} ({where}): buyers.n = {resolved.buyers.n}, but {network} "
+                            f"has {nodes} nodes; leave buyers.n out (it follows the network) or "
+                            f"set it to {nodes}")
+    raw["buyers"]["n"] = nodes
+    return _validate(raw, origin)
+
+
+def _validate(raw: dict[str, Any], origin: str) -> Scenario:
     try:
         return Scenario.model_validate(raw)
     except ValidationError as exc:

@@ -1,135 +1,213 @@
-"""Model-level metrics (RECIPROCITY.md, "Metrics the seeds name"), computed from engine state.
+"""Metrics (RECIPROCITY.md, "Metrics the seeds name"): one registry, :data:`METRICS`.
 
-Every metric is computed over seller-buyer ties: for the whole model (all sellers) or for the
-sellers that follow one strategy. Unless its definition says otherwise a rate is a cumulative share
-of the ties reached so far. Definitions (also in the README):
+Every metric is a ratio or a total of per-seller sums that the engine keeps (event tallies such as
+``reached``, ``conversions``, ``revenue``, and passes over the tie state such as ``trust``): for
+the whole model (all sellers) or for the sellers that follow one strategy. Unless its definition
+says otherwise a rate is a cumulative share of the ties reached so far.
 
-- ``gift_acceptance_rate``: ties that accepted at least one gift / ties offered one (lead-magnet
-  conversion).
-- ``conversion_rate``: ties that became customers (said yes to an ask) / ties reached.
-- ``reply_rate``: ties that answered an ask (yes, an explicit no, or an amount) / ties asked.
-- ``revenue``: cumulative revenue, tips or donations in dollars.
-- ``discount_depth``: mean discount, as a share of the price, over conversions.
-- ``complaint_rate``: ties that complained at least once / ties reached.
-- ``opt_out_rate``: ties that opted out / ties reached.
-- ``churn_rate``: converted ties that have since left / converted ties.
-- ``retention_90d``: converted ties still customers 90 days after converting (or now, for those
-  converted less than 90 days ago) / converted ties.
-- ``referrals``: cumulative referrals made.
-- ``negative_wom``: cumulative warnings received by neighbours (one per neighbour told).
-- ``mean_trust``: mean trust in the seller over reached ties (now).
-- ``mean_perceived_sincerity``: mean perceived sincerity of the seller over reached ties (now).
-- ``outstanding_obligation``: mean felt debt still owed (positive part) over reached ties (now).
-- ``backfire_rate``: ties whose gift was read as manipulation / ties that accepted a gift.
-- ``mean_time_to_conversion``: mean days from the first gift (or first contact, with no gift) to
-  conversion, over converted ties (NaN before any conversion).
+Adding a metric: write one function below, decorated with :func:`metric` (its name is the
+metric's name, the definition is what the docs and ``recip metrics`` print), and a test in
+``tests/test_metrics.py``. If it needs a sum the engine does not keep yet, add that sum to
+:meth:`sim.engine.Engine.seller_sums` (or a tally to :class:`sim.engine.state.Tallies`).
+*Core* metrics are reported for every scenario; the others are *outcome kinds* that a scenario
+reports under a name of its own (``[outcomes] tip_percent = "mean_amount"``).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
-from sim import rules
-from sim.engine import CHURNED, CUSTOMER, OPTED_OUT, UNREACHED, Engine
 
-CORE_METRICS = (
-    "gift_acceptance_rate", "conversion_rate", "reply_rate", "revenue", "discount_depth",
-    "complaint_rate", "opt_out_rate", "churn_rate", "retention_90d", "referrals", "negative_wom",
-    "mean_trust", "mean_perceived_sincerity", "outstanding_obligation", "backfire_rate",
-    "mean_time_to_conversion",
-)
+class Totals(dict):
+    """Per-seller sums added up over the chosen sellers, by name."""
 
+    def ratio(self, numerator: str, denominator: str, empty: float = 0.0) -> float:
+        """``numerator / denominator``, or ``empty`` when nothing was counted."""
+        return self[numerator] / self[denominator] if self[denominator] else empty
+
+
+@dataclass(frozen=True)
+class Metric:
+    name: str
+    definition: str
+    unit: str
+    value: Callable[[Totals], float]
+    core: bool
+    """Reported for every scenario (else only as a scenario's named outcome)."""
+
+
+METRICS: dict[str, Metric] = {}
+"""Every metric, by name, in the order the docs and outputs list them."""
+
+
+def metric(definition: str, *, unit: str, core: bool = True):
+    """Register the decorated function (``Totals -> float``) as a metric named like it."""
+    def register(value: Callable[[Totals], float]) -> Callable[[Totals], float]:
+        METRICS[value.__name__] = Metric(value.__name__, definition, unit, value, core)
+        return value
+    return register
+
+
+NAN = float("nan")
+
+
+# --- core metrics ------------------------------------------------------------------------------
+
+
+@metric("ties that accepted at least one gift / ties offered one (lead-magnet conversion)",
+        unit="share")
+def gift_acceptance_rate(t: Totals) -> float:
+    return t.ratio("accepted", "offered")
+
+
+@metric("ties that became customers (said yes to an ask) / ties reached", unit="share")
+def conversion_rate(t: Totals) -> float:
+    return t.ratio("conversions", "reached")
+
+
+@metric("ties that answered an ask (yes, an explicit no, or an amount) / ties asked", unit="share")
+def reply_rate(t: Totals) -> float:
+    return t.ratio("replied", "asked")
+
+
+@metric("cumulative revenue, tips or donations", unit="dollars")
+def revenue(t: Totals) -> float:
+    return t["revenue"]
+
+
+@metric("mean discount, as a share of the price, over conversions", unit="share")
+def discount_depth(t: Totals) -> float:
+    return t.ratio("discounted", "conversions")
+
+
+@metric("ties that complained at least once / ties reached", unit="share")
+def complaint_rate(t: Totals) -> float:
+    return t.ratio("complained", "reached")
+
+
+@metric("ties that opted out / ties reached", unit="share")
+def opt_out_rate(t: Totals) -> float:
+    return t.ratio("opted_out", "reached")
+
+
+@metric("converted ties that have since left / converted ties", unit="share")
+def churn_rate(t: Totals) -> float:
+    return t.ratio("churned", "conversions")
+
+
+@metric("converted ties still customers 90 days after converting (or now, for those converted "
+        "less than 90 days ago) / converted ties", unit="share")
+def retention_90d(t: Totals) -> float:
+    return 1.0 - t.ratio("churned_within_90d", "conversions", NAN)
+
+
+@metric("cumulative referrals made", unit="referrals")
+def referrals(t: Totals) -> float:
+    return t["referrals"]
+
+
+@metric("cumulative warnings received by neighbours (one per neighbour told)", unit="warnings")
+def negative_wom(t: Totals) -> float:
+    return t["warnings_sent"]
+
+
+@metric("mean trust in the seller over reached ties, now", unit="0-1")
+def mean_trust(t: Totals) -> float:
+    return t.ratio("trust", "reached", NAN)
+
+
+@metric("mean perceived sincerity of the seller over reached ties, now", unit="0-1")
+def mean_perceived_sincerity(t: Totals) -> float:
+    return t.ratio("sincerity", "reached", NAN)
+
+
+@metric("mean felt debt still owed (positive part) over reached ties, now", unit="felt dollars")
+def outstanding_obligation(t: Totals) -> float:
+    return t.ratio("owed", "reached", NAN)
+
+
+@metric("ties whose gift was read as manipulation / ties that accepted a gift", unit="share")
+def backfire_rate(t: Totals) -> float:
+    return t.ratio("backfired", "accepted")
+
+
+@metric("mean days from the first gift (or first contact, with no gift) to conversion, over "
+        "converted ties (NaN before any conversion)", unit="days")
+def mean_time_to_conversion(t: Totals) -> float:
+    return t.ratio("days_to_convert", "conversions", NAN)
+
+
+# --- outcome kinds: reported when a scenario names them ----------------------------------------
+
+
+@metric("mean amount given per amount ask (tip percent, tickets, dollars donated)", unit="amount",
+        core=False)
+def mean_amount(t: Totals) -> float:
+    return t.ratio("amount_total", "amount_asks", NAN)
+
+
+@metric("asks answered yes / asks made", unit="share", core=False)
+def ask_compliance(t: Totals) -> float:
+    return t.ratio("asks_answered_yes", "asks_made", NAN)
+
+
+@metric("first asks answered yes / first asks made", unit="share", core=False)
+def first_ask_compliance(t: Totals) -> float:
+    return t.ratio("first_asks_yes", "first_asks", NAN)
+
+
+@metric("retreated (conceded) asks answered yes / retreated asks made", unit="share", core=False)
+def conceded_ask_compliance(t: Totals) -> float:
+    return t.ratio("conceded_asks_yes", "conceded_asks", NAN)
+
+
+@metric("revenue / ties reached", unit="dollars", core=False)
+def revenue_per_buyer(t: Totals) -> float:
+    return t.ratio("revenue", "reached")
+
+
+@metric("referrals / ties reached", unit="referrals", core=False)
+def referrals_per_buyer(t: Totals) -> float:
+    return t.ratio("referrals", "reached")
+
+
+# --- names -------------------------------------------------------------------------------------
+
+CORE_METRICS = tuple(name for name, m in METRICS.items() if m.core)
+OUTCOME_KINDS = tuple(METRICS)
+"""A scenario's ``[outcomes]`` may name any metric as its kind."""
 
 METRIC_NAME = re.compile(r"^(?P<metric>\w+)(?:\[(?P<strategy>[\w-]+)\])?$")
 """A metric as sweeps and runs name it: ``conversion_rate`` or ``conversion_rate[pushy]``."""
 
 
-def metric_names(scenario) -> list[str]:
+def metric_names(scenario: Any) -> list[str]:
     """The metrics a scenario reports: the core list, then its named outcomes."""
     return [*CORE_METRICS, *scenario.outcomes]
 
 
-def seller_sums(engine: Engine) -> dict[str, np.ndarray]:
-    """Numerators and denominators of every metric, summed per seller.
-
-    Counts of once-only events (reached, converted, complained...) are kept by the engine as they
-    happen (``engine.tallies``); only the current-state means (trust, sincerity, obligation) take
-    a pass over the tie arrays. Every metric is a ratio of these sums, so model-level and
-    per-strategy values are combined from them without touching the ties again.
-    """
-    e, t = engine, engine.tallies
-    reached = e.status != UNREACHED
-    return {
-        "trust": (e.trust * reached).sum(axis=1),
-        "sincerity": (e.sincerity * reached).sum(axis=1),
-        "owed": (np.maximum(e.effective_obligation(), 0.0) * reached).sum(axis=1),
-        "discounted": t.conversions * e.ask["discount"][:, 0],
-        **{name: getattr(t, name) for name in t.__dataclass_fields__ if name != "n_sellers"},
-    }
-
-
-def compute(engine: Engine, sellers: np.ndarray | None = None,
-            sums: dict[str, np.ndarray] | None = None) -> dict[str, float]:
-    """All core metrics and the scenario's named outcomes, over ``sellers`` (default: all).
-
-    ``sums`` (from :func:`seller_sums`) may be passed to reuse one pass for several selections.
-    """
-    sums = seller_sums(engine) if sums is None else sums
-    rows = slice(None) if sellers is None else np.asarray(sellers)
-    total = {name: float(values[rows].sum()) for name, values in sums.items()}
-
-    def ratio(num: str, den: str, empty: float = 0.0) -> float:
-        return total[num] / total[den] if total[den] else empty
-
-    nan = float("nan")
-    out = {
-        "gift_acceptance_rate": ratio("accepted", "offered"),
-        "conversion_rate": ratio("conversions", "reached"),
-        "reply_rate": ratio("replied", "asked"),
-        "revenue": total["revenue"],
-        "discount_depth": ratio("discounted", "conversions"),
-        "complaint_rate": ratio("complained", "reached"),
-        "opt_out_rate": ratio("opted_out", "reached"),
-        "churn_rate": ratio("churned", "conversions"),
-        "retention_90d": 1.0 - ratio("churned_within_90d", "conversions", nan),
-        "referrals": total["referrals"],
-        "negative_wom": total["warnings_sent"],
-        "mean_trust": ratio("trust", "reached", nan),
-        "mean_perceived_sincerity": ratio("sincerity", "reached", nan),
-        "outstanding_obligation": ratio("owed", "reached", nan),
-        "backfire_rate": ratio("backfired", "accepted"),
-        "mean_time_to_conversion": ratio("days_to_convert", "conversions", nan),
-    }
-    kinds = {
-        "mean_amount": lambda: ratio("amount_total", "amount_asks", nan),
-        "ask_compliance": lambda: ratio("asks_answered_yes", "asks_made", nan),
-        "first_ask_compliance": lambda: ratio("first_asks_yes", "first_asks", nan),
-        "conceded_ask_compliance": lambda: ratio("conceded_asks_yes", "conceded_asks", nan),
-        "revenue_per_buyer": lambda: ratio("revenue", "reached"),
-        "conversion_rate": lambda: out["conversion_rate"],
-        "gift_acceptance_rate": lambda: out["gift_acceptance_rate"],
-        "discount_depth": lambda: out["discount_depth"],
-        "referrals_per_buyer": lambda: ratio("referrals", "reached"),
-    }
-    out.update({name: kinds[kind]() for name, kind in engine.scenario.outcomes.items()})
+def evaluate(sums: Mapping[str, np.ndarray], rows: Any = slice(None),
+             outcomes: Mapping[str, str] | None = None) -> dict[str, float]:
+    """Every core metric and each named outcome (``{name: kind}``), over the seller ``rows``
+    of the per-seller ``sums``."""
+    totals = Totals({name: float(values[rows].sum()) for name, values in sums.items()})
+    out = {name: METRICS[name].value(totals) for name in CORE_METRICS}
+    out.update({name: METRICS[kind].value(totals) for name, kind in (outcomes or {}).items()})
     return out
 
 
-def buyer_state(engine: Engine) -> dict[str, np.ndarray]:
-    """Per-buyer summaries across sellers, for agents and the app."""
-    status = engine.status
-    customer = (status == CUSTOMER).any(axis=0)
-    churned = (status == CHURNED).any(axis=0) & ~customer
-    opted = (status == OPTED_OUT).any(axis=0) & ~customer & ~churned
-    reached = (status != UNREACHED).any(axis=0)
-    state = np.full(engine.n, "unreached", dtype=object)
-    state[reached] = "prospect"
-    state[opted] = "opted out"
-    state[churned] = "churned"
-    state[customer] = "customer"
-    owed = np.maximum(engine.effective_obligation(), 0.0).sum(axis=0)
-    return {"state": state, "obligation": owed,
-            "read_as_manipulation": (engine.accepted_gift
-                                     & (engine.reading == rules.MANIPULATION)).any(axis=0)}
+def compute(engine: Any, sellers: np.ndarray | None = None,
+            sums: Mapping[str, np.ndarray] | None = None) -> dict[str, float]:
+    """All metrics of ``engine``'s first run over ``sellers`` (rows; default: all of that run).
+
+    ``sums`` (from ``engine.seller_sums()``) may be passed to reuse one pass for several
+    selections.
+    """
+    sums = engine.seller_sums() if sums is None else sums
+    rows = engine.stack.rows_of(0) if sellers is None else np.asarray(sellers)
+    return evaluate(sums, rows, engine.scenario.outcomes)

@@ -1,25 +1,42 @@
-"""The buyers' network as CSR adjacency arrays, built from the scenario's ``[network]`` table.
+"""The buyers' network: CSR adjacency arrays, the registry of network kinds, and the boundary to
+networkx graphs and network files.
 
-Small-world, random and block graphs are drawn directly as numpy edge arrays (a million buyers in
-about a second); scale-free, complete and file graphs go through networkx, imported only then
-(sweep workers start faster without it). The same arrays serve runs with and without mesa agents,
-so both give identical results; ``to_networkx`` builds the graph for mesa's ``Network`` space only
-when agents are wanted.
+Small-world, random, block and complete graphs are drawn directly as numpy arrays (a million
+buyers in about a second); the scale-free generator is networkx's (imported only then, so sweep
+workers start faster). A graph handed over by a user (:func:`from_networkx`) or read from a file
+(:func:`read_edgelist`, :func:`read_graphml`) becomes a :class:`BuyerGraph`: the same arrays plus
+the original node labels and any node attributes named like buyer traits.
+
+Adding a network kind: write its builder below, decorated with :func:`network_kind` (the name, the
+``[network]`` fields it reads); add those fields to ``NetworkSpec`` in :mod:`sim.config` if new;
+and a test in ``tests/test_network.py``. The scenario schema, the app and the docs read the kinds
+from :data:`NETWORK_KINDS`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+import functools
+import math
+import os
+import stat
+import xml.etree.ElementTree as ElementTree
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from itertools import chain
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from sim.config import NetworkSpec, ScenarioError
+from sim.errors import ScenarioError
 
 if TYPE_CHECKING:
     import networkx as nx
 
+    from sim.config import NetworkSpec
+
 COMPLETE_GRAPH_LIMIT = 5_000
+"""The complete graph has n(n-1) directed ties; beyond this many buyers it would not fit."""
 
 
 @dataclass(frozen=True)
@@ -53,11 +70,51 @@ class BuyerNetwork:
         keep = rows < self.indices
         return np.column_stack([rows[keep], self.indices[keep]])
 
-    def to_networkx(self) -> nx.Graph:
+    def to_networkx(self, labels: np.ndarray | None = None) -> nx.Graph:
+        """The graph as networkx, nodes ``0..n-1`` (or ``labels[i]`` for buyer ``i``)."""
         graph = _nx().Graph()
-        graph.add_nodes_from(range(self.n))
-        graph.add_edges_from(self.edges().tolist())
+        edges = self.edges()
+        if labels is None:
+            graph.add_nodes_from(range(self.n))
+        else:
+            labels = np.asarray(labels, dtype=object)
+            graph.add_nodes_from(labels.tolist())
+            edges = labels[edges]
+        graph.add_edges_from(edges.tolist())
         return graph
+
+
+TRAIT_ATTRIBUTES: dict[str, tuple[str, float, float]] = {
+    "need": ("number", 0.0, 1.0),
+    "budget": ("number", 1.0, math.inf),
+    "detection_skill": ("number", 0.0, 1.0),
+    "reactance_proneness": ("number", 0.0, 1.0),
+    "base_compliance": ("probability", 0.0, 1.0),
+    "base_amount": ("number", 0.0, math.inf),
+    "reciprocator": ("flag", 0.0, 1.0),
+    "gift_rules": ("flag", 0.0, 1.0),
+    "punisher": ("flag", 0.0, 1.0),
+    "segment": ("label", 0.0, 0.0),
+}
+"""Node attributes read as buyer traits (kind, low, high): numbers within [low, high],
+probabilities strictly inside (0, 1), flags true/false, labels any text."""
+
+
+@dataclass(frozen=True)
+class BuyerGraph:
+    """A buyer network with what came with it: the original node labels (``labels[i]`` is buyer
+    ``i``'s label, ``None`` for generated graphs) and node attributes named like buyer traits
+    (``traits[name]``: floats with NaN where a node has none; ``segment``: labels, ``None``
+    where missing)."""
+
+    network: BuyerNetwork
+    labels: np.ndarray | None = None
+    traits: dict[str, np.ndarray] = field(default_factory=dict)
+    source: str = "the graph"
+
+    @property
+    def n(self) -> int:
+        return self.network.n
 
 
 def from_edges(n: int, a: np.ndarray, b: np.ndarray) -> BuyerNetwork:
@@ -75,104 +132,145 @@ def from_edges(n: int, a: np.ndarray, b: np.ndarray) -> BuyerNetwork:
     return BuyerNetwork(n=n, indptr=indptr, indices=cols)
 
 
-def disjoint_union(networks: list[BuyerNetwork]) -> BuyerNetwork:
-    """Several networks side by side, the nodes of the i-th shifted by the sizes before it: how
-    stacked replications share one engine without any tie between them.
+def padded_union(networks: list[BuyerNetwork], width: int) -> BuyerNetwork:
+    """Several networks side by side, the nodes of the i-th shifted by ``i * width`` (nodes past a
+    network's own size are isolated): how stacked runs share one engine without any tie between
+    them.
 
     >>> path = from_edges(3, np.array([0, 1]), np.array([1, 2]))
-    >>> both = disjoint_union([path, path])
-    >>> both.n, both.neighbours(4).tolist()
-    (6, [3, 5])
+    >>> both = padded_union([path, path], 4)
+    >>> both.n, both.neighbours(5).tolist(), both.degrees()[3]
+    (8, [4, 6], np.int64(0))
     """
-    if len(networks) == 1:
+    if len(networks) == 1 and networks[0].n == width:
         return networks[0]
-    offsets = np.cumsum([0, *(net.n for net in networks)])
     edge_offsets = np.cumsum([0, *(net.indices.size for net in networks)])
-    indptr = np.concatenate([[0], *(net.indptr[1:] + start
-                                    for net, start in zip(networks, edge_offsets[:-1], strict=True))])
-    indices = np.concatenate([net.indices + start
-                              for net, start in zip(networks, offsets[:-1], strict=True)])
-    return BuyerNetwork(n=int(offsets[-1]), indptr=indptr.astype(np.int64), indices=indices)
+    indptr = [np.zeros(1, dtype=np.int64)]
+    for net, start in zip(networks, edge_offsets[:-1], strict=True):
+        padding = np.full(width - net.n, net.indptr[-1], dtype=np.int64)
+        indptr.append(np.concatenate([net.indptr[1:], padding]) + start)
+    indices = np.concatenate([net.indices + i * width for i, net in enumerate(networks)])
+    return BuyerNetwork(n=len(networks) * width, indptr=np.concatenate(indptr),
+                        indices=indices.astype(np.int64))
 
 
-def watts_strogatz(n: int, k: int, p: float, rng: np.random.Generator) -> BuyerNetwork:
-    """Watts & Strogatz (1998): a ring where each node links to its k nearest, each link's far end
-    rewired with probability p to a uniformly chosen node."""
-    half = max(k // 2, 0)
+# --- the registry of network kinds -----------------------------------------------------------
+
+Builder = Callable[["NetworkSpec", int, np.random.Generator, int], "BuyerNetwork | BuyerGraph"]
+
+
+@dataclass(frozen=True)
+class NetworkKind:
+    """A kind of buyer network: how to build it and which ``[network]`` fields it reads."""
+
+    name: str
+    description: str
+    parameters: tuple[str, ...]
+    build: Builder
+    from_file: bool = False
+
+
+NETWORK_KINDS: dict[str, NetworkKind] = {}
+"""Every network kind, by the name a scenario's ``network.kind`` gives."""
+
+
+def network_kind(name: str, *, parameters: tuple[str, ...] = (), from_file: bool = False):
+    """Register a builder ``build(spec, n, rng, seed)`` as network kind ``name``; its docstring's
+    first line describes it. ``seed`` is an int drawn from ``rng`` for generators that take one."""
+    def register(build: Builder) -> Builder:
+        description = (build.__doc__ or name).strip().splitlines()[0]
+        NETWORK_KINDS[name] = NetworkKind(name, description, parameters, build, from_file)
+        return build
+    return register
+
+
+@network_kind("watts_strogatz", parameters=("k", "p"))
+def watts_strogatz(spec, n: int, rng: np.random.Generator, seed: int = 0) -> BuyerNetwork:
+    """Small world (Watts & Strogatz 1998): a ring, each buyer tied to its k nearest, each tie's
+    far end rewired with probability p to a uniformly chosen buyer."""
+    half = max(spec.k // 2, 0)
     if n < 2 or half == 0:
         return from_edges(n, np.empty(0, np.int64), np.empty(0, np.int64))
     half = min(half, (n - 1) // 2 or 1)
     src = np.repeat(np.arange(n, dtype=np.int64), half)
     dst = (src + np.tile(np.arange(1, half + 1, dtype=np.int64), n)) % n
-    rewire = rng.random(src.size) < p
+    rewire = rng.random(src.size) < spec.p
     dst = np.where(rewire, rng.integers(0, n, size=src.size), dst)
     return from_edges(n, src, dst)
 
 
-def erdos_renyi(n: int, p: float, mean_degree: float, rng: np.random.Generator) -> BuyerNetwork:
-    """Erdős & Rényi G(n, p), drawn as a binomial number of uniform random pairs."""
+@network_kind("erdos_renyi", parameters=("p", "mean_degree"))
+def erdos_renyi(spec, n: int, rng: np.random.Generator, seed: int = 0) -> BuyerNetwork:
+    """Random (Erdős & Rényi): G(n, p), or expected degree mean_degree when it is set, drawn as
+    a binomial number of uniform random pairs."""
     pairs = n * (n - 1) // 2
-    prob = mean_degree / max(n - 1, 1) if mean_degree > 0 else p
+    prob = spec.mean_degree / max(n - 1, 1) if spec.mean_degree > 0 else spec.p
     m = int(rng.binomial(pairs, min(prob, 1.0))) if pairs else 0
     return from_edges(n, rng.integers(0, n, size=m), rng.integers(0, n, size=m))
 
 
-def stochastic_block(n: int, blocks: int, p_in: float, p_out: float,
-                     rng: np.random.Generator) -> BuyerNetwork:
-    """Clustered segments: equal blocks, edge probability p_in inside a block and p_out across."""
-    bounds = np.linspace(0, n, blocks + 1).astype(np.int64)
+@network_kind("stochastic_block", parameters=("blocks", "p_in", "p_out"))
+def stochastic_block(spec, n: int, rng: np.random.Generator, seed: int = 0) -> BuyerNetwork:
+    """Clustered segments: equal blocks, tie probability p_in inside a block and p_out across."""
+    bounds = np.linspace(0, n, spec.blocks + 1).astype(np.int64)
     a_parts, b_parts = [], []
-    for i in range(blocks):
-        for j in range(i, blocks):
+    for i in range(spec.blocks):
+        for j in range(i, spec.blocks):
             size_i, size_j = bounds[i + 1] - bounds[i], bounds[j + 1] - bounds[j]
             pairs = size_i * (size_i - 1) // 2 if i == j else size_i * size_j
-            m = int(rng.binomial(pairs, p_in if i == j else p_out)) if pairs else 0
+            m = int(rng.binomial(pairs, spec.p_in if i == j else spec.p_out)) if pairs else 0
             a_parts.append(rng.integers(bounds[i], bounds[i + 1], size=m))
             b_parts.append(rng.integers(bounds[j], bounds[j + 1], size=m))
     return from_edges(n, np.concatenate(a_parts), np.concatenate(b_parts))
 
 
-def from_networkx(graph: nx.Graph, n_expected: int | None = None) -> BuyerNetwork:
-    nx = _nx()
-    graph = nx.convert_node_labels_to_integers(nx.Graph(graph), ordering="sorted")
-    n = graph.number_of_nodes()
-    if n_expected is not None and n != n_expected:
-        raise ScenarioError(f"network file has {n} nodes but buyers.n = {n_expected}; set "
-                            f"buyers.n = {n} (or leave it to the file by matching it)")
-    edges = np.array(graph.edges(), dtype=np.int64).reshape(-1, 2)
-    return from_edges(n, edges[:, 0], edges[:, 1])
+@network_kind("barabasi_albert", parameters=("m",))
+def barabasi_albert(spec, n: int, rng: np.random.Generator, seed: int = 0) -> BuyerNetwork:
+    """Scale-free (Barabási & Albert 1999): each new buyer ties to m existing ones, preferring
+    the well connected (networkx's generator)."""
+    if spec.m >= n:
+        raise ScenarioError(f"network.m = {spec.m}: must be below buyers.n = {n}")
+    return from_networkx(_nx().barabasi_albert_graph(n, spec.m, seed=seed)).network
 
 
-def _nx():
-    import networkx
+@network_kind("complete")
+def complete(spec, n: int, rng: np.random.Generator, seed: int = 0) -> BuyerNetwork:
+    """Complete: every buyer knows every other (a small room, a classroom)."""
+    if n > COMPLETE_GRAPH_LIMIT:
+        raise ScenarioError(f"network.kind = 'complete' with buyers.n = {n}: allowed up to "
+                            f"{COMPLETE_GRAPH_LIMIT} buyers (n^2 ties); use watts_strogatz or "
+                            f"erdos_renyi with a large mean_degree instead")
+    if n < 2:
+        return from_edges(n, np.empty(0, np.int64), np.empty(0, np.int64))
+    others = np.tile(np.arange(n - 1, dtype=np.int64), n).reshape(n, n - 1)
+    others += others >= np.arange(n)[:, None]  # skip the buyer itself
+    return BuyerNetwork(n=n, indptr=np.arange(n + 1, dtype=np.int64) * (n - 1),
+                        indices=others.reshape(-1))
 
-    return networkx
+
+@network_kind("edgelist", parameters=("path",), from_file=True)
+def edgelist(spec, n: int, rng: np.random.Generator, seed: int = 0) -> BuyerGraph:
+    """From a file: an edge list, two node labels per line, '#' comments (network.path)."""
+    return load_network_file("edgelist", spec.path)
 
 
-def build_network(spec: NetworkSpec, n: int, rng: np.random.Generator) -> BuyerNetwork:
-    """Build the buyer network the scenario names, seeded from ``rng``."""
+@network_kind("graphml", parameters=("path",), from_file=True)
+def graphml(spec, n: int, rng: np.random.Generator, seed: int = 0) -> BuyerGraph:
+    """From a file: GraphML, node attributes named like buyer traits become traits (network.path)."""
+    return load_network_file("graphml", spec.path)
+
+
+def build_network(spec: NetworkSpec, n: int, rng: np.random.Generator,
+                  graph: BuyerGraph | None = None) -> BuyerGraph:
+    """The buyer network the scenario names (or ``graph``, handed over), seeded from ``rng``."""
     seed = int(rng.integers(2**31 - 1))
-    match spec.kind:
-        case "watts_strogatz":
-            return watts_strogatz(n, spec.k, spec.p, rng)
-        case "erdos_renyi":
-            return erdos_renyi(n, spec.p, spec.mean_degree, rng)
-        case "stochastic_block":
-            return stochastic_block(n, spec.blocks, spec.p_in, spec.p_out, rng)
-        case "barabasi_albert":
-            if spec.m >= n:
-                raise ScenarioError(f"network.m = {spec.m}: must be below buyers.n = {n}")
-            return from_networkx(_nx().barabasi_albert_graph(n, spec.m, seed=seed))
-        case "complete":
-            if n > COMPLETE_GRAPH_LIMIT:
-                raise ScenarioError(f"network.kind = 'complete' with buyers.n = {n}: allowed up to "
-                                    f"{COMPLETE_GRAPH_LIMIT} buyers (n^2 ties)")
-            return from_networkx(_nx().complete_graph(n))
-        case "edgelist":
-            return from_networkx(_nx().read_edgelist(spec.path, nodetype=str), n)
-        case "graphml":
-            return from_networkx(_nx().read_graphml(spec.path), n)
-    raise ScenarioError(f"network.kind = {spec.kind!r} is not supported")
+    if graph is None:
+        built = NETWORK_KINDS[spec.kind].build(spec, n, rng, seed)
+        graph = built if isinstance(built, BuyerGraph) else BuyerGraph(built)
+    if graph.n != n:
+        raise ScenarioError(f"{graph.source} has {graph.n} nodes but buyers.n = {n}; leave "
+                            f"buyers.n out (it then follows the graph) or set it to {graph.n}")
+    return graph
 
 
 def bfs_order(net: BuyerNetwork, sources: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -191,3 +289,268 @@ def bfs_order(net: BuyerNetwork, sources: np.ndarray, rng: np.random.Generator) 
         level[frontier] = depth
     level[level < 0] = depth + 1
     return np.lexsort((rng.random(net.n), level))
+
+
+# --- the boundary: networkx graphs and files -------------------------------------------------
+
+
+def _nx():
+    import networkx
+
+    return networkx
+
+
+def _ordered_labels(first_seen: list[Any]) -> tuple[np.ndarray, np.ndarray | None]:
+    """Buyer order for labels in order of first appearance: integer labels (``3``, ``"3"``) are
+    sorted numerically, so that a graph labelled 0..n-1 keeps buyer i = node i; other labels keep
+    their order. Returns the labels in buyer order and, if reordered, each label's new index."""
+    try:
+        numbers = [int(label) for label in first_seen]
+    except (TypeError, ValueError):
+        return np.array(first_seen, dtype=object), None
+    if any(isinstance(label, float | bool) for label in first_seen) or len(set(numbers)) < len(
+            numbers):  # 1.5 is not an integer label; 3 and "3" are two nodes
+        return np.array(first_seen, dtype=object), None
+    keys = np.array(numbers, dtype=np.int64)
+    order = np.argsort(keys, kind="stable")
+    new_index = np.empty_like(order)
+    new_index[order] = np.arange(order.size)
+    return keys[order], new_index
+
+
+def _graph_from_labelled_edges(ends: np.ndarray, first_seen: list[Any],
+                               node_data: dict[str, list[Any]], source: str) -> BuyerGraph:
+    """A :class:`BuyerGraph` from edge ends given as indices into ``first_seen`` (flat: a0, b0,
+    a1, b1, ...) and per-node attribute values in the same order (None where missing)."""
+    labels, new_index = _ordered_labels(first_seen)
+    if new_index is not None:
+        ends = new_index[ends]
+        node_data = {name: [values[i] for i in np.argsort(new_index)]
+                     for name, values in node_data.items()}
+    network = from_edges(len(first_seen), ends[0::2], ends[1::2])
+    traits = {name: _trait_values(name, values, source, labels)
+              for name, values in node_data.items() if name in TRAIT_ATTRIBUTES}
+    return BuyerGraph(network, labels, traits, source)
+
+
+def _trait_values(name: str, values: list[Any], source: str, labels: np.ndarray) -> np.ndarray:
+    """One node attribute as a trait array, each value checked (clear error on the first bad one)."""
+    kind, low, high = TRAIT_ATTRIBUTES[name]
+    if kind == "label":
+        return np.array([None if v is None else str(v) for v in values], dtype=object)
+    out = np.full(len(values), np.nan)
+    for i, value in enumerate(values):
+        if value is None:
+            continue
+        number = _as_flag(value) if kind == "flag" else _as_number(value)
+        ok = number is not None and math.isfinite(number) and (
+            low < number < high if kind == "probability" else low <= number <= high)
+        if not ok:
+            allowed = {"flag": "true or false",
+                       "probability": f"a number strictly between {low:g} and {high:g}"}.get(
+                kind, f"a number in [{low:g}, {high:g}]")
+            raise ScenarioError(f"{source}: node {labels[i]!r}: {name} = {value!r}: "
+                                f"allowed: {allowed}")
+        out[i] = number
+    return out
+
+
+def _as_number(value: Any) -> float | None:
+    if isinstance(value, bool):
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _as_flag(value: Any) -> float | None:
+    if isinstance(value, bool | int | np.integer) and value in (0, 1):
+        return float(value)
+    text = str(value).strip().lower()
+    return {"true": 1.0, "false": 0.0, "1": 1.0, "0": 0.0}.get(text)
+
+
+def from_networkx(graph: nx.Graph, source: str = "the graph") -> BuyerGraph:
+    """A networkx graph (any kind; directed edges count as undirected) as a :class:`BuyerGraph`.
+
+    Buyers are the nodes in the graph's order, integer labels sorted numerically; node attributes
+    named like buyer traits (:data:`TRAIT_ATTRIBUTES`) become those buyers' traits.
+
+    >>> import networkx as nx
+    >>> g = nx.Graph([("ann", "bo"), ("bo", "cy")])
+    >>> g.nodes["bo"]["budget"] = 500
+    >>> bg = from_networkx(g)
+    >>> bg.labels.tolist(), bg.network.neighbours(1).tolist(), bg.traits["budget"].tolist()
+    (['ann', 'bo', 'cy'], [0, 2], [nan, 500.0, nan])
+    """
+    nodes = list(graph)
+    if not nodes:
+        raise ScenarioError(f"{source} has no nodes; a buyer network needs at least one buyer")
+    index = dict(zip(nodes, range(len(nodes)), strict=True))
+    # edges() yields (u, v) pairs for every networkx graph class (multigraph keys left out)
+    ends = np.fromiter(map(index.__getitem__, chain.from_iterable(graph.edges())),
+                       dtype=np.int64, count=2 * graph.number_of_edges())
+    node_data: dict[str, list[Any]] = {}
+    for i, (_, data) in enumerate(graph.nodes(data=True)):
+        for name, value in data.items():
+            if name in TRAIT_ATTRIBUTES:
+                node_data.setdefault(name, [None] * len(nodes))[i] = value
+    return _graph_from_labelled_edges(ends, nodes, node_data, source)
+
+
+MAX_FILE_SHARE_OF_MEMORY = 0.05
+"""A network file may take up to this share of the available memory: parsing needs about 20
+bytes of memory per byte of file."""
+
+
+def _check_file(path: str | Path) -> Path:
+    """The file exists, is a regular file, and is small enough to load."""
+    path = Path(path)
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        raise ScenarioError(f"network file {str(path)!r} does not exist (network.path is "
+                            f"relative to the scenario or spec file)") from None
+    except OSError as exc:
+        raise ScenarioError(f"network file {str(path)!r} cannot be read: {exc.strerror}") from None
+    if not stat.S_ISREG(info.st_mode):
+        raise ScenarioError(f"network file {str(path)!r} is not a regular file; allowed: an "
+                            f"edge list or GraphML file")
+    if not os.access(path, os.R_OK):
+        raise ScenarioError(f"network file {str(path)!r} cannot be read (permission denied)")
+    if info.st_size == 0:
+        raise ScenarioError(f"network file {str(path)!r} is empty; allowed: an edge list or "
+                            f"GraphML file with at least one edge")
+    limit = _available_memory() * MAX_FILE_SHARE_OF_MEMORY
+    if info.st_size > limit:
+        raise ScenarioError(f"network file {str(path)!r} is {info.st_size / 2**30:.1f} GiB; "
+                            f"loading it needs about 20x that in memory and this machine has "
+                            f"{_available_memory() / 2**30:.1f} GiB available")
+    return path
+
+
+def _available_memory() -> float:
+    try:
+        import psutil
+
+        return float(psutil.virtual_memory().available)
+    except Exception:  # psutil missing or unsupported platform: assume a modest machine
+        return 4.0 * 2**30
+
+
+def _decode(path: Path, data: bytes) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise ScenarioError(f"{path}, line {line}: not UTF-8 text (byte {exc.start}); allowed: "
+                            f"a UTF-8 text file") from None
+
+
+def read_edgelist(path: str | Path) -> BuyerGraph:
+    """An edge-list file: one edge per line as two node labels separated by spaces or tabs;
+    ``#`` starts a comment; blank lines are skipped. Weights, headers or other columns are
+    refused with the line that has them."""
+    path = _check_file(path)
+    text = _decode(path, path.read_bytes())
+    lines = text.splitlines()
+    if "#" in text:
+        lines = [line.split("#", 1)[0] for line in lines]
+    fields = [line.split() for line in lines]
+    numbered = [(number, f) for number, f in enumerate(fields, start=1) if f]
+    if not numbered:
+        raise ScenarioError(f"{path}: no edges (only blank lines or comments); allowed: two "
+                            f"node labels per line")
+    for number, f in numbered:
+        if len(f) != 2:
+            raise ScenarioError(
+                f"{path}, line {number}: {' '.join(f)!r} has {len(f)} fields; allowed: exactly "
+                f"two node labels per line (an unweighted edge list: remove weights or other "
+                f"columns)")
+    first_seen: dict[str, int] = {}
+    ends = np.fromiter((first_seen.setdefault(label, len(first_seen))
+                        for _, f in numbered for label in f), dtype=np.int64,
+                       count=2 * len(numbered))
+    labels = list(first_seen)
+    _refuse_header(path, numbered, labels)
+    return _graph_from_labelled_edges(ends, labels, {}, str(path))
+
+
+def _refuse_header(path: Path, numbered: list[tuple[int, list[str]]], labels: list[str]) -> None:
+    """A first line of words above lines of numbers is a header, not an edge."""
+    number, first = numbered[0]
+    if len(numbered) > 1 and not all(f.lstrip("-").isdigit() for f in first) and all(
+            label.lstrip("-").isdigit() for label in labels if label not in first):
+        raise ScenarioError(f"{path}, line {number}: {' '.join(first)!r} looks like a header; "
+                            f"allowed: edges only (delete the line or start it with '#')")
+
+
+def read_graphml(path: str | Path) -> BuyerGraph:
+    """A GraphML file, read as a stream (a million nodes in seconds). Node ``<data>`` whose key's
+    ``attr.name`` is a buyer trait becomes that trait; other data is ignored; edges count as
+    undirected."""
+    path = _check_file(path)
+    keys: dict[str, tuple[str, Any]] = {}   # key id -> (attribute name, default value)
+    first_seen: dict[str, int] = {}
+    node_data: dict[str, list[Any]] = {}
+    ends: list[int] = []
+    node: str | None = None
+    try:
+        for event, element in ElementTree.iterparse(path, events=("start", "end")):
+            tag = element.tag.rsplit("}", 1)[-1]
+            if event == "start":
+                if tag == "node":
+                    node = element.get("id")
+                    first_seen.setdefault(node, len(first_seen))
+                continue
+            if tag == "key" and element.get("for", "all") in ("node", "all"):
+                default = element.findtext("{*}default") or element.findtext("default")
+                keys[element.get("id")] = (element.get("attr.name", element.get("id")), default)
+            elif tag == "data" and node is not None and element.get("key") in keys:
+                name, _ = keys[element.get("key")]
+                if name in TRAIT_ATTRIBUTES:
+                    values = node_data.setdefault(name, [])
+                    index = first_seen[node]
+                    values.extend([None] * (index + 1 - len(values)))
+                    values[index] = element.text
+            elif tag == "node":
+                node = None
+                element.clear()
+            elif tag == "edge":
+                for end in (element.get("source"), element.get("target")):
+                    ends.append(first_seen.setdefault(end, len(first_seen)))
+                element.clear()
+    except ElementTree.ParseError as exc:
+        line, column = exc.position
+        raise ScenarioError(f"{path}, line {line}, column {column}: not valid GraphML "
+                            f"({exc.msg if hasattr(exc, 'msg') else exc}); allowed: a GraphML "
+                            f"file") from None
+    if not first_seen:
+        raise ScenarioError(f"{path}: no nodes; allowed: a GraphML file with at least one node")
+    for values in node_data.values():
+        values.extend([None] * (len(first_seen) - len(values)))
+    for name, default in keys.values():
+        if name in node_data and default is not None:
+            node_data[name] = [default if v is None else v for v in node_data[name]]
+    return _graph_from_labelled_edges(np.array(ends, dtype=np.int64), list(first_seen), node_data,
+                                      str(path))
+
+
+_READERS = {"edgelist": read_edgelist, "graphml": read_graphml}
+
+
+def load_network_file(kind: str, path: str | Path) -> BuyerGraph:
+    """A network file, read once and kept while it is unchanged (size and modification time)."""
+    resolved = Path(path).resolve()
+    try:
+        info = resolved.stat()
+        version = (info.st_size, info.st_mtime_ns)
+    except OSError:
+        version = None
+    return _load_cached(kind, str(resolved), version)
+
+
+@functools.lru_cache(maxsize=4)
+def _load_cached(kind: str, path: str, version: tuple[int, int] | None) -> BuyerGraph:
+    return _READERS[kind](path)

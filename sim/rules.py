@@ -138,6 +138,75 @@ def obligation_drive(obligation, *, debt_weight: float, debt_saturation: float):
     return debt_weight * obligation / (np.abs(obligation) + debt_saturation)
 
 
+def compliance_drive(own_obligation, indirect, liking, trust, disproportion, excess_reactance,
+                     customer_elsewhere, *, debt_weight: float, debt_saturation: float,
+                     liking_weight: float, trust_weight: float, neutral_trust: float,
+                     disproportion_weight: float, reactance_weight: float,
+                     competition_weight: float):
+    """Rules 3, 4, 8, 10: the push towards yes on one ask, on the log-odds scale (or the log of
+    the amount given, for tips, tickets and donations).
+
+    Regan (1971): the debt (owed to this seller, plus the share of debts to others that spills
+    over, rule 10) pushes on its own channel and liking adds a weaker push of its own. Trust above
+    ``neutral_trust`` helps (rules 10, 12); an ask out of proportion to what was given (rule 3),
+    reactance past the threshold (rule 8) and a need already met by another seller
+    (``customer_elsewhere``) push the other way.
+
+    >>> kw = dict(debt_weight=2.0, debt_saturation=1.0, liking_weight=0.1, trust_weight=1.0,
+    ...           neutral_trust=0.5, disproportion_weight=0.3, reactance_weight=1.5,
+    ...           competition_weight=1.0)
+    >>> float(compliance_drive(1.0, 0.0, 0.0, 0.5, 0.0, 0.0, False, **kw))
+    1.0
+    >>> round(float(compliance_drive(0.0, 0.0, 1.0, 1.0, 1.0, 1.0, True, **kw)), 2)
+    -2.2
+    """
+    return (obligation_drive(_f(own_obligation) + _f(indirect), debt_weight=debt_weight,
+                             debt_saturation=debt_saturation)
+            + liking_drive(liking, liking_weight=liking_weight)
+            + trust_weight * (_f(trust) - neutral_trust)
+            - disproportion_weight * _f(disproportion)
+            - reactance_weight * _f(excess_reactance)
+            - competition_weight * _f(customer_elsewhere))
+
+
+def compliance_probability(base_logit, drive, ask_size, budget, *, price_weight: float):
+    """Rule 4 on a yes/no ask: the chance of a yes, from the buyer's own baseline (log-odds), the
+    drive, and the price against the buyer's budget (each e-fold above the budget costs
+    ``price_weight`` log-odds).
+
+    >>> round(float(compliance_probability(0.0, 0.0, 50.0, 100.0, price_weight=1.0)), 2)
+    0.5
+    >>> round(float(compliance_probability(0.0, 0.0, 100.0 * np.e, 100.0, price_weight=1.0)), 4)
+    0.2689
+    """
+    price = np.maximum(np.log(_f(ask_size) / _f(budget)), 0.0)
+    return _sigmoid(_f(base_logit) + _f(drive) - price_weight * price)
+
+
+def amount_given(base_amount, drive):
+    """Rule 4 on an amount ask (a tip, tickets, a donation): what the buyer would give anyway,
+    scaled by the drive on the log scale (Regan 1971: tickets bought; Strohmetz et al. 2002: tip).
+
+    >>> amount_given(np.array([2.0, 2.0]), np.array([0.0, np.log(1.5)])).tolist()
+    [2.0, 3.0]
+    """
+    return _f(base_amount) * np.exp(_f(drive))
+
+
+def whole_units(amount, uniform):
+    """Amounts that come in whole units (raffle tickets): rounded down or up at random, up with
+    probability equal to the fraction, so the mean is kept. ``uniform`` is a draw in [0, 1).
+
+    >>> whole_units(np.array([1.25, 1.25]), np.array([0.7, 0.8])).tolist()
+    [1.0, 2.0]
+    """
+    return np.floor(_f(amount) + _f(uniform))
+
+
+def _sigmoid(x):
+    return 1.0 / (1.0 + np.exp(-x))
+
+
 def liking_drive(liking, *, liking_weight: float):
     """Rule 4, the weaker, separate effect of liking the requester (liking in [-1, 1]).
 
@@ -187,6 +256,22 @@ def perceived_gift_value(unit_value, quantity, expected_quantity, surprise, pers
     return base * bonus
 
 
+def unexpected_second_value(unit_value, expected_quantity, *, value_exponent: float,
+                            expected_weight: float, surprise_bonus: float, personal_bonus: float):
+    """Rule 5: one more unit given right after, unexpectedly and visibly meant for this buyer
+    (Strohmetz et al. 2002: the waiter turns back with a second candy "for you nice people"): a
+    personal surprise, counted against what is left of the quantity the buyer expected.
+
+    >>> kw = dict(value_exponent=0.5, expected_weight=0.25, surprise_bonus=0.2, personal_bonus=0.1)
+    >>> round(float(unexpected_second_value(1.0, 1.0, **kw)), 2)
+    1.32
+    """
+    return perceived_gift_value(unit_value, 1, np.maximum(_f(expected_quantity) - 1, 0.0), 1.0,
+                                1.0, value_exponent=value_exponent,
+                                expected_weight=expected_weight, surprise_bonus=surprise_bonus,
+                                personal_bonus=personal_bonus)
+
+
 # --- Rule 6 -----------------------------------------------------------------------------------
 
 
@@ -217,6 +302,46 @@ def ask_timing_cue(days_since_gift, *, cue_weight: float, window_days: float):
     days = _f(days_since_gift)
     strength = np.clip(1.0 - np.nan_to_num(days, nan=np.inf) / window_days, 0.0, 1.0)
     return cue_weight * strength
+
+
+def gift_cues(personalised, usefulness, claimed_value, value, *, cue_generic: float,
+              useless_weight: float, overclaim_weight: float):
+    """Rules 7 and 13: the suspicion a gift adds when received. A generic gift is a weak cue
+    (the standard pen; Campbell & Kirmani 2000), a useless or over-claimed one reads as bait.
+
+    >>> gift_cues(np.array([1.0, 0.0]), np.array([1.0, 0.0]), np.array([5.0, 50.0]),
+    ...           np.array([5.0, 5.0]), cue_generic=0.15, useless_weight=0.5,
+    ...           overclaim_weight=0.2).round(3).tolist()
+    [0.0, 1.111]
+    """
+    return (cue_generic * (1.0 - _f(personalised))
+            + bait_cue(usefulness, claimed_value, value, useless_weight=useless_weight,
+                       overclaim_weight=overclaim_weight))
+
+
+def ask_cues(days_since_gift, disproportion, after_no, *, cue_ask_soon: float,
+             ask_soon_window: float, cue_disproportion: float, cue_after_no: float):
+    """Rule 7: the suspicion an explicit ask adds, as a cue to the gift's motive: an ask right
+    after the gift (:func:`ask_timing_cue`), one out of proportion to it (rule 3), and pressure
+    after a "no" (Friestad & Wright 1994; Campbell & Kirmani 2000).
+
+    >>> round(float(ask_cues(0.0, 1.0, True, cue_ask_soon=0.4, ask_soon_window=3.0,
+    ...                      cue_disproportion=0.35, cue_after_no=0.3)), 2)
+    1.05
+    """
+    return (ask_timing_cue(days_since_gift, cue_weight=cue_ask_soon, window_days=ask_soon_window)
+            + cue_disproportion * _f(disproportion) + cue_after_no * _f(after_no))
+
+
+def warning_effect(warnings_received, *, cue_warning: float, warning_trust: float):
+    """Rules 7 and 10: what neighbours' warnings about a seller do to a buyer: each is a cue
+    (suspicion) and takes a little trust away. Returns ``(suspicion added, trust change)``.
+
+    >>> warning_effect(np.array([0, 2]), cue_warning=0.25, warning_trust=0.05)[1].tolist()
+    [-0.0, -0.1]
+    """
+    received = _f(warnings_received)
+    return cue_warning * received, -warning_trust * received
 
 
 def perceived_sincerity(suspicion, detection_skill, *, prior: float):
@@ -271,6 +396,20 @@ def imputed_motive(reading, sincerity, *, manipulation_penalty: float):
                     np.where(reading == TACTIC, 0.0, -manipulation_penalty))
 
 
+def trust_from_gift(reading, sincerity, *, gift_trust: float, manipulation_trust_factor: float):
+    """Rule 7: the trust a received gift adds: in proportion to its perceived sincerity when read
+    as sincere, none when read as a tactic, and ``manipulation_trust_factor`` times
+    ``gift_trust`` taken away when read as manipulation (Morales 2005; Fehr & Gächter 2000).
+
+    >>> trust_from_gift(np.array([0, 1, 2]), np.array([0.5, 0.4, 0.1]), gift_trust=0.02,
+    ...                 manipulation_trust_factor=2.0).tolist()
+    [0.01, 0.0, -0.04]
+    """
+    reading = np.asarray(reading)
+    return np.select([reading == SINCERE, reading == TACTIC],
+                     [gift_trust * _f(sincerity), 0.0], -manipulation_trust_factor * gift_trust)
+
+
 # --- Rule 8 -----------------------------------------------------------------------------------
 
 
@@ -294,17 +433,18 @@ def ask_pressure(urgency, opt_out_offered, after_no, disproportion, *, base: flo
             + after_no_weight * _f(after_no) + disproportion_weight * _f(disproportion))
 
 
-def accumulate_reactance(reactance, pressure, proneness):
+def accumulate_reactance(reactance, pressure, proneness, *, typical_proneness: float):
     """Rule 8: reactance builds with each act of pressure, scaled by the buyer's proneness.
 
     Brehm & Cole (1966): reactance depends on the importance of the threatened freedom, which
-    varies between people (``proneness`` in [0, 1]; 0.5 typical, scaled so that 0.5 adds the
-    pressure as it is).
+    varies between people (``proneness`` in [0, 1]; a buyer at ``typical_proneness`` feels the
+    pressure as it is, one twice as prone twice as much).
 
-    >>> accumulate_reactance(np.array([1.0, 1.0]), np.array([0.5, 0.5]), np.array([0.5, 1.0])).tolist()
+    >>> accumulate_reactance(np.array([1.0, 1.0]), np.array([0.5, 0.5]), np.array([0.5, 1.0]),
+    ...                      typical_proneness=0.5).tolist()
     [1.5, 2.0]
     """
-    return _f(reactance) + 2.0 * _f(proneness) * _f(pressure)
+    return _f(reactance) + _f(proneness) / typical_proneness * _f(pressure)
 
 
 def reactance_excess(reactance, *, threshold: float):
@@ -402,7 +542,8 @@ def concession_debt(first_ask, second_ask, same_requester, *, concession_weight:
 
 
 def churn_hazard(trust, excess_reactance, resentment, kept_giving, account_closed, *,
-                 base_hazard: float, trust_weight: float, reactance_weight: float,
+                 base_hazard: float, trust_weight: float, neutral_trust: float,
+                 reactance_weight: float,
                  resentment_weight: float, keep_giving_effect: float, closed_account_effect: float):
     """Rule 12, keep the circle going: the daily chance a customer leaves.
 
@@ -411,20 +552,48 @@ def churn_hazard(trust, excess_reactance, resentment, kept_giving, account_close
     customers; reactance and resentment drive them away (rules 8, 9); an account closed by
     exact repayment (rule 2) leaves less to hold the relationship.
 
-    >>> round(float(churn_hazard(0.5, 0.0, 0.0, False, False, base_hazard=0.01, trust_weight=2.0,
-    ...     reactance_weight=1.0, resentment_weight=1.0, keep_giving_effect=1.0,
-    ...     closed_account_effect=0.5)), 4)
+    >>> kw = dict(base_hazard=0.01, trust_weight=2.0, neutral_trust=0.5, reactance_weight=1.0,
+    ...           resentment_weight=1.0, keep_giving_effect=1.0, closed_account_effect=0.5)
+    >>> round(float(churn_hazard(0.5, 0.0, 0.0, False, False, **kw)), 4)
     0.01
-    >>> round(float(churn_hazard(0.5, 0.0, 0.0, True, False, base_hazard=0.01, trust_weight=2.0,
-    ...     reactance_weight=1.0, resentment_weight=1.0, keep_giving_effect=1.0,
-    ...     closed_account_effect=0.5)), 4)
+    >>> round(float(churn_hazard(0.5, 0.0, 0.0, True, False, **kw)), 4)
     0.005
     """
-    log_h = (np.log(base_hazard) - trust_weight * (_f(trust) - 0.5)
+    log_h = (np.log(base_hazard) - trust_weight * (_f(trust) - neutral_trust)
              + reactance_weight * _f(excess_reactance) + resentment_weight * _f(resentment)
              + closed_account_effect * _f(account_closed))
     hazard = np.exp(log_h) / np.where(kept_giving, 1.0 + keep_giving_effect, 1.0)
     return np.clip(hazard, 0.0, 1.0)
+
+
+def referral_probability(trust, owed, offers_choice, *, referral_rate: float,
+                         neutral_trust: float, choice_weight: float, debt_weight: float,
+                         debt_saturation: float):
+    """Rules 10 and 12: the daily chance that a customer (or an indebted prospect offered a
+    choice of ways to respond) refers a neighbour: ``referral_rate`` at neutral trust, in
+    proportion to trust, raised by a choice of ways to respond and by what is still owed
+    (a referral is a way to repay).
+
+    >>> kw = dict(referral_rate=0.002, neutral_trust=0.5, choice_weight=1.0, debt_weight=2.0,
+    ...           debt_saturation=1.0)
+    >>> float(referral_probability(0.5, 0.0, False, **kw))
+    0.002
+    >>> float(referral_probability(1.0, 1.0, True, **kw))
+    0.016
+    """
+    return (referral_rate * (_f(trust) / neutral_trust)
+            * response_choice_bonus(offers_choice, choice_weight=choice_weight)
+            * (1.0 + obligation_drive(owed, debt_weight=debt_weight,
+                                      debt_saturation=debt_saturation)))
+
+
+def debt_after_referral(gift_debt, *, referral_repayment: float):
+    """Rule 10: a referral repays ``referral_repayment`` of the referrer's felt gift debt.
+
+    >>> debt_after_referral(np.array([2.0]), referral_repayment=0.5).tolist()
+    [1.0]
+    """
+    return _f(gift_debt) * (1.0 - referral_repayment)
 
 
 def response_choice_bonus(offers_choice, *, choice_weight: float):
@@ -439,6 +608,22 @@ def response_choice_bonus(offers_choice, *, choice_weight: float):
 
 
 # --- Rule 13 ----------------------------------------------------------------------------------
+
+
+def gift_refused(bound_by_gift_rules, gift_value, reactance, gated, uniform, *, gift_limit: float,
+                 avoid_threshold: float, gate_uptake: float):
+    """Rules 8 and 13: a gift is refused by buyers under gift rules (over the limit), by buyers
+    whose reactance has passed the avoidance threshold (they no longer take anything from this
+    seller), and, behind a sign-up gate, by those who do not sign up (``uniform`` >= the uptake).
+
+    >>> gift_refused(np.array([True, False, False, False]), 5.0, np.array([0.0, 3.0, 0.0, 0.0]),
+    ...              True, np.array([0.0, 0.0, 0.9, 0.1]), gift_limit=0.0, avoid_threshold=2.0,
+    ...              gate_uptake=0.35).tolist()
+    [True, True, True, False]
+    """
+    return (gift_refused_by_rules(bound_by_gift_rules, gift_value, gift_limit=gift_limit)
+            | (_f(reactance) > avoid_threshold)
+            | (np.asarray(gated, dtype=bool) & (_f(uniform) >= gate_uptake)))
 
 
 def gift_refused_by_rules(bound_by_gift_rules, gift_value, *, gift_limit: float):

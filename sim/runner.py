@@ -14,45 +14,49 @@ import numpy as np
 
 from sim import metrics
 from sim.config import Scenario, ScenarioError, load_scenario
-from sim.engine import Engine, seed_sequence_from, stack_key
+from sim.engine import Engine, seed_sequence_from
 
 if TYPE_CHECKING:
     from sim.model import ReciprocityModel
 
 STACKED_TIES = 40_000
-"""Runs stacked in one engine by :func:`run_many` hold at most this many ties
-together (or one replication, if bigger). Below it a day's cost is mostly the fixed cost of its
-numpy calls, paid once for the stack; experiments/bench_sweep.py measures the effect."""
+"""Runs stacked in one engine by :func:`run_stacked` hold about this many ties together (or one
+run, if bigger). Below it a day's cost is mostly the fixed cost of its numpy calls, paid once for
+the stack; experiments/bench_sweep.py measures the effect."""
 
 
-def _metric_reader(engine: Engine, names: Sequence[str]):
-    """Check metric names (``name`` or ``name[strategy]``) up front; return a function that reads
-    them for every replication in ``engine`` from its current state."""
-    scenario = engine.scenario
-    known = metrics.metric_names(scenario)
-    in_play = scenario.strategies_in_play
-    parsed = []
-    for name in names:
-        match = metrics.METRIC_NAME.match(name)
-        metric, strategy = (match["metric"], match["strategy"]) if match else (name, None)
-        if metric not in known:
-            raise ScenarioError(f"metrics: {name!r} is not a metric of this scenario; allowed: "
-                                f"{', '.join(known)} (optionally as name[strategy])")
-        if strategy is not None and strategy not in in_play:
-            raise ScenarioError(f"metrics: {name!r}: strategy {strategy!r} is not in play; in "
-                                f"play: {', '.join(in_play)}")
-        parsed.append((name, metric, strategy))
-    sellers = {strategy: np.arange(engine.s) if strategy is None else engine.sellers_of(strategy)
-               for strategy in {strategy for _, _, strategy in parsed}}
+def _metric_reader(engine: Engine, names: Sequence[Sequence[str]]):
+    """Check each run's metric names (``name`` or ``name[strategy]``) up front; return a function
+    that reads them for every run in ``engine`` from its current state."""
+    plans = []
+    for run, (scenario, run_names) in enumerate(zip(engine.scenarios, names, strict=True)):
+        known = metrics.metric_names(scenario)
+        in_play = scenario.strategies_in_play
+        parsed = []
+        for name in run_names:
+            match = metrics.METRIC_NAME.match(name)
+            metric, strategy = (match["metric"], match["strategy"]) if match else (name, None)
+            if metric not in known:
+                raise ScenarioError(f"metrics: {name!r} is not a metric of this scenario; "
+                                    f"allowed: {', '.join(known)} (optionally as name[strategy])")
+            if strategy is not None and strategy not in in_play:
+                raise ScenarioError(f"metrics: {name!r}: strategy {strategy!r} is not in play; "
+                                    f"in play: {', '.join(in_play)}")
+            parsed.append((name, metric, strategy))
+        rows = {strategy: engine.stack.rows_of(run) if strategy is None
+                else engine.sellers_of(strategy, run)
+                for strategy in {strategy for _, _, strategy in parsed}}
+        plans.append((parsed, rows, scenario.outcomes))
 
-    def read() -> list[dict[str, float]]:
-        sums = metrics.seller_sums(engine)
+    def read(runs: Sequence[int]) -> list[dict[str, float]]:
+        sums = engine.seller_sums()
         values = []
-        for replication in range(engine.replications):
-            rows = replication * engine.s
-            by_strategy = {strategy: metrics.compute(engine, rows + chosen, sums=sums)
-                           for strategy, chosen in sellers.items()}
-            values.append({name: by_strategy[strategy][metric] for name, metric, strategy in parsed})
+        for run in runs:
+            parsed, rows, outcomes = plans[run]
+            by_strategy = {strategy: metrics.evaluate(sums, chosen, outcomes)
+                           for strategy, chosen in rows.items()}
+            values.append({name: by_strategy[strategy][metric]
+                           for name, metric, strategy in parsed})
         return values
 
     return read
@@ -69,24 +73,78 @@ def replication_seeds(seed: int, replications: int) -> list[int]:
             for child in np.random.SeedSequence(seed).spawn(replications)]
 
 
+def stacks(configs: Sequence[Scenario], budget: int | None = None) -> list[list[int]]:
+    """Runs (by index) grouped into engines of about ``budget`` ties each (default
+    :data:`STACKED_TIES`): runs sorted by size, so that a stack's smaller runs waste few padded
+    columns, then cut into stacks of about equal cost."""
+    budget = STACKED_TIES if budget is None else budget
+    order = sorted(range(len(configs)), key=lambda i: configs[i].buyers.n)
+    costs = np.array([configs[i].buyers.n * len(configs[i].sellers) for i in order], dtype=float)
+    count = max(1, math.ceil(costs.sum() / budget)) if costs.size else 0
+    cut = np.searchsorted(np.cumsum(costs) - costs / 2, costs.sum() * np.arange(1, count) / count)
+    return [chunk.tolist() for chunk in np.split(np.array(order, dtype=np.int64), cut)
+            if chunk.size]
+
+
+def run_stacked(configs: Sequence[Scenario], seeds: Sequence[int], *,
+                steps: Sequence[int | None] | int | None = None,
+                metrics: Sequence[str] | Sequence[Sequence[str]],
+                every: int | None = None) -> list[list[dict[str, Any]]]:
+    """Run one model per (scenario, seed) pair, stacked in engines (:func:`stacks`), without
+    per-agent objects; return each run's rows ``{"step": t, metric: value}`` in input order.
+
+    Each run's rows are exactly those of ``ReciprocityModel(config, rng=seed)`` run alone.
+    ``steps`` is the horizon (one for all runs, or one per run; None: the scenario's);
+    ``every=None`` returns the last step only, ``every=k`` steps k, 2k, ... and the last.
+    ``metrics`` is one list of names for all runs or one per run: core metrics, the scenario's
+    outcomes, or ``name[strategy]``.
+    """
+    n = len(configs)
+    horizons = [steps] * n if steps is None or isinstance(steps, int) else list(steps)
+    horizons = [config.steps if h is None else h for config, h in zip(configs, horizons,
+                                                                      strict=True)]
+    names = ([list(metrics)] * n if metrics and isinstance(metrics[0], str)
+             else [list(m) for m in metrics]) if metrics else [[] for _ in configs]
+    results: list[list[dict[str, Any]]] = [[] for _ in configs]
+    for chosen in stacks(configs):
+        engine = Engine([configs[i] for i in chosen], [seed_sequence_from(seeds[i]) for i in chosen])
+        rows = _run_engine(engine, [horizons[i] for i in chosen], [names[i] for i in chosen],
+                           every)
+        for i, run_rows in zip(chosen, rows, strict=True):
+            results[i] = run_rows
+    return results
+
+
+def _run_engine(engine: Engine, horizons: list[int], names: list[list[str]],
+                every: int | None) -> list[list[dict[str, Any]]]:
+    """Step ``engine`` to the longest horizon; the rows of each run in it at its own steps."""
+    read = _metric_reader(engine, names)
+    rows: list[list[dict[str, Any]]] = [[] for _ in horizons]
+    for step in range(1, max(horizons) + 1):
+        engine.step()
+        due = [run for run, horizon in enumerate(horizons)
+               if step == horizon or (every and step % every == 0 and step < horizon)]
+        if due:
+            for run, values in zip(due, read(due), strict=True):
+                rows[run].append({"step": step, **values})
+    return rows
+
+
 def run_many(scenario: Any, *, arm: str | None = None,
              runs: Sequence[tuple[Mapping[str, Any] | None, int]], steps: int | None = None,
              metrics: Sequence[str], every: int | None = None) -> list[list[dict[str, Any]]]:
-    """Run one model per ``(overrides, seed)`` in ``runs``, without per-agent objects, and return
-    each run's rows ``{"step": t, metric: value}``, in the order of ``runs``.
+    """Run one model per ``(overrides, seed)`` in ``runs`` (:func:`run_stacked`) and return each
+    run's rows ``{"step": t, metric: value}``, in the order of ``runs``.
 
-    Runs whose scenarios may share an engine (same :func:`sim.engine.stack_key`: they differ at
-    most in the network, buyer traits, gifts and asks) are stacked in engines of up to
-    :data:`STACKED_TIES` ties; each run's rows are exactly those of
-    ``ReciprocityModel(..., overrides=overrides, rng=seed)`` run alone. ``every=None`` returns the
-    final step only; ``every=k`` returns steps k, 2k, ... and the last. Metric names are core
-    metrics, the scenario's outcomes, or ``name[strategy]``.
+    Any runs may share an engine (they may differ in rule parameters, population, network,
+    sellers): each run's rows are exactly those of
+    ``ReciprocityModel(..., overrides=overrides, rng=seed)`` run alone.
 
     >>> rows = run_many("pushy_vs_active", steps=10, metrics=["conversion_rate[pushy]"],
-    ...                 runs=[({"buyers.n": 100, "buyers.detection_skill.mean": 0.2}, 1),
-    ...                       ({"buyers.n": 100, "buyers.detection_skill.mean": 0.8}, 1)])
+    ...                 runs=[({"buyers.n": 100, "rules.debt_weight": 0.5}, 1),
+    ...                       ({"buyers.n": 150, "rules.debt_weight": 2.0}, 1)])
     >>> rows[1] == run_metrics("pushy_vs_active", seed=1, steps=10,
-    ...                        overrides={"buyers.n": 100, "buyers.detection_skill.mean": 0.8},
+    ...                        overrides={"buyers.n": 150, "rules.debt_weight": 2.0},
     ...                        metrics=["conversion_rate[pushy]"])
     True
     """
@@ -97,37 +155,8 @@ def run_many(scenario: Any, *, arm: str | None = None,
         if key not in loaded:
             loaded[key] = load_scenario(scenario, arm=arm, overrides=overrides)
         configs.append(loaded[key])
-    groups: dict[str, list[int]] = {}
-    for i, config in enumerate(configs):
-        groups.setdefault(stack_key(config), []).append(i)
-    results: list[list[dict[str, Any]]] = [[] for _ in runs]
-    for members in groups.values():
-        first = configs[members[0]]
-        ties_per_run = first.buyers.n * len(first.sellers)
-        stacks = math.ceil(len(members) / max(1, STACKED_TIES // max(ties_per_run, 1)))
-        size = math.ceil(len(members) / stacks)  # stacks of even size
-        for start in range(0, len(members), size):
-            chosen = members[start: start + size]
-            engine = Engine([configs[i] for i in chosen],
-                            [seed_sequence_from(runs[i][1]) for i in chosen])
-            for i, rows in zip(chosen, _run_engine(engine, steps, metrics, every), strict=True):
-                results[i] = rows
-    return results
-
-
-def _run_engine(engine: Engine, steps: int | None, metrics: Sequence[str],
-                every: int | None) -> list[list[dict[str, Any]]]:
-    """Step ``engine`` to ``steps`` (default: the scenario's horizon); rows of each run in it."""
-    horizon = steps if steps is not None else engine.scenario.steps
-    read = _metric_reader(engine, metrics)
-    rows: list[list[dict[str, Any]]] = [[] for _ in range(engine.replications)]
-    for step in range(1, horizon + 1):
-        engine.step()
-        if step == horizon or (every and step % every == 0):
-            for run, values in zip(rows, read(), strict=True):
-                run.append({"step": step, **values})
-    return rows
-
+    return run_stacked(configs, [seed for _, seed in runs], steps=steps, metrics=metrics,
+                       every=every)
 
 def run_replications(scenario: Any, *, arm: str | None = None,
                      overrides: Mapping[str, Any] | None = None, seeds: Sequence[int],

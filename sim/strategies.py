@@ -20,13 +20,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from sim.config import ScenarioError, _deep_merge, _read_toml
+from sim.errors import ScenarioError
+from sim.files import deep_merge, read_toml
 from sim.paths import scenarios_dir
 
 
 def presets() -> dict[str, Any]:
     """The strategy presets of RECIPROCITY.md, as raw tables from ``scenarios/_strategies.toml``."""
-    return _read_toml(scenarios_dir() / "_strategies.toml")
+    return read_toml(scenarios_dir() / "_strategies.toml")
 
 
 def resolve_bases(strategies: dict[str, Any], origin: str) -> dict[str, Any]:
@@ -45,7 +46,7 @@ def resolve_bases(strategies: dict[str, Any], origin: str) -> dict[str, Any]:
             if base not in strategies:
                 raise ScenarioError(f"{origin}: strategies.{name}.base = {base!r} is not a known "
                                     f"strategy; allowed: {', '.join(sorted(strategies))}")
-            spec = _deep_merge(resolve(base, (*chain, name)), spec)
+            spec = deep_merge(resolve(base, (*chain, name)), spec)
         resolved[name] = spec
         return spec
 

@@ -11,9 +11,9 @@ Targets and facts are data in the scenario files (``[[calibration.targets]]`` an
   day) paired by seed: the mean of ``more`` minus the mean of ``less`` must exceed ``margin``.
 
 Replications use seeds from ``numpy.random.SeedSequence(seed).spawn(reps)``; arms share seeds
-(common random numbers). Each fact check is one row of the table; the replications of one setting
-run stacked in one engine, and settings can be spread over worker processes (``--workers``),
-without changing any result.
+(common random numbers). Each fact check is one row of the table; all runs are stacked in engines
+(:func:`sim.runner.run_stacked`) and can be spread over worker processes (``--workers``), without
+changing any result.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from rich.table import Table
 
 from sim.config import list_scenarios, load_scenario
 from sim.metrics import metric_names
-from sim.runner import replication_seeds, run_replications
+from sim.runner import replication_seeds, run_stacked
 
 console = Console(width=None if Console().is_terminal else 160)
 QUICK_BUYERS = 1000
@@ -67,23 +67,28 @@ def _mean_ci(values: list[float]) -> tuple[float, float, float]:
 RunKey = tuple  # (scenario, arm, sorted settings, steps, seed)
 
 
-def _run_seeds(keys: list[RunKey]) -> list[dict[str | None, dict[str, float]]]:
-    """Run (scenario, arm, settings, steps, seed) keys that differ only in the seed, stacked
-    (:func:`sim.runner.run_replications`), and return each one's final metrics by strategy
-    (``None``: all sellers). Top-level so that worker processes can run it."""
-    scenario, arm, settings, steps, _ = keys[0]
-    config = load_scenario(scenario, arm=arm, overrides=dict(settings))
-    names = metric_names(config)
-    columns = {(strategy, name): name if strategy is None else f"{name}[{strategy}]"
-               for strategy in [None, *config.strategies_in_play] for name in names}
-    runs = run_replications(config, seeds=[key[4] for key in keys], steps=steps,
-                            metrics=list(columns.values()))
+def _run_keys(keys: list[RunKey]) -> list[dict[str | None, dict[str, float]]]:
+    """Run (scenario, arm, settings, steps, seed) keys, all stacked
+    (:func:`sim.runner.run_stacked`), and return each one's final metrics by strategy (``None``:
+    all sellers). Top-level so that worker processes can run it."""
+    loaded: dict[RunKey, Any] = {}
+    configs, columns = [], []
+    for scenario, arm, settings, _, _ in keys:
+        if (scenario, arm, settings) not in loaded:
+            loaded[scenario, arm, settings] = load_scenario(scenario, arm=arm,
+                                                            overrides=dict(settings))
+        config = loaded[scenario, arm, settings]
+        configs.append(config)
+        columns.append({(strategy, name): name if strategy is None else f"{name}[{strategy}]"
+                        for strategy in [None, *config.strategies_in_play]
+                        for name in metric_names(config)})
+    runs = run_stacked(configs, [key[4] for key in keys], steps=[key[3] for key in keys],
+                       metrics=[list(c.values()) for c in columns])
     results = []
-    for rows in runs:
-        final = rows[-1]
+    for rows, run_columns in zip(runs, columns, strict=True):
         by_strategy: dict[str | None, dict[str, float]] = {}
-        for (strategy, name), column in columns.items():
-            by_strategy.setdefault(strategy, {})[name] = final[column]
+        for (strategy, name), column in run_columns.items():
+            by_strategy.setdefault(strategy, {})[name] = rows[-1][column]
         results.append(by_strategy)
     return results
 
@@ -117,25 +122,23 @@ class _Runner:
             if self.planning:
                 self._needed[key] = None
                 return math.nan
-            self._cache[key] = _run_seeds([key])[0]
+            self._cache[key] = _run_keys([key])[0]
         return self._cache[key][side.get("strategy")][side["metric"]]
 
     def execute(self) -> None:
-        """Make every run recorded while planning, the seeds of one setting stacked together."""
-        groups: dict[RunKey, list[RunKey]] = {}
-        for key in self._needed:
-            if key not in self._cache:
-                groups.setdefault(key[:4], []).append(key)
-        todo = list(groups.values())
+        """Make every run recorded while planning, stacked in engines (a share of them per
+        worker process)."""
+        todo = [key for key in self._needed if key not in self._cache]
         if self.workers > 1 and len(todo) > 1:
             from concurrent.futures import ProcessPoolExecutor
 
+            shares = [todo[i::self.workers] for i in range(self.workers)]
             with ProcessPoolExecutor(self.workers) as pool:
-                results = list(pool.map(_run_seeds, todo))
-        else:
-            results = [_run_seeds(keys) for keys in todo]
-        for keys, metrics in zip(todo, results, strict=True):
-            self._cache.update(zip(keys, metrics, strict=True))
+                results = list(pool.map(_run_keys, shares))
+            self._cache.update(zip((k for share in shares for k in share),
+                                   (r for share in results for r in share), strict=True))
+        elif todo:
+            self._cache.update(zip(todo, _run_keys(todo), strict=True))
         self._needed.clear()
 
 

@@ -1,11 +1,14 @@
 """The public API, determinism, agents versus headless runs, and the flagship behaviour."""
 
+from dataclasses import fields
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from sim import ReciprocityModel, list_scenarios, load_scenario, metrics, runner
-from sim.engine import Engine, stack_key
+from sim.engine import Engine
+from sim.engine.state import TieState
 from sim.metrics import CORE_METRICS
 from sim.runner import run_metrics
 
@@ -93,55 +96,75 @@ def _arms():
     return [(name, arm) for name in list_scenarios() for arm in [None, *load_scenario(name).arms]]
 
 
+def _variants(name: str, arm: str | None) -> list[dict]:
+    """Settings that stacked runs may differ in: anything (network, traits, gifts and asks, rule
+    parameters, context settings, the number of buyers, the sellers and their reach)."""
+    config = load_scenario(name, arm=arm)
+    base = config.sellers[0].strategy
+    sellers = [seller.model_dump() for seller in config.sellers]
+    return [
+        {}, {},
+        {"buyers.detection_skill.mean": 0.8, "network.kind": "erdos_renyi"},
+        {f"strategies.{base}.gift.value": 3.0, f"strategies.{base}.ask.delay": 2,
+         "buyers.punisher_share": 0.5, "sellers.0.likeability": 0.5},
+        {"rules.debt_weight": 0.7, "rules.obligation_half_life": 4.0,
+         "rules.reactance_threshold": 0.6, "rules.manipulation_threshold": 0.4,
+         "buyers.prior_sincerity": 0.5, "buyers.initial_trust": 0.3,
+         "buyers.decline_reply_share": 0.9, "buyers.expected_gift_quantity": 0.5},
+        {"buyers.n": 90, f"strategies.{base}.reach.per_day": 2.0,
+         f"strategies.{base}.reach.everyone": False,
+         "sellers": [*sellers, {"name": "Extra", "strategy": "no_gift"}]},
+    ]
+
+
 @pytest.mark.parametrize(("name", "arm"), _arms())
 def test_stacked_runs_are_exactly_the_runs_alone(name, arm):
     """Every tie array, tally and metric of a run stacked with others is bit-identical to the
-    same run alone (the sweeps' speed rests on this): replications of one setting, and design
-    points that differ in the network, buyer traits, gifts and asks."""
-    base = load_scenario(name, arm=arm).sellers[0].strategy
-    variants = [{}, {}, {"buyers.detection_skill.mean": 0.8, "network.kind": "erdos_renyi"},
-                {f"strategies.{base}.gift.value": 3.0, f"strategies.{base}.ask.delay": 2,
-                 "buyers.punisher_share": 0.5, "sellers.0.likeability": 0.5}]
-    configs = [load_scenario(name, arm=arm, overrides={"buyers.n": 120, **v}) for v in variants]
-    assert len({stack_key(config) for config in configs}) == 1
-    seeds = (3, 11, 5, 3)
+    same run alone (the speed of sweeps, validation and calibration rests on this), whatever
+    the runs differ in."""
+    configs = [load_scenario(name, arm=arm, overrides={"buyers.n": 120, **v})
+               for v in _variants(name, arm)]
+    seeds = (3, 11, 5, 3, 3, 3)
     stacked = Engine(configs, [np.random.SeedSequence(seed) for seed in seeds])
     alone = [Engine(config, np.random.SeedSequence(seed))
              for config, seed in zip(configs, seeds, strict=True)]
+    assert stacked.stack.padded and not stacked.stack.same_sellers
     for _ in range(45):
         stacked.step()
         for engine in alone:
             engine.step()
-    s = stacked.s
-    tie_arrays = [key for key, value in vars(alone[0]).items()
-                  if isinstance(value, np.ndarray) and value.shape == (s, 120)]
-    assert {"status", "trust", "gross", "suspicion", "reactance"} <= set(tie_arrays)
     for r, engine in enumerate(alone):
-        rows = slice(r * s, (r + 1) * s)
-        for key in tie_arrays:
-            np.testing.assert_array_equal(getattr(stacked, key)[rows], getattr(engine, key),
-                                          err_msg=key)
-        for key, value in vars(engine.tallies).items():
-            if isinstance(value, np.ndarray):
-                np.testing.assert_array_equal(getattr(stacked.tallies, key)[rows], value,
-                                              err_msg=key)
-        assert metrics.compute(stacked, np.arange(s) + r * s) == pytest.approx(
+        for f in fields(TieState):
+            np.testing.assert_array_equal(stacked.stack.block(getattr(stacked.state, f.name), r),
+                                          getattr(engine.state, f.name), err_msg=f.name)
+        rows = stacked.stack.rows_of(r)
+        for key, value in engine.tallies.as_dict().items():
+            np.testing.assert_array_equal(getattr(stacked.tallies, key)[rows], value, err_msg=key)
+        assert metrics.compute(stacked, rows) == pytest.approx(
             metrics.compute(engine), rel=0, abs=0, nan_ok=True)
 
 
-def test_runs_that_cannot_share_an_engine_are_refused_and_run_apart():
+def test_run_many_stacks_any_runs_and_matches_runs_alone(monkeypatch):
+    monkeypatch.setattr(runner, "STACKED_TIES", 400)  # several stacks of mixed runs
     small = {"buyers.n": 80}
-    other_rules = load_scenario("pushy_vs_active", overrides={**small, "rules.debt_weight": 0.1})
-    with pytest.raises(ValueError, match="differ in more than what stacked runs may"):
-        Engine([load_scenario("pushy_vs_active", overrides=small), other_rules],
-               [np.random.SeedSequence(1), np.random.SeedSequence(2)])
     names = ["conversion_rate", "revenue[active]"]
     runs = [(small, 1), ({**small, "rules.debt_weight": 0.1}, 1), ({"buyers.n": 60}, 2),
-            ({**small, "network.kind": "barabasi_albert"}, 3), (small, 4)]
-    many = runner.run_many("pushy_vs_active", runs=runs, steps=25, metrics=names)
+            ({**small, "network.kind": "barabasi_albert"}, 3), (small, 4),
+            ({"buyers.n": 50, "sellers.0.strategy": "no_gift"}, 5)]
+    many = runner.run_many("pushy_vs_active", runs=runs, steps=25, metrics=names, every=10)
+    assert len(runner.stacks([load_scenario("pushy_vs_active", overrides=o) for o, _ in runs],
+                             400)) > 1
     assert many == [run_metrics("pushy_vs_active", overrides=overrides, seed=seed, steps=25,
-                                metrics=names) for overrides, seed in runs]
+                                metrics=names, every=10) for overrides, seed in runs]
     assert many[0] != many[1]  # the rule change shows
+
+
+def test_stacked_runs_may_have_different_horizons():
+    configs = [load_scenario("pushy_vs_active", overrides={"buyers.n": 60, "steps": steps})
+               for steps in (10, 25)]
+    rows = runner.run_stacked(configs, [1, 1], metrics=["revenue"], every=10)
+    assert [[r["step"] for r in run] for run in rows] == [[10], [10, 20, 25]]
+    assert rows[0][0] == rows[1][0]
 
 
 def test_run_replications_in_several_stacks_match_the_model(monkeypatch):
@@ -212,7 +235,7 @@ def test_event_tallies_match_a_recount_of_the_tie_arrays(scenario, settings):
     model = ReciprocityModel(scenario, rng=8, overrides=settings, build_agents=False,
                              collect=False)
     model.run_for(min(150, model.horizon))
-    e, t = model.engine, model.engine.tallies
+    e, t = model.engine.state, model.engine.tallies
     converted = e.converted_day >= 0
     churned = e.status == CHURNED
     start = np.where(e.first_gift_day >= 0, e.first_gift_day, e.contact_day)

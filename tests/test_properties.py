@@ -19,7 +19,8 @@ def test_probabilities_stay_in_unit_interval(resent, excess, skill, susp, hostil
                                       punisher_weight=1.0)
     assert 0.0 <= p <= 1.0
     h = rules.churn_hazard(trust, excess * 10, resent * 10, skill > 0.5, susp > 0.5,
-                           base_hazard=0.5, trust_weight=2.0, reactance_weight=3.0,
+                           base_hazard=0.5, trust_weight=2.0, neutral_trust=0.5,
+                           reactance_weight=3.0,
                            resentment_weight=3.0, keep_giving_effect=1.0,
                            closed_account_effect=1.0)
     assert 0.0 <= h <= 1.0
@@ -67,9 +68,10 @@ def _run(overrides, seed, steps=25):
 @given(st.integers(0, 2**32 - 1))
 def test_engine_state_invariants(seed):
     engine = _run({}, seed).engine
-    assert (engine.gross >= 0).all() and (engine.concession >= 0).all()
-    assert ((engine.trust >= 0) & (engine.trust <= 1)).all()
-    assert (engine.reactance >= 0).all()
+    st = engine.state
+    assert (st.gross >= 0).all() and (st.concession >= 0).all()
+    assert ((st.trust >= 0) & (st.trust <= 1)).all()
+    assert (st.reactance >= 0).all()
     s = engine.sincerity
     assert ((s >= 0) & (s <= 1)).all()
 
@@ -79,18 +81,18 @@ def test_engine_state_invariants(seed):
 def test_no_gift_means_no_debt(seed):
     engine = _run({"strategies.pushy.gift.value": 0.0, "strategies.active.gift.value": 0.0},
                   seed).engine
-    assert not engine.accepted_gift.any()
-    assert (engine.gross == 0).all()
-    assert engine.effective_obligation().max() <= engine.concession.max()
+    assert not engine.state.accepted_gift.any()
+    assert (engine.state.gross == 0).all()
+    assert engine.effective_obligation().max() <= engine.state.concession.max()
 
 
 @settings(max_examples=6, deadline=None)
 @given(st.integers(0, 2**32 - 1))
 def test_without_detection_no_gift_is_read_as_a_tactic(seed):
     engine = _run({"rules.detection_enabled": False}, seed).engine
-    assert engine.accepted_gift.any()
-    assert (engine.reading[engine.accepted_gift] == rules.SINCERE).all()
-    assert not engine.backfired.any()
+    assert engine.state.accepted_gift.any()
+    assert (engine.reading[engine.state.accepted_gift] == rules.SINCERE).all()
+    assert not engine.state.backfired.any()
 
 
 @settings(max_examples=5, deadline=None)
@@ -104,12 +106,12 @@ def test_larger_asks_never_raise_conversions_all_else_equal(seed):
 
 
 def test_drive_is_monotone_in_disproportion():
-    from sim.engine import _Ties
+    from sim.engine.phases.responses import compliance_drive
 
     e = _run({}, 3, steps=15).engine
-    ties = _Ties.of(np.ones((e.s, e.n), dtype=bool), e.n)
+    ties = e.ties(np.ones((e.s, e.n), dtype=bool))
     zero = np.zeros(ties.size)
-    assert (e._compliance_drive(ties, zero + 0.5, zero) < e._compliance_drive(ties, zero, zero)).all()
+    assert (compliance_drive(e, ties, zero + 0.5, zero) < compliance_drive(e, ties, zero, zero)).all()
 
 
 KINDS = ["watts_strogatz", "erdos_renyi", "barabasi_albert", "stochastic_block", "complete"]

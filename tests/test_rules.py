@@ -104,7 +104,8 @@ def test_rule8_pressure_and_reactance_threshold():
     pushy = rules.ask_pressure(1.0, False, True, 1.0, **kw)
     assert gentle == pytest.approx(0.1)
     assert pushy == pytest.approx(1.05)
-    r = rules.accumulate_reactance(np.zeros(2), np.array([pushy, pushy]), np.array([0.5, 1.0]))
+    r = rules.accumulate_reactance(np.zeros(2), np.array([pushy, pushy]), np.array([0.5, 1.0]),
+                                   typical_proneness=0.5)
     assert r.tolist() == pytest.approx([1.05, 2.1])
     assert rules.reactance_excess(r, threshold=1.0).tolist() == pytest.approx([0.05, 1.1])
 
@@ -135,8 +136,8 @@ def test_rule11_concession_only_towards_same_requester():
 
 
 def test_rule12_keep_giving_halves_hazard_and_choice_bonus():
-    kw = dict(base_hazard=0.01, trust_weight=2.0, reactance_weight=1.0, resentment_weight=1.0,
-              keep_giving_effect=1.0, closed_account_effect=0.0)
+    kw = dict(base_hazard=0.01, trust_weight=2.0, neutral_trust=0.5, reactance_weight=1.0,
+              resentment_weight=1.0, keep_giving_effect=1.0, closed_account_effect=0.0)
     h = rules.churn_hazard(np.array([0.5, 0.5, 1.0]), 0.0, 0.0, np.array([False, True, False]),
                            False, **kw)
     assert h.tolist() == pytest.approx([0.01, 0.005, 0.01 * np.exp(-1.0)])

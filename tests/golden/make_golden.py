@@ -49,7 +49,7 @@ def run_case(name: str, arm: str | None, seed: int) -> pd.DataFrame:
     frame = frame[frame.step.isin(days)].copy()
     engine = model.engine
     for array in TIE_ARRAYS:
-        digest = hashlib.sha256(np.ascontiguousarray(getattr(engine, array)).tobytes()).hexdigest()
+        digest = hashlib.sha256(np.ascontiguousarray(getattr(engine.state, array)).tobytes()).hexdigest()
         frame[f"sha_{array}"] = np.where(frame.step == steps, digest[:16], "")
     frame.insert(0, "seed", seed)
     frame.insert(0, "arm", arm or "")

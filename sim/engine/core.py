@@ -1,0 +1,292 @@
+"""The :class:`Engine`: the state of one run, or of several runs stacked, and the helpers its
+daily phases share. What happens in a day is :func:`sim.engine.day.run_day`."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from sim import rules
+from sim.config import Scenario
+from sim.engine.draws import Streams, counter_uniforms
+from sim.engine.stack import PerTie, Stack, Ties
+from sim.engine.state import (
+    CHURNED,
+    CUSTOMER,
+    OPTED_OUT,
+    PROSPECT,
+    UNREACHED,
+    Buyers,
+    RunParameters,
+    SellerPlan,
+    Tallies,
+    TieState,
+)
+from sim.network import BuyerGraph, BuyerNetwork, bfs_order, build_network, padded_union
+
+
+class Engine:
+    """Vectorised state and daily update of one model run, or of several runs stacked.
+
+    ``seed`` is one ``SeedSequence`` (one run) or a list of them (one run each). ``scenario`` is
+    one scenario for all of them, or a list with one per seed: stacked runs may differ in
+    anything (rule parameters, population, network, sellers, strategies). Nothing couples them,
+    and each run draws its random numbers exactly as it does alone, so every run stacked gives
+    bit for bit the results it gives alone; sweeps and validation stack runs so that the fixed
+    cost of a day's numpy calls is paid once for all of them. ``graph`` is a buyer graph handed
+    over by the user (one for all runs, or one per run, ``None`` where the scenario's own
+    network is used). The layout of the arrays is :mod:`sim.engine.stack`'s.
+    """
+
+    def __init__(self, scenario: Scenario | Sequence[Scenario],
+                 seed: np.random.SeedSequence | Sequence[np.random.SeedSequence], *,
+                 record_events: bool = False,
+                 graph: BuyerGraph | Sequence[BuyerGraph | None] | None = None):
+        seeds = [seed] if isinstance(seed, np.random.SeedSequence) else list(seed)
+        if not seeds:
+            raise ValueError("seed: at least one SeedSequence is needed")
+        scenarios = (list(scenario) if isinstance(scenario, Sequence)
+                     else [scenario] * len(seeds))
+        graphs = list(graph) if isinstance(graph, Sequence) else [graph] * len(seeds)
+        if len(scenarios) != len(seeds) or len(graphs) != len(seeds):
+            raise ValueError(f"scenario, graph: {len(scenarios)} scenarios and {len(graphs)} "
+                             f"graphs for {len(seeds)} seeds")
+        if record_events and len(seeds) > 1:
+            raise ValueError("record_events: events are kept for one run, not a stack "
+                             f"of {len(seeds)}")
+        self.scenarios = scenarios
+        self.scenario = scenarios[0]
+        self.stack = Stack.of([len(sc.sellers) for sc in scenarios],
+                              [sc.buyers.n for sc in scenarios])
+        self.rules = RunParameters(scenarios, self.stack)
+        self.plan = SellerPlan.of(scenarios)
+        self.day = 0
+        self.record_events = record_events
+        self.events: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        self.warning_counts: np.ndarray | None = None
+        self._build_runs(scenarios, seeds, graphs)
+        self.tallies = Tallies(self.rows)
+        self.state = TieState.start((self.rows, self.n), self.rules.initial_trust)
+        self._readings: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+
+    def _build_runs(self, scenarios: list[Scenario], seeds: list[np.random.SeedSequence],
+                    graphs: list[BuyerGraph | None]) -> None:
+        """Each run's network, population, sellers' first ties and reach orders, from its own
+        streams, in the order a run alone draws them."""
+        networks, populations, orders, keys = [], [], [], []
+        self.anchors: list[list[np.ndarray]] = []
+        """``anchors[run][seller]``: the buyers each seller starts from (its own ties)."""
+        self.graphs: list[BuyerGraph] = []
+        for run, (sc, seq, given) in enumerate(zip(scenarios, seeds, graphs, strict=True)):
+            streams = Streams.from_seed_sequence(seq)
+            n = sc.buyers.n
+            graph = build_network(sc.network, n, streams.network, given)
+            populations.append(Buyers.draw(sc, streams.population, graph))
+            initial = self.plan.reach_initial[self.stack.rows_of(run)].astype(int)
+            anchors = [streams.population.choice(n, size=min(k, n), replace=False)
+                       for k in initial]
+            orders += [bfs_order(graph.network, anchor, streams.population) if anchor.size
+                       else streams.population.permutation(n) for anchor in anchors]
+            networks.append(graph.network)
+            self.graphs.append(graph)
+            self.anchors.append(anchors)
+            keys.append(streams.behaviour_key)
+        self.network: BuyerNetwork = padded_union(networks, self.n)
+        self.buyers = Buyers.stack(populations, self.n)
+        self.reach_order = np.concatenate(orders)
+        """Every row's buyers in the order it reaches them (its run's columns), row after row."""
+        self.reach_start = np.concatenate([[0], np.cumsum([o.size for o in orders])[:-1]])
+        self.reach_cursor = np.zeros(self.rows, dtype=np.int64)
+        self.behaviour_keys = np.array(keys, dtype=np.uint64)
+
+    # --- layout -------------------------------------------------------------------------------
+
+    @property
+    def n(self) -> int:
+        """Columns of the tie arrays: the buyers of a run (the most of any, when stacked)."""
+        return self.stack.width
+
+    @property
+    def s(self) -> int:
+        """Sellers of the first run."""
+        return int(self.stack.sellers[0])
+
+    @property
+    def runs(self) -> int:
+        return self.stack.runs
+
+    @property
+    def rows(self) -> int:
+        return self.stack.rows
+
+    @property
+    def buyer_labels(self) -> np.ndarray:
+        """The first run's buyers' original labels (their indices for generated networks)."""
+        labels = self.graphs[0].labels
+        return np.arange(self.graphs[0].n) if labels is None else labels
+
+    def sellers_of(self, strategy: str, run: int = 0) -> np.ndarray:
+        """Rows of ``run``'s sellers that follow ``strategy`` (for the first run, the sellers'
+        own indices)."""
+        names = [seller.strategy for seller in self.scenarios[run].sellers]
+        return self.stack.first_row[run] + np.flatnonzero(np.array(names) == strategy)
+
+    # --- helpers the phases share ---------------------------------------------------------------
+
+    def ties(self, mask: np.ndarray) -> Ties:
+        """The ties where ``mask`` is set."""
+        return Ties.of(mask, self.stack)
+
+    def params(self, ties: Ties) -> PerTie:
+        """Rule parameters and context settings, looked up for ``ties``."""
+        return PerTie(self.rules, ties.row)
+
+    def draw(self, day: int, purpose: int, ties: Ties) -> np.ndarray:
+        """Behaviour draws for ``ties``, each addressed within its own run and keyed by that
+        run's behaviour stream."""
+        key = (self.behaviour_keys[0] if self.runs == 1
+               else self.behaviour_keys[self.stack.row_run[ties.row]])
+        return counter_uniforms(day, purpose, self.stack.draw_address(ties), key)
+
+    def flag(self, ties: Ties, flag: np.ndarray, tally: str, where=None) -> Ties:
+        """Set a once-only tie flag on ``ties`` (where ``where``); count newly set ones per seller."""
+        chosen = ties if where is None else ties.where(where)
+        new = chosen.where(~chosen.get(flag))
+        new.put(flag, True)
+        getattr(self.tallies, tally)[:] += new.count(self.rows)
+        return new
+
+    def record(self, kind: str, ties: Ties, mask: np.ndarray | None = None) -> None:
+        """Keep today's ``kind`` events (``ties`` where ``mask``) when events are recorded."""
+        if self.record_events:
+            chosen = ties if mask is None else ties.where(mask)
+            self.events[kind] = (chosen.row, chosen.buyer)
+
+    def reach(self, ties: Ties, day: int) -> None:
+        """Unreached ``ties`` become prospects, contacted today."""
+        fresh = ties.where(ties.get(self.state.status) == UNREACHED)
+        fresh.put(self.state.status, PROSPECT)
+        fresh.put(self.state.contact_day, day)
+        self.tallies.reached += fresh.count(self.rows)
+
+    def add_suspicion(self, ties: Ties, cues) -> None:
+        """Add persuasion cues seen by ``ties`` (rule 7), keeping the cached readings and the
+        backfire record current."""
+        st = self.state
+        ties.add(st.suspicion, cues)
+        fresh = self._readings_of(ties.get(st.suspicion), self.buyers.detection_skill[ties.buyer],
+                                  self.params(ties))
+        if self._readings is not None:
+            for cached, values in zip(self._readings, fresh, strict=True):
+                ties.put(cached, values)
+        self.flag(ties, st.backfired, "backfired",
+                  ties.get(st.accepted_gift) & (fresh[1] == rules.MANIPULATION))
+
+    def _readings_of(self, suspicion: np.ndarray, skill: np.ndarray, p) -> tuple[np.ndarray, ...]:
+        """Rule 7: sincerity, reading and imputed motive from suspicion and skill."""
+        sincerity = rules.perceived_sincerity(suspicion, skill, prior=p.prior_sincerity)
+        reading = rules.read_motive(sincerity, tactic_threshold=p.tactic_threshold,
+                                    manipulation_threshold=p.manipulation_threshold)
+        motive = rules.imputed_motive(reading, sincerity,
+                                      manipulation_penalty=p.manipulation_penalty)
+        return sincerity, reading, motive
+
+    def readings(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Sincerity, reading and imputed motive per tie, cached: :meth:`add_suspicion` updates
+        the cache for the ties it touches."""
+        if self._readings is None:
+            self._readings = self._readings_of(
+                self.state.suspicion, self.stack.by_tie(self.buyers.detection_skill), self.rules)
+        return self._readings
+
+    @property
+    def sincerity(self) -> np.ndarray:
+        """Perceived sincerity of each seller, per tie (rule 7)."""
+        return self.readings()[0]
+
+    @property
+    def reading(self) -> np.ndarray:
+        """SINCERE, TACTIC or MANIPULATION, per tie (rule 7)."""
+        return self.readings()[1]
+
+    @property
+    def status(self) -> np.ndarray:
+        return self.state.status
+
+    @property
+    def trust(self) -> np.ndarray:
+        return self.state.trust
+
+    @property
+    def last_gift_day(self) -> np.ndarray:
+        return self.state.last_gift_day
+
+    def effective_obligation(self) -> np.ndarray:
+        """Felt debt towards each seller: gift debt weighed by the motive read, plus concessions.
+        Negative where a gift was read as manipulation (resentment)."""
+        return self.state.gross * self.readings()[2] + self.state.concession
+
+    def obligation_of(self, ties: Ties) -> np.ndarray:
+        """:meth:`effective_obligation` for ``ties`` only."""
+        st = self.state
+        return ties.get(st.gross) * ties.get(self.readings()[2]) + ties.get(st.concession)
+
+    def over_buyers_sellers(self, values_at, ties: Ties) -> np.ndarray:
+        """For each tie, the sum over all sellers of its buyer's run of ``values_at(index)`` (a
+        function of flat tie indices), added seller by seller as a sum over a run's rows would."""
+        run = self.stack.row_run[ties.row]
+        first = self.stack.first_row[run] * self.n + (ties.index % self.n)
+        total = values_at(first)
+        sellers = self.stack.sellers[run]
+        for k in range(1, int(self.stack.sellers.max())):
+            has = sellers > k
+            if has.all():
+                total = total + values_at(first + k * self.n)
+            elif has.any():
+                more = np.zeros_like(total)
+                more[has] = values_at(first[has] + k * self.n)
+                total = total + more
+        return total
+
+    def step(self) -> None:
+        """Advance one day (:func:`sim.engine.day.run_day`)."""
+        from sim.engine.day import run_day
+
+        run_day(self)
+
+    # --- what metrics and agents read -----------------------------------------------------------
+
+    def seller_sums(self) -> dict[str, np.ndarray]:
+        """Numerators and denominators of every metric, summed per seller row.
+
+        Counts of once-only events (reached, converted, complained...) are the tallies kept as
+        they happen; only the current-state means (trust, sincerity, obligation) take a pass over
+        the tie arrays. Every metric is a ratio of these sums (:mod:`sim.metrics`).
+        """
+        st, sums = self.state, self.stack.row_sums
+        reached = st.status != UNREACHED
+        return {
+            "trust": sums(st.trust * reached),
+            "sincerity": sums(self.sincerity * reached),
+            "owed": sums(np.maximum(self.effective_obligation(), 0.0) * reached),
+            "discounted": self.tallies.conversions * self.plan.ask.discount[:, 0],
+            **self.tallies.as_dict(),
+        }
+
+    def buyer_state(self, run: int = 0) -> dict[str, np.ndarray]:
+        """Per-buyer summaries across a run's sellers, for agents and the app."""
+        status = self.stack.block(self.state.status, run)
+        customer = (status == CUSTOMER).any(axis=0)
+        churned = (status == CHURNED).any(axis=0) & ~customer
+        opted = (status == OPTED_OUT).any(axis=0) & ~customer & ~churned
+        reached = (status != UNREACHED).any(axis=0)
+        state = np.full(status.shape[1], "unreached", dtype=object)
+        state[reached] = "prospect"
+        state[opted] = "opted out"
+        state[churned] = "churned"
+        state[customer] = "customer"
+        owed = np.maximum(self.stack.block(self.effective_obligation(), run), 0.0).sum(axis=0)
+        manipulated = self.stack.block(self.state.accepted_gift & (self.reading
+                                                                   == rules.MANIPULATION), run)
+        return {"state": state, "obligation": owed, "read_as_manipulation": manipulated.any(axis=0)}

@@ -1,0 +1,84 @@
+"""Asks and retreats (rules 3, 7, 8, 11): who is asked today and for what, the retreat to a
+smaller ask after a "no" (door-in-the-face), and what the ask itself tells and does to the buyer.
+The buyer's answer is :mod:`sim.engine.phases.responses`."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from sim import rules
+from sim.engine.phases import responses
+from sim.engine.stack import PerTie
+from sim.engine.state import CUSTOMER, PROSPECT
+
+if TYPE_CHECKING:
+    from sim.engine.core import Engine
+
+
+def due(e: Engine, day: int) -> np.ndarray:
+    """Which ties are asked today: first asks, follow-ups, the conceded retreat, re-orders."""
+    a, st = e.plan.ask, e.state
+    since_ask = day - st.last_ask_day
+    prospect = (st.status == PROSPECT) & a.asks
+    first = (st.asks_made == 0) & (day - st.contact_day >= a.delay)
+    may_continue = (st.said_no == 0) | a.follow_up_after_no
+    again = ((st.asks_made > 0) & (a.every > 0) & (since_ask >= a.every)
+             & (st.asks_made < a.max_asks) & may_continue
+             & ((a.concede_to == 0) | st.conceded | (st.said_no == 0)))
+    repeat = ((st.status == CUSTOMER) & a.asks & (a.repeat_every > 0)
+              & (since_ask >= a.repeat_every))
+    return (prospect & (first | retreats_due(e, since_ask) | again)) | repeat
+
+
+def retreats_due(e: Engine, since_ask: np.ndarray) -> np.ndarray:
+    """Door-in-the-face: after a first "no", the retreat to the smaller ask (rule 11)."""
+    a, st = e.plan.ask, e.state
+    return ((a.concede_to > 0) & (st.said_no > 0) & ~st.conceded & (since_ask >= 1)
+            & (st.status == PROSPECT) & a.asks)
+
+
+def ask(e: Engine, day: int) -> np.ndarray:
+    """Today's asks: concessions, cues and pressure, then the buyers' responses. Returns the
+    ties asked."""
+    st, buyers = e.state, e.buyers
+    asked = due(e, day)
+    if not asked.any():
+        return asked
+    ties = e.ties(asked)
+    a, p, b = PerTie(e.plan.ask, ties.row), e.params(ties), ties.buyer
+    said_no_before = ties.get(st.said_no) > 0
+    concede = said_no_before & (a.concede_to > 0) & ~ties.get(st.conceded)
+    retreated = concede | ties.get(st.conceded)
+    size = np.where(retreated & (a.concede_to > 0), a.concede_to, a.size)
+    after_no = said_no_before & ~concede
+    explicit = ~a.implicit
+
+    # Rule 11: the retreat itself is a concession, owed to this requester only.
+    ties.add(st.concession, np.where(concede, rules.concession_debt(
+        a.size, a.concede_to, True, concession_weight=p.concession_weight), 0.0))
+    ties.put(st.conceded, retreated)
+
+    # Rule 7: the ask as a cue to the gift's motive (a customary ask gives none).
+    disproportion = np.where(explicit, rules.ask_disproportion(
+        size, ties.get(st.given), equivalence_tolerance=p.equivalence_tolerance), 0.0)
+    last_gift = ties.get(st.last_gift_day)
+    days_since_gift = np.where(last_gift >= 0, day - last_gift, np.nan)
+    cues = rules.ask_cues(days_since_gift, disproportion, after_no, cue_ask_soon=p.cue_ask_soon,
+                          ask_soon_window=p.ask_soon_window,
+                          cue_disproportion=p.cue_disproportion, cue_after_no=p.cue_after_no)
+    e.add_suspicion(ties, np.where(explicit, cues, 0.0))
+
+    # Rule 8: the ask's pressure builds reactance.
+    pressure = rules.ask_pressure(a.urgency, a.opt_out, after_no, disproportion,
+                                  base=p.pressure_base, urgency_weight=p.pressure_urgency,
+                                  no_opt_out=p.pressure_no_opt_out,
+                                  after_no_weight=p.pressure_after_no,
+                                  disproportion_weight=p.disproportion_weight)
+    reactance = np.where(explicit, rules.accumulate_reactance(
+        ties.get(st.reactance), pressure, buyers.reactance_proneness[b],
+        typical_proneness=p.typical_proneness), ties.get(st.reactance))
+    ties.put(st.reactance, reactance)
+    responses.respond(e, day, ties, size, disproportion, concede, reactance)
+    return asked

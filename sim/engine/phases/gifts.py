@@ -1,0 +1,104 @@
+"""Gifts (rules 1, 5, 7, 8, 13): who is due a gift today, whether they take it, what it is worth to
+them and what it tells them about the giver; and hidden conditions coming to light."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from sim import rules
+from sim.engine.draws import Purpose
+from sim.engine.stack import PerTie
+from sim.engine.state import CUSTOMER, PROSPECT
+
+if TYPE_CHECKING:
+    from sim.engine.core import Engine
+
+
+def discover_hidden_conditions(e: Engine, day: int) -> np.ndarray:
+    """Rules 7, 9, 13: hidden strings of accepted gifts are found out at ``discovery_rate`` a
+    day; the deception is a strong cue (and is resented, rule 9). Returns the ties it happened to."""
+    st = e.state
+    found = np.zeros((e.rows, e.n), dtype=bool)
+    hidden = e.plan.gift.hidden_conditions
+    if not hidden.any():
+        return found
+    ties = e.ties(hidden & st.accepted_gift & ~st.deceived)
+    ties = ties.where(e.draw(day, Purpose.DISCOVER, ties) < e.params(ties).discovery_rate)
+    ties.put(found, True)
+    ties.put(st.deceived, True)
+    e.add_suspicion(ties, e.params(ties).cue_strings)
+    e.record("deception_found", ties)
+    return found
+
+
+def due(e: Engine, day: int) -> np.ndarray:
+    """Gifts due today: a prospect's first gift and repeats, and keep-giving to customers."""
+    g, st = e.plan.gift, e.state
+    since_offer = day - st.last_offer_day
+    first = (st.gifts_offered == 0) & (day - st.contact_day >= g.first_day)
+    repeat = ((st.gifts_offered > 0) & (g.every > 0) & (since_offer >= g.every)
+              & (st.gifts_offered < g.max_gifts))
+    keep_giving = (g.after_sale_every > 0) & (since_offer >= g.after_sale_every)
+    return (g.value > 0) & (((st.status == PROSPECT) & (first | repeat))
+                            | ((st.status == CUSTOMER) & keep_giving))
+
+
+def give(e: Engine, day: int) -> np.ndarray:
+    """Today's gifts and how they are received (rules 1, 5, 7, 8, 13). Returns the ties offered one.
+
+    The schedule is checked on the whole tie arrays; everything else runs only on the ties
+    offered a gift today.
+    """
+    st, buyers = e.state, e.buyers
+    offered = due(e, day)
+    if not offered.any():
+        return offered
+    ties = e.ties(offered)
+    g, p, b = PerTie(e.plan.gift, ties.row), e.params(ties), ties.buyer
+    refused = rules.gift_refused(buyers.gift_rules[b], g.value, ties.get(st.reactance), g.gated,
+                                 e.draw(day, Purpose.GATE, ties), gift_limit=p.gift_limit,
+                                 avoid_threshold=p.avoid_threshold, gate_uptake=p.gate_uptake)
+    e.flag(ties, st.offered_gift, "offered")
+    ties.put(st.gifts_offered, ties.get(st.gifts_offered) + 1)
+    ties.put(st.last_offer_day, day)
+    e.record("gift_refused", ties, refused)
+    took = ties.where(~refused)
+    if took.size == 0:
+        return offered
+    g, p, b = PerTie(e.plan.gift, took.row), e.params(took), took.buyer
+    e.flag(took, st.accepted_gift, "accepted")
+    took.put(st.last_gift_day, day)
+    took.put(st.first_gift_day, np.where(took.get(st.first_gift_day) < 0, day,
+                                         took.get(st.first_gift_day)))
+    e.add_suspicion(took, rules.gift_cues(g.personalised, g.usefulness, g.claimed_value, g.value,
+                                          cue_generic=p.cue_generic,
+                                          useless_weight=p.cue_useless,
+                                          overclaim_weight=p.cue_overclaim))
+    value_kw = dict(value_exponent=p.value_exponent, expected_weight=p.expected_weight,
+                    surprise_bonus=p.surprise_bonus, personal_bonus=p.personal_bonus)
+    perceived = rules.perceived_gift_value(g.value, g.quantity, p.expected_gift_quantity,
+                                           g.surprise, g.personalised, **value_kw)
+    second = rules.unexpected_second_value(g.value, p.expected_gift_quantity, **value_kw)
+    perceived = perceived + np.where(g.unexpected_second, second, 0.0)
+    freedom = rules.freedom_of_giving(g.conditional, g.gated, strings_freedom=p.strings_freedom,
+                                      gate_freedom=p.gate_freedom)
+    debt = rules.benefit_value(perceived, buyers.need[b], g.cost_to_means, 1.0, freedom,
+                               need_weight=p.need_weight, cost_weight=p.cost_weight)
+    took.add(st.gross, np.where(buyers.reciprocator[b], debt, 0.0))
+    took.add(st.given, g.value * (g.quantity + g.unexpected_second))
+    took.put(st.reactance, np.where(
+        g.conditional,
+        rules.accumulate_reactance(took.get(st.reactance), p.pressure_strings,
+                                   buyers.reactance_proneness[b],
+                                   typical_proneness=p.typical_proneness),
+        took.get(st.reactance)))
+    reading = took.get(e.reading)
+    took.add(st.trust, rules.trust_from_gift(reading, took.get(e.sincerity),
+                                             gift_trust=p.gift_trust,
+                                             manipulation_trust_factor=p.manipulation_trust_factor))
+    e.record("gift", took)
+    e.record("tactic", took, reading == rules.TACTIC)
+    e.record("manipulation", took, reading == rules.MANIPULATION)
+    return offered

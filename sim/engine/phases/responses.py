@@ -1,0 +1,126 @@
+"""Responses (rules 2, 3, 4, 8, 10, 12): how a buyer answers an ask (yes, an explicit no,
+silence, opting out, or an amount), and what a yes does: revenue, conversion, repayment of the
+felt debt, thanks."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from sim import rules
+from sim.engine.draws import Purpose
+from sim.engine.stack import PerTie, Ties
+from sim.engine.state import CUSTOMER, OPTED_OUT, PROSPECT
+
+if TYPE_CHECKING:
+    from sim.engine.core import Engine
+
+
+def respond(e: Engine, day: int, ties: Ties, size: np.ndarray, disproportion: np.ndarray,
+            concede: np.ndarray, reactance: np.ndarray) -> None:
+    """The asked ``ties`` answer an ask of ``size`` dollars."""
+    st, buyers, t = e.state, e.buyers, e.tallies
+    a, p, b = PerTie(e.plan.ask, ties.row), e.params(ties), ties.buyer
+    excess = rules.reactance_excess(reactance, threshold=p.reactance_threshold)
+    avoiding = reactance > p.avoid_threshold
+    drive = compliance_drive(e, ties, disproportion, excess)
+
+    # Yes/no asks.
+    yes_no = ~a.amount_mode
+    p_yes = rules.compliance_probability(buyers.base_logit[b], drive, size, buyers.budget[b],
+                                         price_weight=p.price_weight)
+    answers = yes_no & ~avoiding
+    yes = answers & (e.draw(day, Purpose.YES, ties) < p_yes)
+    said_no = answers & ~yes & (e.draw(day, Purpose.REPLY, ties) < p.decline_reply_share)
+    ignored = yes_no & ~yes & ~said_no
+    opt_out = (ignored & avoiding & a.opt_out
+               & (e.draw(day, Purpose.OPT_OUT, ties) < p.opt_out_rate))
+
+    # Amount asks: the buyer chooses how much (rule 4's drive scales the amount).
+    amount = np.where(a.amount_mode & ~avoiding, rules.amount_given(buyers.base_amount[b], drive),
+                      0.0)
+    amount = np.where(a.integer, rules.whole_units(amount, e.draw(day, Purpose.ROUND, ties)),
+                      amount)
+    gave = a.amount_mode & (amount > 0)
+    complied = yes | gave
+
+    _count_asks(e, ties, complied, concede, a.amount_mode, amount)
+    t.revenue += ties.per_seller(np.where(yes, a.revenue * (1.0 - a.discount), 0.0)
+                                 + amount * a.revenue, e.rows)
+    new_customer = complied & (ties.get(st.status) == PROSPECT)
+    t.conversions += ties.count(e.rows, new_customer)
+    converted = ties.where(new_customer)
+    converted.put(st.converted_day, day)
+    converted.put(st.status, CUSTOMER)
+    first_gift = converted.get(st.first_gift_day)
+    t.days_to_convert += converted.per_seller(
+        day - np.where(first_gift >= 0, first_gift, converted.get(st.contact_day)), e.rows)
+    opting_out = ties.where(opt_out)
+    opting_out.put(st.status, OPTED_OUT)
+    t.opted_out += opting_out.count(e.rows)
+    settle(e, ties.where(complied), np.where(a.amount_mode, amount * a.revenue, size)[complied])
+    ties.add(st.trust, np.where(complied & e.plan.thanks[ties.row, 0], p.thank_trust, 0.0))
+
+    e.flag(ties, st.asked, "asked")
+    e.flag(ties, st.replied, "replied", yes | said_no | gave)
+    ties.put(st.asks_made, ties.get(st.asks_made) + 1)
+    ties.put(st.last_ask_day, day)
+    ties.put(st.said_no, ties.get(st.said_no) + said_no)
+    for kind, mask in (("ask", None), ("yes", complied), ("no", said_no), ("ignored", ignored),
+                       ("opt_out", opt_out)):
+        e.record(kind, ties, mask)
+
+
+def compliance_drive(e: Engine, ties: Ties, disproportion: np.ndarray,
+                     excess: np.ndarray) -> np.ndarray:
+    """Rules 3, 4, 8, 10: the push towards yes for the asked ``ties``
+    (:func:`sim.rules.compliance_drive`), with what each buyer owes the run's other sellers."""
+    st, p = e.state, e.params(ties)
+    gross, motive, status = st.gross.reshape(-1), e.readings()[2].reshape(-1), st.status.reshape(-1)
+
+    def positive_gift_debt(index):
+        return np.maximum(gross[index] * motive[index], 0.0)
+
+    def customer(index):
+        return (status[index] == CUSTOMER).astype(np.int64)
+
+    gift_debt_to_others = (e.over_buyers_sellers(positive_gift_debt, ties)
+                           - positive_gift_debt(ties.index))
+    customer_elsewhere = (e.over_buyers_sellers(customer, ties) - customer(ties.index)) > 0
+    indirect = rules.indirect_obligation(gift_debt_to_others, indirect_share=p.indirect_share)
+    return rules.compliance_drive(
+        e.obligation_of(ties), indirect, e.plan.liking[ties.row, 0], ties.get(st.trust),
+        disproportion, excess, customer_elsewhere, debt_weight=p.debt_weight,
+        debt_saturation=p.debt_saturation, liking_weight=p.liking_weight,
+        trust_weight=p.trust_weight, neutral_trust=p.neutral_trust,
+        disproportion_weight=p.disproportion_weight, reactance_weight=p.reactance_weight,
+        competition_weight=p.competition_weight)
+
+
+def settle(e: Engine, ties: Ties, repayment: np.ndarray) -> None:
+    """Rule 2: a yes repays the felt debt; exact repayment closes the account."""
+    if ties.size == 0:
+        return
+    st = e.state
+    owed = np.maximum(e.obligation_of(ties), 0.0)
+    remaining, closed = rules.settle_account(owed, repayment,
+                                             exact_tolerance=e.params(ties).exact_tolerance)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        share_left = np.where(owed > 0, remaining / owed, 1.0)
+    ties.put(st.gross, ties.get(st.gross) * share_left)
+    ties.put(st.concession, 0.0)
+    ties.put(st.account_closed, ties.get(st.account_closed) | closed)
+
+
+def _count_asks(e: Engine, ties: Ties, complied, concede, amount_mode, amount) -> None:
+    t, rows = e.tallies, e.rows
+    first = ties.get(e.state.asks_made) == 0
+    t.asks_made += ties.count(rows)
+    t.asks_answered_yes += ties.count(rows, complied)
+    t.first_asks += ties.count(rows, first)
+    t.first_asks_yes += ties.count(rows, first & complied)
+    t.conceded_asks += ties.count(rows, concede)
+    t.conceded_asks_yes += ties.count(rows, concede & complied)
+    t.amount_asks += ties.count(rows, amount_mode)
+    t.amount_total += ties.per_seller(np.where(amount_mode, amount, 0.0), rows)

@@ -1,0 +1,161 @@
+"""How the runs of one engine are laid out, and selections of seller-buyer ties.
+
+Every tie array has one row per seller of every run (run-major: the first run's sellers, then the
+second's...) and ``width`` columns, the largest run's number of buyers; a run with fewer buyers
+leaves the columns past its own size empty (never reached, never drawn for). Buyers are numbered
+across runs as ``run * width + column``; the buyers' network is the union of the runs' networks
+laid out the same way, so nothing links two runs.
+
+A :class:`Ties` is a set of ties as flat indices into the tie arrays, with each tie's seller row
+and buyer: phases select the ties they act on (the due gifts, the asked ties...) and work on
+those only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Stack:
+    """The layout of the runs of one engine (see the module docstring)."""
+
+    sellers: np.ndarray
+    """Sellers of each run."""
+    buyers: np.ndarray
+    """Buyers of each run."""
+    width: int
+    """Columns of the tie arrays: the most buyers of any run."""
+    first_row: np.ndarray
+    """Row of each run's first seller, and the number of rows at the end."""
+    row_run: np.ndarray
+    """The run of each row."""
+    row_seller: np.ndarray
+    """Each row's seller, numbered within its run."""
+
+    @classmethod
+    def of(cls, sellers: list[int], buyers: list[int]) -> Stack:
+        sellers_arr = np.asarray(sellers, dtype=np.int64)
+        first_row = np.concatenate([[0], np.cumsum(sellers_arr)])
+        row_run = np.repeat(np.arange(sellers_arr.size), sellers_arr)
+        return cls(sellers=sellers_arr, buyers=np.asarray(buyers, dtype=np.int64),
+                   width=int(max(buyers)), first_row=first_row, row_run=row_run,
+                   row_seller=np.arange(row_run.size) - first_row[row_run])
+
+    @property
+    def runs(self) -> int:
+        return int(self.sellers.size)
+
+    @property
+    def rows(self) -> int:
+        return int(self.first_row[-1])
+
+    @property
+    def same_sellers(self) -> bool:
+        """Every run has the same number of sellers."""
+        return bool((self.sellers == self.sellers[0]).all())
+
+    @property
+    def padded(self) -> bool:
+        """Some run has fewer buyers than the width (its tail columns are empty)."""
+        return bool((self.buyers < self.width).any())
+
+    def rows_of(self, run: int) -> np.ndarray:
+        """The seller rows of ``run``."""
+        return np.arange(self.first_row[run], self.first_row[run + 1])
+
+    def block(self, array: np.ndarray, run: int) -> np.ndarray:
+        """``run``'s own part of a tie array: its sellers' rows, its buyers' columns (a view)."""
+        return array[self.first_row[run]: self.first_row[run + 1], : self.buyers[run]]
+
+    def row_sums(self, array: np.ndarray) -> np.ndarray:
+        """Sum of a tie array over each row's own buyers, summed exactly as a run alone sums it."""
+        if not self.padded:
+            return array.sum(axis=1)
+        return np.concatenate([self.block(array, run).sum(axis=1) for run in range(self.runs)])
+
+    def by_tie(self, per_buyer: np.ndarray) -> np.ndarray:
+        """A per-buyer array laid out like the tie arrays (each run's buyers under its sellers)."""
+        if self.runs == 1:
+            return per_buyer
+        return per_buyer.reshape(self.runs, self.width)[self.row_run]
+
+    def per_row(self, per_run: np.ndarray) -> np.ndarray:
+        """A per-run array as one value per seller row."""
+        return np.asarray(per_run)[self.row_run]
+
+    def draw_address(self, ties: Ties) -> np.ndarray:
+        """Each tie's index within its own run laid out alone: the address of its draws."""
+        if self.runs == 1:
+            return ties.index
+        run = self.row_run[ties.row]
+        column = ties.buyer - run * self.width
+        return (ties.row - self.first_row[run]) * self.buyers[run] + column
+
+
+@dataclass(frozen=True)
+class Ties:
+    """A set of seller-buyer ties: flat indices into the (rows, width) tie arrays, each tie's
+    seller row and its buyer (numbered across runs)."""
+
+    index: np.ndarray
+    row: np.ndarray
+    buyer: np.ndarray
+
+    @classmethod
+    def of(cls, mask: np.ndarray, stack: Stack) -> Ties:
+        """The ties where ``mask`` (a boolean tie array) is set."""
+        return cls.at(np.flatnonzero(mask), stack)
+
+    @classmethod
+    def at(cls, index: np.ndarray, stack: Stack) -> Ties:
+        """The ties at flat ``index``."""
+        row = index // stack.width
+        buyer = index - row * stack.width
+        if stack.runs > 1:
+            buyer += stack.row_run[row] * stack.width
+        return cls(index, row, buyer)
+
+    @property
+    def size(self) -> int:
+        return int(self.index.size)
+
+    def where(self, mask: np.ndarray) -> Ties:
+        return Ties(self.index[mask], self.row[mask], self.buyer[mask])
+
+    def get(self, array: np.ndarray) -> np.ndarray:
+        return array.reshape(-1)[self.index]
+
+    def put(self, array: np.ndarray, values: Any) -> None:
+        array.reshape(-1)[self.index] = values
+
+    def add(self, array: np.ndarray, values: Any) -> None:
+        array.reshape(-1)[self.index] += values
+
+    def per_seller(self, values: np.ndarray, rows: int) -> np.ndarray:
+        """Sum of ``values`` (one per tie) per seller row."""
+        return np.bincount(self.row, weights=values, minlength=rows)
+
+    def count(self, rows: int, where: np.ndarray | None = None) -> np.ndarray:
+        """Number of ties (where ``where``) per seller row."""
+        row = self.row if where is None else self.row[where]
+        return np.bincount(row, minlength=rows)
+
+
+class PerTie:
+    """Per-row columns (``(rows, 1)`` arrays, or per-row scalars) looked up for a set of ties,
+    each column on first use: a phase reads only a few of a strategy's or the rules' many
+    parameters. ``view.name`` is the value of column ``name`` for each tie (a scalar when the
+    column is the same for every row)."""
+
+    def __init__(self, columns: Any, rows: np.ndarray):
+        self._columns, self._rows = columns, rows
+
+    def __getattr__(self, name: str) -> Any:
+        column = getattr(self._columns, name)
+        value = column[self._rows, 0] if isinstance(column, np.ndarray) else column
+        setattr(self, name, value)  # later reads skip __getattr__
+        return value

@@ -1,0 +1,352 @@
+"""The engine's state, typed: buyers' traits, the seller-buyer tie arrays, per-seller tallies, the
+sellers' plans (strategy parameters as per-row columns) and the per-run parameters.
+
+Every array is laid out as :mod:`sim.engine.stack` describes: tie arrays ``(rows, width)``,
+per-buyer arrays ``runs * width``, per-seller arrays one entry per row.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+import numpy as np
+
+from sim.config import Scenario, Strategy
+from sim.engine.stack import Stack
+from sim.network import BuyerGraph
+
+# Tie status codes.
+UNREACHED, PROSPECT, CUSTOMER, CHURNED, OPTED_OUT = 0, 1, 2, 3, 4
+STATUS_NAMES = {UNREACHED: "unreached", PROSPECT: "prospect", CUSTOMER: "customer",
+                CHURNED: "churned", OPTED_OUT: "opted out"}
+RETENTION_DAYS = 90
+
+EVENT_KINDS = ("gift", "gift_refused", "ask", "yes", "no", "ignored", "tactic", "manipulation",
+               "complaint", "warning", "referral", "opt_out", "churn", "deception_found")
+
+
+def _trait(rng: np.random.Generator, spec: Any, n: int, low: float, high: float) -> np.ndarray:
+    values = spec.mean + spec.sd * rng.standard_normal(n) if spec.sd > 0 else np.full(n, spec.mean)
+    return np.clip(values, low, high)
+
+
+def _logit(p):
+    return np.log(p / (1.0 - p))
+
+
+@dataclass
+class Buyers:
+    """Per-buyer traits (RECIPROCITY.md "Who"), drawn once from the population stream; node
+    attributes of a graph handed over replace the drawn values where given."""
+
+    need: np.ndarray
+    budget: np.ndarray
+    detection_skill: np.ndarray
+    reactance_proneness: np.ndarray
+    reciprocator: np.ndarray
+    gift_rules: np.ndarray
+    punisher: np.ndarray
+    base_logit: np.ndarray
+    base_amount: np.ndarray
+    segment: np.ndarray | None = None
+    """A label per buyer from the graph (``None`` when the graph has none)."""
+
+    @classmethod
+    def draw(cls, scenario: Scenario, rng: np.random.Generator,
+             graph: BuyerGraph | None = None) -> Buyers:
+        b, n = scenario.buyers, scenario.buyers.n
+        skill = _trait(rng, b.detection_skill, n, 0.0, 1.0)
+        buyers = cls(
+            need=_trait(rng, b.need, n, 0.0, 1.0),
+            budget=_trait(rng, b.budget, n, 1.0, np.inf),
+            detection_skill=skill,
+            reactance_proneness=_trait(rng, b.reactance_proneness, n, 0.0, 1.0),
+            reciprocator=rng.random(n) < b.reciprocator_share,
+            gift_rules=rng.random(n) < b.gift_rules_share,
+            punisher=rng.random(n) < b.punisher_share,
+            base_logit=_logit(b.base_compliance) + b.compliance_sd * rng.standard_normal(n),
+            base_amount=_trait(rng, b.base_amount, n, 0.0, np.inf),
+        )
+        if graph is not None and graph.traits:
+            buyers._take_graph_traits(graph.traits)
+        if not scenario.rules.detection_enabled:
+            buyers.detection_skill = np.zeros(n)
+        return buyers
+
+    def _take_graph_traits(self, traits: dict[str, np.ndarray]) -> None:
+        for name, values in traits.items():
+            if name == "segment":
+                self.segment = values
+                continue
+            given = ~np.isnan(values)
+            if name == "base_compliance":
+                self.base_logit = np.where(given, _logit(np.where(given, values, 0.5)),
+                                           self.base_logit)
+            elif name in ("reciprocator", "gift_rules", "punisher"):
+                setattr(self, name, np.where(given, values == 1.0, getattr(self, name)))
+            else:
+                setattr(self, name, np.where(given, values, getattr(self, name)))
+
+    @classmethod
+    def stack(cls, populations: list[Buyers], width: int) -> Buyers:
+        """The buyers of several runs, each padded to ``width`` (padding is never reached)."""
+        if len(populations) == 1 and populations[0].need.size == width:
+            return populations[0]
+        out = {}
+        for f in fields(cls):
+            parts = [getattr(pop, f.name) for pop in populations]
+            if f.name == "segment":
+                if all(part is None for part in parts):
+                    out[f.name] = None
+                    continue
+                parts = [np.full(pop.need.size, None, dtype=object) if part is None else part
+                         for pop, part in zip(populations, parts, strict=True)]
+            out[f.name] = np.concatenate([_pad(part, width) for part in parts])
+        return cls(**out)
+
+
+def _pad(values: np.ndarray, width: int) -> np.ndarray:
+    if values.size == width:
+        return values
+    filler = None if values.dtype == object else (1 if values.dtype.kind == "f" else 0)
+    return np.concatenate([values, np.full(width - values.size, filler, dtype=values.dtype)])
+
+
+@dataclass
+class TieState:
+    """The state of every seller-buyer tie, one ``(rows, width)`` array per variable."""
+
+    status: np.ndarray
+    contact_day: np.ndarray
+    gross: np.ndarray
+    """Felt gift debt before the motive reading (>= 0)."""
+    concession: np.ndarray
+    """Debt from a requester's concession (>= 0)."""
+    given: np.ndarray
+    """Nominal dollars given (for rough equivalence)."""
+    suspicion: np.ndarray
+    """Summed persuasion cues seen (rule 7)."""
+    trust: np.ndarray
+    reactance: np.ndarray
+    gifts_offered: np.ndarray
+    last_offer_day: np.ndarray
+    first_gift_day: np.ndarray
+    """Day of the first gift received (not only offered)."""
+    last_gift_day: np.ndarray
+    offered_gift: np.ndarray
+    accepted_gift: np.ndarray
+    asks_made: np.ndarray
+    last_ask_day: np.ndarray
+    said_no: np.ndarray
+    conceded: np.ndarray
+    asked: np.ndarray
+    replied: np.ndarray
+    converted_day: np.ndarray
+    churn_day: np.ndarray
+    complained: np.ndarray
+    backfired: np.ndarray
+    deceived: np.ndarray
+    account_closed: np.ndarray
+
+    @classmethod
+    def start(cls, shape: tuple[int, int], initial_trust: Any) -> TieState:
+        def days():
+            return np.full(shape, -1, dtype=np.int32)
+
+        def counts():
+            return np.zeros(shape, dtype=np.int32)
+
+        def flags():
+            return np.zeros(shape, dtype=bool)
+
+        def amounts():
+            return np.zeros(shape)
+
+        return cls(
+            status=np.zeros(shape, dtype=np.int8), contact_day=days(), gross=amounts(),
+            concession=amounts(), given=amounts(), suspicion=amounts(),
+            trust=np.broadcast_to(np.asarray(initial_trust, dtype=float), shape).copy(),
+            reactance=amounts(), gifts_offered=counts(), last_offer_day=days(),
+            first_gift_day=days(), last_gift_day=days(), offered_gift=flags(),
+            accepted_gift=flags(), asks_made=counts(), last_ask_day=days(), said_no=counts(),
+            conceded=flags(), asked=flags(), replied=flags(), converted_day=days(),
+            churn_day=days(), complained=flags(), backfired=flags(), deceived=flags(),
+            account_closed=flags())
+
+
+@dataclass
+class Tallies:
+    """Per-seller running totals (cumulative counts and sums), kept as events happen so that
+    metrics need no pass over the ties."""
+
+    rows: int
+    revenue: np.ndarray = field(init=False)
+    referrals: np.ndarray = field(init=False)
+    warnings_sent: np.ndarray = field(init=False)
+    conversions: np.ndarray = field(init=False)
+    amount_total: np.ndarray = field(init=False)
+    amount_asks: np.ndarray = field(init=False)
+    asks_answered_yes: np.ndarray = field(init=False)
+    asks_made: np.ndarray = field(init=False)
+    first_asks: np.ndarray = field(init=False)
+    first_asks_yes: np.ndarray = field(init=False)
+    conceded_asks: np.ndarray = field(init=False)
+    conceded_asks_yes: np.ndarray = field(init=False)
+    # ties whose once-only flag was set (counted when it flips)
+    reached: np.ndarray = field(init=False)
+    offered: np.ndarray = field(init=False)
+    accepted: np.ndarray = field(init=False)
+    asked: np.ndarray = field(init=False)
+    replied: np.ndarray = field(init=False)
+    complained: np.ndarray = field(init=False)
+    backfired: np.ndarray = field(init=False)
+    opted_out: np.ndarray = field(init=False)
+    churned: np.ndarray = field(init=False)
+    churned_within_90d: np.ndarray = field(init=False)
+    days_to_convert: np.ndarray = field(init=False)
+
+    def __post_init__(self):
+        for name in self.names():
+            setattr(self, name, np.zeros(self.rows))
+
+    @classmethod
+    def names(cls) -> list[str]:
+        return [f.name for f in fields(cls) if f.name != "rows"]
+
+    def as_dict(self) -> dict[str, np.ndarray]:
+        return {name: getattr(self, name) for name in self.names()}
+
+
+# --- the sellers' plans -------------------------------------------------------------------------
+
+
+def _column(values: list[Any], dtype: Any = float) -> np.ndarray:
+    """One value per seller row as a ``(rows, 1)`` column that broadcasts over buyers."""
+    return np.array(values, dtype=dtype)[:, None]
+
+
+@dataclass(frozen=True)
+class GiftPlan:
+    """What each seller row gives and when (``GiftSpec``), as ``(rows, 1)`` columns."""
+
+    value: np.ndarray
+    quantity: np.ndarray
+    cost_to_means: np.ndarray
+    personalised: np.ndarray
+    surprise: np.ndarray
+    usefulness: np.ndarray
+    first_day: np.ndarray
+    every: np.ndarray
+    max_gifts: np.ndarray
+    after_sale_every: np.ndarray
+    claimed_value: np.ndarray
+    unexpected_second: np.ndarray
+    conditional: np.ndarray
+    gated: np.ndarray
+    hidden_conditions: np.ndarray
+
+    @classmethod
+    def of(cls, strategies: list[Strategy]) -> GiftPlan:
+        gifts = [st.gift for st in strategies]
+        flags = ("unexpected_second", "conditional", "gated", "hidden_conditions")
+        columns = {f.name: _column([getattr(g, f.name) for g in gifts], bool if f.name in flags
+                                   else float)
+                   for f in fields(cls) if f.name != "claimed_value"}
+        columns["claimed_value"] = _column([g.value if g.claimed_value is None
+                                            else g.claimed_value for g in gifts])
+        return cls(**columns)
+
+
+@dataclass(frozen=True)
+class AskPlan:
+    """What each seller row asks for, when and how (``AskSpec``), as ``(rows, 1)`` columns."""
+
+    size: np.ndarray
+    delay: np.ndarray
+    every: np.ndarray
+    max_asks: np.ndarray
+    urgency: np.ndarray
+    concede_to: np.ndarray
+    repeat_every: np.ndarray
+    discount: np.ndarray
+    revenue: np.ndarray
+    follow_up_after_no: np.ndarray
+    opt_out: np.ndarray
+    choice_of_response: np.ndarray
+    implicit: np.ndarray
+    integer: np.ndarray
+    amount_mode: np.ndarray
+    asks: np.ndarray
+    """False for a party that only gives (the seller's ``asks = false``)."""
+
+    @classmethod
+    def of(cls, strategies: list[Strategy], asks: list[bool]) -> AskPlan:
+        spec = [st.ask for st in strategies]
+        flags = ("follow_up_after_no", "opt_out", "choice_of_response", "implicit", "integer")
+        columns = {name: _column([getattr(a, name) for a in spec], bool if name in flags
+                                 else float)
+                   for name in ("size", "delay", "every", "max_asks", "urgency", "concede_to",
+                                "repeat_every", "discount", *flags)}
+        return cls(**columns,
+                   revenue=_column([a.size if a.revenue is None else a.revenue for a in spec]),
+                   amount_mode=_column([a.mode == "amount" for a in spec], bool),
+                   asks=_column(asks, bool))
+
+
+@dataclass(frozen=True)
+class SellerPlan:
+    """Every seller row's strategy: gifts, asks, reach, thanks, and how likeable it is."""
+
+    gift: GiftPlan
+    ask: AskPlan
+    thanks: np.ndarray
+    liking: np.ndarray
+    reach_initial: np.ndarray
+    """Buyers each row is tied to at the start (all of its run's buyers for ``everyone``)."""
+    reach_per_day: np.ndarray
+    reach_max: np.ndarray
+    """Cap on the buyers each row reaches (its share times its run's buyers)."""
+
+    @classmethod
+    def of(cls, scenarios: list[Scenario]) -> SellerPlan:
+        strategies = [sc.strategy_of(i) for sc in scenarios for i in range(len(sc.sellers))]
+        sellers = [seller for sc in scenarios for seller in sc.sellers]
+        n = [sc.buyers.n for sc in scenarios for _ in sc.sellers]
+        reach = [st.reach for st in strategies]
+        return cls(
+            gift=GiftPlan.of(strategies),
+            ask=AskPlan.of(strategies, [seller.asks for seller in sellers]),
+            thanks=_column([st.thank for st in strategies], bool),
+            liking=_column([seller.likeability for seller in sellers]),
+            reach_initial=np.array([size if r.everyone else r.initial
+                                    for r, size in zip(reach, n, strict=True)], dtype=float),
+            reach_per_day=np.array([r.per_day for r in reach], dtype=float),
+            reach_max=np.array([r.max_share * size for r, size in zip(reach, n, strict=True)]))
+
+
+CONTEXT_PARAMETERS = ("decline_reply_share", "gate_uptake", "prior_sincerity",
+                      "expected_gift_quantity", "initial_trust")
+"""Buyer-population settings that the rules read like parameters (``[buyers]`` of a scenario)."""
+
+
+class RunParameters:
+    """The rule parameters (``[rules]``) and context settings of every run, by name: a plain value
+    when all runs share it, else a ``(rows, 1)`` column with each row's run's value. Read them
+    for a set of ties with ``PerTie(params, ties.row)``, or whole with ``params.name``."""
+
+    def __init__(self, scenarios: list[Scenario], stack: Stack):
+        per_run = [{**sc.rules.model_dump(), **{name: getattr(sc.buyers, name)
+                                                  for name in CONTEXT_PARAMETERS}}
+                   for sc in scenarios]
+        for name in per_run[0]:
+            values = [run[name] for run in per_run]
+            same = all(_same(v, values[0]) for v in values)
+            setattr(self, name, values[0] if same else
+                    np.asarray(values)[stack.row_run][:, None])
+
+
+def _same(a: Any, b: Any) -> bool:
+    return a == b or (isinstance(a, float) and isinstance(b, float) and math.isnan(a)
+                      and math.isnan(b))
