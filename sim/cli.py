@@ -74,6 +74,27 @@ def _print_detail(name: str) -> None:
 
 
 @app.command()
+def metrics(markdown: Annotated[bool, typer.Option(
+        "--markdown", help="Print the README's markdown table.")] = False) -> None:
+    """List the metrics (core, reported for every scenario; and outcome kinds a scenario may
+    report under its own name), with their definitions and units."""
+    from sim.metrics import METRICS
+
+    if markdown:
+        console.print("| column | definition |\n|---|---|", highlight=False)
+        for m in METRICS.values():
+            if m.core:
+                console.print(f"| `{m.name}` | {m.definition} |", highlight=False, soft_wrap=True)
+        return
+    table = Table(show_header=True, header_style="bold")
+    for column in ("metric", "kind", "unit", "definition"):
+        table.add_column(column)
+    for m in METRICS.values():
+        table.add_row(m.name, "core" if m.core else "outcome kind", m.unit, m.definition)
+    console.print(table)
+
+
+@app.command()
 def run(
     scenario: Annotated[str, typer.Argument(help="Shipped scenario name or path to a .toml file.")],
     seed: Annotated[int, typer.Option(help="Random seed; one seed gives identical results.")] = 0,

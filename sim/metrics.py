@@ -195,9 +195,21 @@ def evaluate(sums: Mapping[str, np.ndarray], rows: Any = slice(None),
              outcomes: Mapping[str, str] | None = None) -> dict[str, float]:
     """Every core metric and each named outcome (``{name: kind}``), over the seller ``rows``
     of the per-seller ``sums``."""
-    totals = Totals({name: float(values[rows].sum()) for name, values in sums.items()})
-    out = {name: METRICS[name].value(totals) for name in CORE_METRICS}
-    out.update({name: METRICS[kind].value(totals) for name, kind in (outcomes or {}).items()})
+    return evaluate_many(sums, {None: rows}, outcomes)[None]
+
+
+def evaluate_many(sums: Mapping[str, np.ndarray], selections: Mapping[Any, Any],
+                  outcomes: Mapping[str, str] | None = None) -> dict[Any, dict[str, float]]:
+    """:func:`evaluate` for several selections of seller rows (``{key: rows}``) at once."""
+    names = list(sums)
+    matrix = np.stack([sums[name] for name in names])
+    out = {}
+    for key, rows in selections.items():
+        totals = Totals(zip(names, matrix[:, rows].sum(axis=1).tolist(), strict=True))
+        values = {name: METRICS[name].value(totals) for name in CORE_METRICS}
+        values.update({name: METRICS[kind].value(totals)
+                       for name, kind in (outcomes or {}).items()})
+        out[key] = values
     return out
 
 

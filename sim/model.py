@@ -161,13 +161,15 @@ class ReciprocityModel(Model):
         """One day."""
         self.engine.step()
         if self.collect:
-            sums = self.engine.seller_sums()
-            self.latest_metrics = metrics.compute(self.engine, sums=sums)
+            selections = {None: self.engine.stack.rows_of(0),
+                          **{strategy: self.sellers_of(strategy) for strategy in self.strategies}}
+            values = metrics.evaluate_many(self.engine.seller_sums(), selections,
+                                           self.config.outcomes)
+            self.latest_metrics = values[None]
             self.datacollector.collect(self)
             for strategy in self.strategies:
-                self.datacollector.add_table_row(BY_STRATEGY, {
-                    "step": self.steps, "strategy": strategy,
-                    **metrics.compute(self.engine, self.sellers_of(strategy), sums=sums)})
+                self.datacollector.add_table_row(
+                    BY_STRATEGY, {"step": self.steps, "strategy": strategy, **values[strategy]})
         self.running = self.engine.day < self.horizon
 
     def run_model(self) -> None:

@@ -349,7 +349,8 @@ def _trait_values(name: str, values: list[Any], source: str, labels: np.ndarray)
             allowed = {"flag": "true or false",
                        "probability": f"a number strictly between {low:g} and {high:g}"}.get(
                 kind, f"a number in [{low:g}, {high:g}]")
-            raise ScenarioError(f"{source}: node {labels[i]!r}: {name} = {value!r}: "
+            label = labels[i].item() if isinstance(labels[i], np.generic) else labels[i]
+            raise ScenarioError(f"{source}: node {label!r}: {name} = {value!r}: "
                                 f"allowed: {allowed}")
         out[i] = number
     return out

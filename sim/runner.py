@@ -53,8 +53,7 @@ def _metric_reader(engine: Engine, names: Sequence[Sequence[str]]):
         values = []
         for run in runs:
             parsed, rows, outcomes = plans[run]
-            by_strategy = {strategy: metrics.evaluate(sums, chosen, outcomes)
-                           for strategy, chosen in rows.items()}
+            by_strategy = metrics.evaluate_many(sums, rows, outcomes)
             values.append({name: by_strategy[strategy][metric]
                            for name, metric, strategy in parsed})
         return values

@@ -138,13 +138,14 @@ class Engine:
         """The ties where ``mask`` is set."""
         return Ties.of(mask, self.stack)
 
-    def params(self, ties: Ties) -> PerTie:
-        """Rule parameters and context settings, looked up for ``ties``."""
-        return PerTie(self.rules, ties.row)
+    def params(self, ties: Ties) -> PerTie | RunParameters:
+        """Rule parameters and context settings, looked up for ``ties`` (plain values when every
+        run shares them)."""
+        return self.rules if self.rules.uniform else PerTie(self.rules, ties.row)
 
-    def draw(self, day: int, purpose: int, ties: Ties) -> np.ndarray:
+    def draw(self, day: int, purpose: int | tuple[int, ...], ties: Ties) -> np.ndarray:
         """Behaviour draws for ``ties``, each addressed within its own run and keyed by that
-        run's behaviour stream."""
+        run's behaviour stream (one row per purpose when ``purpose`` is a tuple)."""
         key = (self.behaviour_keys[0] if self.runs == 1
                else self.behaviour_keys[self.stack.row_run[ties.row]])
         return counter_uniforms(day, purpose, self.stack.draw_address(ties), key)

@@ -36,21 +36,27 @@ _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _MIX1, _MIX2 = np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
 
 
-def counter_uniforms(day: int, purpose: int, index: np.ndarray, key) -> np.ndarray:
+def counter_uniforms(day: int, purpose, index: np.ndarray, key) -> np.ndarray:
     """Counter-based uniform draws in [0, 1): draw (day, purpose, tie) is a hash of that address
     and a key, so draws can be made for any subset of ties, in any order, and stay the same.
 
     The hash is the SplitMix64 output function (Steele, Lea & Flood 2014) applied to a Weyl
     sequence over the address, as in numpy's own seeding; 53 bits make the double. ``key`` may be
-    an array (one key per draw), for runs stacked in one engine.
+    an array (one key per index), for runs stacked in one engine. ``purpose`` may be a sequence:
+    then one row of draws per purpose, made in one pass.
 
     >>> a = counter_uniforms(3, 1, np.arange(5), key=7)
     >>> bool(((a >= 0) & (a < 1)).all())
     True
     >>> bool((counter_uniforms(3, 1, np.array([4, 2]), key=7) == a[[4, 2]]).all())
     True
+    >>> bool((counter_uniforms(3, [0, 1], np.arange(5), key=7)[1] == a).all())
+    True
     """
-    address = (np.uint64(day) << np.uint64(40)) | (np.uint64(purpose) << np.uint64(36))
+    purposes = np.asarray(purpose, dtype=np.uint64)
+    address = (np.uint64(day) << np.uint64(40)) | (purposes << np.uint64(36))
+    if purposes.ndim:
+        address = address[:, None]
     z = (np.asarray(index, dtype=np.uint64) | address) * _GOLDEN + np.asarray(key, np.uint64)
     z = (z ^ (z >> np.uint64(30))) * _MIX1
     z = (z ^ (z >> np.uint64(27))) * _MIX2

@@ -156,6 +156,6 @@ class PerTie:
 
     def __getattr__(self, name: str) -> Any:
         column = getattr(self._columns, name)
-        value = column[self._rows, 0] if isinstance(column, np.ndarray) else column
+        value = column.ravel()[self._rows] if isinstance(column, np.ndarray) else column
         setattr(self, name, value)  # later reads skip __getattr__
         return value

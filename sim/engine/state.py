@@ -7,6 +7,7 @@ per-buyer arrays ``runs * width``, per-seller arrays one entry per row.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field, fields
 from typing import Any
@@ -22,6 +23,8 @@ UNREACHED, PROSPECT, CUSTOMER, CHURNED, OPTED_OUT = 0, 1, 2, 3, 4
 STATUS_NAMES = {UNREACHED: "unreached", PROSPECT: "prospect", CUSTOMER: "customer",
                 CHURNED: "churned", OPTED_OUT: "opted out"}
 RETENTION_DAYS = 90
+NEVER = np.iinfo(np.int32).min
+"""A day that no tie's last act is on or before: the threshold of a schedule with no repeats."""
 
 EVENT_KINDS = ("gift", "gift_refused", "ask", "yes", "no", "ignored", "tactic", "manipulation",
                "complaint", "warning", "referral", "opt_out", "churn", "deception_found")
@@ -212,8 +215,9 @@ class Tallies:
             setattr(self, name, np.zeros(self.rows))
 
     @classmethod
-    def names(cls) -> list[str]:
-        return [f.name for f in fields(cls) if f.name != "rows"]
+    @functools.cache
+    def names(cls) -> tuple[str, ...]:
+        return tuple(f.name for f in fields(cls) if f.name != "rows")
 
     def as_dict(self) -> dict[str, np.ndarray]:
         return {name: getattr(self, name) for name in self.names()}
@@ -225,6 +229,12 @@ class Tallies:
 def _column(values: list[Any], dtype: Any = float) -> np.ndarray:
     """One value per seller row as a ``(rows, 1)`` column that broadcasts over buyers."""
     return np.array(values, dtype=dtype)[:, None]
+
+
+def _dtype(name: str, flags: tuple[str, ...], counts: tuple[str, ...]) -> type:
+    """Flags are booleans; days and counts are integers like the tie state they are compared
+    with (comparing int32 with int32 spares a conversion of every tie); the rest are floats."""
+    return bool if name in flags else np.int32 if name in counts else float
 
 
 @dataclass(frozen=True)
@@ -251,8 +261,8 @@ class GiftPlan:
     def of(cls, strategies: list[Strategy]) -> GiftPlan:
         gifts = [st.gift for st in strategies]
         flags = ("unexpected_second", "conditional", "gated", "hidden_conditions")
-        columns = {f.name: _column([getattr(g, f.name) for g in gifts], bool if f.name in flags
-                                   else float)
+        days = ("first_day", "every", "max_gifts", "after_sale_every")
+        columns = {f.name: _column([getattr(g, f.name) for g in gifts], _dtype(f.name, flags, days))
                    for f in fields(cls) if f.name != "claimed_value"}
         columns["claimed_value"] = _column([g.value if g.claimed_value is None
                                             else g.claimed_value for g in gifts])
@@ -285,10 +295,9 @@ class AskPlan:
     def of(cls, strategies: list[Strategy], asks: list[bool]) -> AskPlan:
         spec = [st.ask for st in strategies]
         flags = ("follow_up_after_no", "opt_out", "choice_of_response", "implicit", "integer")
-        columns = {name: _column([getattr(a, name) for a in spec], bool if name in flags
-                                 else float)
-                   for name in ("size", "delay", "every", "max_asks", "urgency", "concede_to",
-                                "repeat_every", "discount", *flags)}
+        days = ("delay", "every", "max_asks", "repeat_every")
+        columns = {name: _column([getattr(a, name) for a in spec], _dtype(name, flags, days))
+                   for name in ("size", "urgency", "concede_to", "discount", *days, *flags)}
         return cls(**columns,
                    revenue=_column([a.size if a.revenue is None else a.revenue for a in spec]),
                    amount_mode=_column([a.mode == "amount" for a in spec], bool),
@@ -340,11 +349,14 @@ class RunParameters:
         per_run = [{**sc.rules.model_dump(), **{name: getattr(sc.buyers, name)
                                                   for name in CONTEXT_PARAMETERS}}
                    for sc in scenarios]
+        self.uniform = True
+        """Every run has the same value of every parameter (all plain values)."""
         for name in per_run[0]:
             values = [run[name] for run in per_run]
             same = all(_same(v, values[0]) for v in values)
             setattr(self, name, values[0] if same else
                     np.asarray(values)[stack.row_run][:, None])
+            self.uniform &= same
 
 
 def _same(a: Any, b: Any) -> bool:

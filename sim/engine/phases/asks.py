@@ -11,32 +11,33 @@ import numpy as np
 from sim import rules
 from sim.engine.phases import responses
 from sim.engine.stack import PerTie
-from sim.engine.state import CUSTOMER, PROSPECT
+from sim.engine.state import CUSTOMER, NEVER, PROSPECT
 
 if TYPE_CHECKING:
     from sim.engine.core import Engine
 
 
 def due(e: Engine, day: int) -> np.ndarray:
-    """Which ties are asked today: first asks, follow-ups, the conceded retreat, re-orders."""
+    """Which ties are asked today. A prospect: the first ask ``delay`` days after first contact;
+    after a first "no", the retreat to the smaller ask (``concede_to``, rule 11) the next day;
+    then again every ``every`` days up to ``max_asks``, after a "no" only if the strategy follows
+    up (and, with a retreat, only once it has been made). A customer: a repeat ask every
+    ``repeat_every`` days. Sellers that only give never ask.
+
+    Each "at least N days since" is written as "on or before day - N", a per-seller threshold,
+    so that the scan of every tie costs one comparison.
+    """
     a, st = e.plan.ask, e.state
-    since_ask = day - st.last_ask_day
     prospect = (st.status == PROSPECT) & a.asks
-    first = (st.asks_made == 0) & (day - st.contact_day >= a.delay)
-    may_continue = (st.said_no == 0) | a.follow_up_after_no
-    again = ((st.asks_made > 0) & (a.every > 0) & (since_ask >= a.every)
-             & (st.asks_made < a.max_asks) & may_continue
-             & ((a.concede_to == 0) | st.conceded | (st.said_no == 0)))
-    repeat = ((st.status == CUSTOMER) & a.asks & (a.repeat_every > 0)
-              & (since_ask >= a.repeat_every))
-    return (prospect & (first | retreats_due(e, since_ask) | again)) | repeat
-
-
-def retreats_due(e: Engine, since_ask: np.ndarray) -> np.ndarray:
-    """Door-in-the-face: after a first "no", the retreat to the smaller ask (rule 11)."""
-    a, st = e.plan.ask, e.state
-    return ((a.concede_to > 0) & (st.said_no > 0) & ~st.conceded & (since_ask >= 1)
-            & (st.status == PROSPECT) & a.asks)
+    first = (st.asks_made == 0) & (st.contact_day <= day - a.delay)
+    retreat = (a.concede_to > 0) & (st.said_no > 0) & ~st.conceded & (st.last_ask_day < day)
+    again = ((st.asks_made > 0) & (st.asks_made < a.max_asks)
+             & (st.last_ask_day <= np.where(a.every > 0, day - a.every, NEVER))
+             & ((st.said_no == 0) | (a.follow_up_after_no & ((a.concede_to == 0) | st.conceded))))
+    repeat = ((st.status == CUSTOMER)
+              & (st.last_ask_day <= np.where(a.asks & (a.repeat_every > 0), day - a.repeat_every,
+                                             NEVER)))
+    return (prospect & (first | retreat | again)) | repeat
 
 
 def ask(e: Engine, day: int) -> np.ndarray:

@@ -10,7 +10,7 @@ import numpy as np
 from sim import rules
 from sim.engine.draws import Purpose
 from sim.engine.stack import PerTie
-from sim.engine.state import CUSTOMER, PROSPECT
+from sim.engine.state import CUSTOMER, NEVER, PROSPECT
 
 if TYPE_CHECKING:
     from sim.engine.core import Engine
@@ -34,13 +34,18 @@ def discover_hidden_conditions(e: Engine, day: int) -> np.ndarray:
 
 
 def due(e: Engine, day: int) -> np.ndarray:
-    """Gifts due today: a prospect's first gift and repeats, and keep-giving to customers."""
+    """Gifts due today. To a prospect: the first gift ``first_day`` days after first contact, then
+    one every ``every`` days up to ``max_gifts``; to a customer, one every ``after_sale_every``
+    days (keep giving). Never for a strategy whose gift has no value.
+
+    Each "at least N days since" is written as "on or before day - N", a per-seller threshold.
+    """
     g, st = e.plan.gift, e.state
-    since_offer = day - st.last_offer_day
-    first = (st.gifts_offered == 0) & (day - st.contact_day >= g.first_day)
-    repeat = ((st.gifts_offered > 0) & (g.every > 0) & (since_offer >= g.every)
-              & (st.gifts_offered < g.max_gifts))
-    keep_giving = (g.after_sale_every > 0) & (since_offer >= g.after_sale_every)
+    first = (st.gifts_offered == 0) & (st.contact_day <= day - g.first_day)
+    repeat = ((st.gifts_offered > 0) & (st.gifts_offered < g.max_gifts)
+              & (st.last_offer_day <= np.where(g.every > 0, day - g.every, NEVER)))
+    keep_giving = st.last_offer_day <= np.where(g.after_sale_every > 0, day - g.after_sale_every,
+                                                NEVER)
     return (g.value > 0) & (((st.status == PROSPECT) & (first | repeat))
                             | ((st.status == CUSTOMER) & keep_giving))
 

@@ -30,18 +30,18 @@ def respond(e: Engine, day: int, ties: Ties, size: np.ndarray, disproportion: np
     yes_no = ~a.amount_mode
     p_yes = rules.compliance_probability(buyers.base_logit[b], drive, size, buyers.budget[b],
                                          price_weight=p.price_weight)
+    u_yes, u_reply, u_opt_out, u_round = e.draw(
+        day, (Purpose.YES, Purpose.REPLY, Purpose.OPT_OUT, Purpose.ROUND), ties)
     answers = yes_no & ~avoiding
-    yes = answers & (e.draw(day, Purpose.YES, ties) < p_yes)
-    said_no = answers & ~yes & (e.draw(day, Purpose.REPLY, ties) < p.decline_reply_share)
+    yes = answers & (u_yes < p_yes)
+    said_no = answers & ~yes & (u_reply < p.decline_reply_share)
     ignored = yes_no & ~yes & ~said_no
-    opt_out = (ignored & avoiding & a.opt_out
-               & (e.draw(day, Purpose.OPT_OUT, ties) < p.opt_out_rate))
+    opt_out = ignored & avoiding & a.opt_out & (u_opt_out < p.opt_out_rate)
 
     # Amount asks: the buyer chooses how much (rule 4's drive scales the amount).
     amount = np.where(a.amount_mode & ~avoiding, rules.amount_given(buyers.base_amount[b], drive),
                       0.0)
-    amount = np.where(a.integer, rules.whole_units(amount, e.draw(day, Purpose.ROUND, ties)),
-                      amount)
+    amount = np.where(a.integer, rules.whole_units(amount, u_round), amount)
     gave = a.amount_mode & (amount > 0)
     complied = yes | gave
 
@@ -106,8 +106,7 @@ def settle(e: Engine, ties: Ties, repayment: np.ndarray) -> None:
     owed = np.maximum(e.obligation_of(ties), 0.0)
     remaining, closed = rules.settle_account(owed, repayment,
                                              exact_tolerance=e.params(ties).exact_tolerance)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        share_left = np.where(owed > 0, remaining / owed, 1.0)
+    share_left = np.divide(remaining, owed, out=np.ones_like(owed), where=owed > 0)
     ties.put(st.gross, ties.get(st.gross) * share_left)
     ties.put(st.concession, 0.0)
     ties.put(st.account_closed, ties.get(st.account_closed) | closed)

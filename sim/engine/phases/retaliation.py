@@ -30,11 +30,13 @@ def retaliate(e: Engine, day: int, acted: np.ndarray, owed: np.ndarray) -> Ties:
         base_logit=p.retaliation_base_logit, resentment_weight=p.retaliation_resentment,
         reactance_weight=p.retaliation_reactance, deception_weight=p.retaliation_deception,
         punisher_weight=p.retaliation_punisher)
-    retaliating = ties.where(e.draw(day, Purpose.RETALIATE, ties) < prob)
+    u_retaliate, u_warn = e.draw(day, (Purpose.RETALIATE, Purpose.WARN), ties)
+    strikes = u_retaliate < prob
+    retaliating = ties.where(strikes)
     first_complaints = e.flag(retaliating, st.complained, "complained")
     p = e.params(retaliating)
     retaliating.add(st.trust, -p.complaint_trust)
-    warners = retaliating.where(e.draw(day, Purpose.WARN, retaliating) < p.warn_neighbours)
+    warners = retaliating.where(u_warn[strikes] < p.warn_neighbours)
     e.record("complaint", first_complaints)
     e.record("warning", warners)
     return warners

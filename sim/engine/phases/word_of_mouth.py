@@ -69,5 +69,7 @@ def _tell_neighbours(e: Engine, senders: Ties) -> tuple[Ties, np.ndarray]:
     index = rows * e.n + receivers
     if e.runs > 1:
         index -= e.stack.row_run[rows] * e.n
-    index, received = np.unique(index, return_counts=True)
-    return Ties.at(index, e.stack), received
+    index.sort()
+    first = np.flatnonzero(np.concatenate(([index.size > 0], index[1:] != index[:-1])))
+    received = np.diff(np.append(first, index.size))
+    return Ties.at(index[first], e.stack), received

@@ -1,0 +1,214 @@
+"""Network kinds (the registry), network files, and your own graph handed to the model."""
+
+import math
+
+import networkx as nx
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from sim import ReciprocityModel, ScenarioError, load_scenario
+from sim.cli import app
+from sim.network import NETWORK_KINDS, NetworkKind, build_network, from_networkx, read_edgelist
+
+
+def _spec(kind: str, **fields):
+    return load_scenario("pushy_vs_active", overrides={"network.kind": kind, **{
+        f"network.{k}": v for k, v in fields.items()}}).network
+
+
+def _is_simple_undirected(net) -> bool:
+    edges = net.edges()
+    mirrored = {(b, a) for a, b in edges.tolist()}
+    both = {(a, b) for a, b in edges.tolist()} | mirrored
+    neighbours = {(i, int(j)) for i in range(net.n) for j in net.neighbours(i)}
+    return both == neighbours and not (edges[:, 0] == edges[:, 1]).any()
+
+
+# One check per registered kind: adding a kind to the registry without a check here fails.
+KIND_CHECKS = {
+    "watts_strogatz": (dict(k=6, p=0.0), lambda net: (net.degrees() == 6).all()),
+    "erdos_renyi": (dict(mean_degree=8.0), lambda net: 6.5 < net.degrees().mean() < 9.5),
+    "stochastic_block": (dict(blocks=4, p_in=0.2, p_out=0.0),
+                         lambda net: all(a // 100 == b // 100 for a, b in net.edges().tolist())),
+    "barabasi_albert": (dict(m=3), lambda net: net.n_edges == 3 * (400 - 3)),
+    "complete": ({}, lambda net: (net.degrees() == 399).all()),
+}
+
+
+def test_every_generated_kind_has_a_check_and_every_kind_is_described():
+    generated = {name for name, kind in NETWORK_KINDS.items() if not kind.from_file}
+    assert generated == set(KIND_CHECKS)
+    for kind in NETWORK_KINDS.values():
+        assert isinstance(kind, NetworkKind) and kind.description and kind.build
+
+
+@pytest.mark.parametrize("kind", sorted(KIND_CHECKS))
+def test_generated_kinds_build_simple_graphs_with_their_shape(kind):
+    fields, check = KIND_CHECKS[kind]
+    graph = build_network(_spec(kind, **fields), 400, np.random.default_rng(3))
+    assert graph.n == 400 and graph.labels is None
+    assert _is_simple_undirected(graph.network)
+    assert check(graph.network)
+    again = build_network(_spec(kind, **fields), 400, np.random.default_rng(3))
+    np.testing.assert_array_equal(graph.network.indices, again.network.indices)
+
+
+def test_complete_graph_in_numpy_matches_networkx():
+    from sim.network import complete
+
+    ours = complete(None, 50, np.random.default_rng(0))
+    theirs = from_networkx(nx.complete_graph(50)).network
+    np.testing.assert_array_equal(ours.indptr, theirs.indptr)
+    np.testing.assert_array_equal(ours.indices, theirs.indices)
+
+
+def test_the_scenario_schema_offers_exactly_the_registered_kinds():
+    with pytest.raises(ScenarioError) as info:
+        load_scenario("pushy_vs_active", overrides={"network.kind": "ring"})
+    for name in NETWORK_KINDS:
+        assert name in str(info.value)
+
+
+# --- your own graph ------------------------------------------------------------------------------
+
+
+def test_a_networkx_graph_becomes_the_buyers_with_labels_and_traits():
+    graph = nx.Graph()
+    graph.add_nodes_from([("ann", {"budget": 900.0, "segment": "vip", "punisher": True}),
+                          ("bo", {"need": 0.9}), ("cy", {}), ("dee", {"base_compliance": 0.5})])
+    graph.add_edges_from([("ann", "bo"), ("bo", "cy"), ("cy", "dee")])
+    model = ReciprocityModel("pushy_vs_active", graph=graph, rng=1)
+    assert model.config.buyers.n == 4
+    assert model.buyer_labels.tolist() == ["ann", "bo", "cy", "dee"]
+    buyers = model.engine.buyers
+    assert buyers.budget[0] == 900.0 and buyers.need[1] == 0.9 and buyers.punisher[0]
+    assert buyers.segment.tolist() == ["vip", None, None, None]
+    assert buyers.base_logit[3] == 0.0  # logit(0.5): that buyer's own baseline
+    assert model.engine.network.neighbours(1).tolist() == [0, 2]
+    assert model.buyers[0].label == "ann" and model.buyers[0].segment == "vip"
+    model.run_for(5)
+
+
+def test_integer_labels_keep_their_numbers_and_order():
+    graph = nx.Graph([(10, 2), (2, 0), (0, 1)])
+    model = ReciprocityModel("pushy_vs_active", graph=graph, rng=1, build_agents=False)
+    assert model.buyer_labels.tolist() == [0, 1, 2, 10]
+    assert model.engine.network.neighbours(3).tolist() == [2]  # node 10 is buyer 3
+
+
+def test_buyers_n_follows_the_graph_and_a_contradicting_override_is_an_error():
+    graph = nx.path_graph(30)
+    model = ReciprocityModel("pushy_vs_active", graph=graph, overrides={"buyers.n": 30}, rng=1)
+    assert model.config.buyers.n == 30
+    with pytest.raises(ScenarioError, match=r"buyers.n = 50, but the graph has 30 nodes"):
+        ReciprocityModel("pushy_vs_active", graph=graph, overrides={"buyers.n": 50}, rng=1)
+
+
+def test_a_bad_trait_attribute_names_the_node_and_what_is_allowed():
+    graph = nx.path_graph(3)
+    graph.nodes[1]["need"] = 7
+    with pytest.raises(ScenarioError, match=r"node 1: need = 7: allowed: a number in \[0, 1\]"):
+        from_networkx(graph)
+
+
+def test_same_graph_same_seed_same_run_and_labels_in_agents():
+    graph = nx.barabasi_albert_graph(200, 2, seed=4)
+    a = ReciprocityModel("pushy_vs_active", graph=graph, rng=9, build_agents=False)
+    b = ReciprocityModel("pushy_vs_active", graph=graph, rng=9, build_agents=False)
+    a.run_for(30)
+    b.run_for(30)
+    assert a.datacollector.get_model_vars_dataframe().equals(b.datacollector.get_model_vars_dataframe())
+
+
+# --- network files -------------------------------------------------------------------------------
+
+
+def _scenario_with_file(tmp_path, kind: str, text: str | bytes, name: str = "net.txt",
+                        extra: str = ""):
+    data = text.encode() if isinstance(text, str) else text
+    (tmp_path / name).write_bytes(data)
+    path = tmp_path / "sc.toml"
+    path.write_text(f'[network]\nkind = "{kind}"\npath = "{name}"\n{extra}\n'
+                    '[[sellers]]\nstrategy = "active"\n')
+    return path
+
+
+def test_an_edge_list_file_gives_buyers_n_labels_and_comments(tmp_path):
+    path = _scenario_with_file(tmp_path, "edgelist", "# a comment\n10 2\n2 0  # trailing\n\n0 1\n")
+    config = load_scenario(path)
+    assert config.buyers.n == 4
+    model = ReciprocityModel(path, rng=1, build_agents=False)
+    assert model.buyer_labels.tolist() == [0, 1, 2, 10]
+
+
+def test_graphml_node_attributes_become_traits(tmp_path):
+    graph = nx.Graph()
+    graph.add_node("a", budget=300.0, segment="north")
+    graph.add_node("b", detection_skill=0.9)
+    graph.add_edge("a", "b")
+    nx.write_graphml(graph, tmp_path / "g.graphml")
+    path = tmp_path / "sc.toml"
+    path.write_text('[network]\nkind = "graphml"\npath = "g.graphml"\n'
+                    '[[sellers]]\nstrategy = "active"\n')
+    model = ReciprocityModel(path, rng=1, build_agents=False)
+    assert model.buyer_labels.tolist() == ["a", "b"]
+    assert model.engine.buyers.budget[0] == 300.0
+    assert model.engine.buyers.detection_skill[1] == 0.9
+    assert model.engine.buyers.segment.tolist() == ["north", None]
+
+
+@pytest.mark.parametrize(("content", "must_say"), [
+    ("1 2\n2 3 0.5\n", ["line 2", "'2 3 0.5' has 3 fields", "two node labels"]),
+    ("source target\n1 2\n2 3\n", ["line 1", "looks like a header"]),
+    (b"1 2\n\xff\xfe 3\n", ["line 2", "not UTF-8"]),
+    ("# only a comment\n\n", ["no edges"]),
+    ("", ["is empty"]),
+])
+def test_bad_edge_list_files_exit_2_naming_file_line_and_allowed(tmp_path, content, must_say):
+    path = _scenario_with_file(tmp_path, "edgelist", content)
+    result = CliRunner().invoke(app, ["run", str(path), "--steps", "2", "--out",
+                                      str(tmp_path / "out")])
+    assert result.exit_code == 2, result.output
+    said = " ".join(result.output.split())  # the console wraps long messages
+    assert "net.txt" in said and "Traceback" not in said
+    for fragment in must_say:
+        assert fragment in said, (fragment, said)
+    assert not (tmp_path / "out").exists()
+
+
+def test_missing_directory_and_device_network_files_are_clear_errors(tmp_path):
+    sc = _scenario_with_file(tmp_path, "edgelist", "1 2\n")
+    for target, message in [("nope.txt", "does not exist"), (".", "not a regular file"),
+                            ("/dev/zero", "not a regular file")]:
+        text = sc.read_text().replace('path = "net.txt"', f'path = "{target}"')
+        sc.write_text(text)
+        with pytest.raises(ScenarioError, match=message):
+            load_scenario(sc)
+        sc.write_text(text.replace(f'path = "{target}"', 'path = "net.txt"'))
+
+
+def test_a_file_contradicting_the_scenarios_own_buyers_n_is_an_error(tmp_path):
+    path = _scenario_with_file(tmp_path, "edgelist", "1 2\n2 3\n", extra="[buyers]\nn = 7\n")
+    with pytest.raises(ScenarioError, match=r"buyers.n = 7, but .* has 3 nodes"):
+        load_scenario(path)
+
+
+def test_bad_graphml_names_the_line(tmp_path):
+    path = _scenario_with_file(tmp_path, "graphml", "<graphml>\n<graph>\n<node id='a'>\n</graph>",
+                               name="g.graphml")
+    with pytest.raises(ScenarioError, match=r"g.graphml, line 4"):
+        load_scenario(path)
+
+
+def test_edge_list_reader_is_exact_on_a_larger_graph(tmp_path):
+    graph = nx.gnm_random_graph(300, 900, seed=2)
+    nx.write_edgelist(graph, tmp_path / "e.txt", data=False)
+    ours = read_edgelist(tmp_path / "e.txt")
+    expected = from_networkx(nx.relabel_nodes(graph, {n: n for n in graph}))
+    present = sorted(n for n in graph if graph.degree(n))  # isolated nodes are not in the file
+    assert ours.labels.tolist() == present and not math.isnan(ours.n)
+    relabel = {label: i for i, label in enumerate(present)}
+    edges = {tuple(sorted((relabel[a], relabel[b]))) for a, b in graph.edges()}
+    assert {tuple(e) for e in ours.network.edges().tolist()} == edges
+    assert expected.n == 300

@@ -1,0 +1,50 @@
+"""The package's structure: no import cycles between its modules."""
+
+import ast
+from pathlib import Path
+
+SIM = Path(__file__).resolve().parent.parent / "sim"
+
+
+def _module_name(path: Path) -> str:
+    parts = path.relative_to(SIM.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _top_level_imports(path: Path, modules: set[str]) -> set[str]:
+    """Modules of the package imported when ``path`` is imported (not in functions, not under
+    ``if TYPE_CHECKING``)."""
+    found = set()
+    for node in ast.parse(path.read_text()).body:
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names = [node.module] + [f"{node.module}.{alias.name}" for alias in node.names]
+        else:
+            continue
+        found |= {name for name in names if name in modules}
+    return found
+
+
+def test_no_import_cycles():
+    paths = {_module_name(p): p for p in SIM.rglob("*.py")}
+    graph = {name: _top_level_imports(path, set(paths)) - {name} for name, path in paths.items()}
+    # a package's __init__ importing its own submodules is how packages work, not a cycle
+    for name, deps in graph.items():
+        graph[name] = {d for d in deps if not name.startswith(d + ".")}
+    state: dict[str, int] = {}
+    cycles = []
+
+    def visit(node: str, trail: list[str]) -> None:
+        state[node] = 1
+        for dep in sorted(graph.get(node, ())):
+            if state.get(dep) == 1:
+                cycles.append([*trail[trail.index(dep):], dep] if dep in trail else [node, dep])
+            elif dep not in state:
+                visit(dep, [*trail, dep])
+        state[node] = 2
+
+    for name in sorted(graph):
+        if name not in state:
+            visit(name, [name])
+    assert not cycles, f"import cycles: {cycles}"
