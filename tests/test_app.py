@@ -130,18 +130,76 @@ def test_trainer_mode_shows_two_panels_and_gaps(page):
     assert len(_images(page)) == 4
 
 
-@pytest.mark.parametrize("name", list_scenarios())
-def test_every_scenario_renders_and_steps(page, name):
+SCENARIO_ARMS = [(name, arm) for name in list_scenarios()
+                 for arm in (app.rv.AS_WRITTEN, *load_scenario(name).arms)]
+
+
+@pytest.mark.parametrize(("name", "arm"), SCENARIO_ARMS)
+def test_every_scenario_and_arm_renders_and_steps(page, name, arm):
     page.find(v.Select, label="Scenario").widget.v_model = name
-    scenario = load_scenario(name)
-    assert _text(page, "recip-day") == f"Day 0 of {scenario.steps}"
+    page.find(v.Select, label="Arm").widget.v_model = arm
+    assert page.find(v.Select, label="Arm").widget.v_model == arm
+    steps = load_scenario(name, arm=None if arm == app.rv.AS_WRITTEN else arm).steps
+    assert _text(page, "recip-day") == f"Day 0 of {steps}"
     page.find(v.Alert).assert_empty()
     page.find(v.Btn, children=["Step"]).widget.click()
-    assert _text(page, "recip-day") == f"Day 1 of {scenario.steps}"
-    arms = list(scenario.arms)
-    if arms:
-        page.find(v.Select, label="Arm").widget.v_model = arms[-1]
-        page.find(v.Alert).assert_empty()
+    assert _text(page, "recip-day") == f"Day 1 of {steps}"
+    page.find(v.Alert).assert_empty()
+
+
+# --- what a browser sends is checked ------------------------------------------------------------
+
+
+def test_the_scenario_menu_never_loads_a_path(page, tmp_path):
+    secret = tmp_path / "secret.toml"
+    secret.write_text('steps = 7\n[guide]\ntitle = "hunter2 secret"\n')
+    for sent in (str(secret), str(secret.with_suffix("")), "../scenarios/mint_study"):
+        page.find(v.Select, label="Scenario").widget.v_model = sent
+        assert _text(page, "recip-day") == "Day 0 of 180"
+        assert "hunter2" not in _markdown_all(page)
+        assert "Pushy versus active selling" in _markdown_all(page)
+    with pytest.raises(rv.ScenarioError, match="unknown scenario"):
+        rv.resolve(str(secret), None, {})
+    with pytest.raises(rv.ScenarioError, match="unknown scenario"):
+        rv.Run(str(secret), None, {}, 1)
+
+
+def test_the_arm_menu_takes_only_the_scenarios_arms(page):
+    page.find(v.Select, label="Scenario").widget.v_model = "mint_study"
+    page.find(v.Select, label="Arm").widget.v_model = "two_candies"
+    page.find(v.Select, label="Arm").widget.v_model = "no_such_arm"
+    page.find(v.Alert).assert_empty()  # ignored: the two-candies run is still there
+    page.find(v.Btn, children=["Step"]).widget.click()
+    assert _text(page, "recip-day") == "Day 1 of 1"
+    page.find(v.Alert).assert_empty()
+    with pytest.raises(rv.ScenarioError, match="no arm"):
+        rv.resolve("mint_study", "no_such_arm", {})
+
+
+def test_a_control_takes_only_values_it_offers(page):
+    default = load_scenario("pushy_vs_active").buyers.detection_skill.mean
+    slider = next(w for w in page.find(v.Slider).widgets
+                  if w.v_model == default and w.max == 1.0 and not w.label)
+    for sent in (7.5, -1, float("nan"), float("inf")):
+        slider.v_model = sent
+        assert "Overrides:" not in _markdown_all(page), sent
+    page.find(v.Select, label="Network type").widget.v_model = "edgelist"
+    assert "Overrides:" not in _markdown_all(page)
+
+
+def test_an_internal_error_shows_one_line_and_no_traceback(monkeypatch):
+    def broken(self):
+        raise RuntimeError("secret detail of the server")
+
+    monkeypatch.setattr(rv.Session, "frames", broken)
+    _box, rc = solara.render(app.Page(), handle_error=False)
+    try:
+        shown = " ".join(str(w.children) for w in rc.find(v.Alert).widgets)
+        assert app.INTERNAL_ERROR in shown
+        everything = shown + _markdown_all(rc)
+        assert "secret detail" not in everything and "Traceback" not in everything
+    finally:
+        rc.close()
 
 
 def test_event_log_in_plain_words():

@@ -8,6 +8,7 @@ live in ``recip_view.py`` beside this file.
 
 from __future__ import annotations
 
+import logging
 import math
 import sys
 import time
@@ -23,6 +24,10 @@ if _HERE not in sys.path:  # the sibling module, from the checkout (viz/) or the
 import recip_view as rv  # noqa: E402
 
 PLAY_PAUSE_SECONDS = 0.05
+INTERNAL_ERROR = ("The app hit an internal error and logged it on the server. "
+                  "Reset the run or reload the page.")
+
+log = logging.getLogger("recip.app")
 
 
 # --- small pieces --------------------------------------------------------------------------------
@@ -108,6 +113,24 @@ def Panel(frame: rv.Frame, compact: bool = False):
 
 @solara.component
 def Page():
+    """The app inside an error boundary: a failure shows one line, never a traceback."""
+    exception, clear = solara.use_exception()
+    if exception is not None:
+        log.error("the app failed", exc_info=exception)
+        InternalError(clear).key("internal-error")  # keys: never reconciled with App's hooks
+    else:
+        App().key("app")
+
+
+@solara.component
+def InternalError(start_again):
+    with solara.Column(style={"padding": "24px"}):
+        solara.Error(INTERNAL_ERROR, classes=["recip-internal-error"])
+        solara.Button("Start again", on_click=start_again)
+
+
+@solara.component
+def App():
     scenarios = rv.scenario_names()
     scenario = solara.use_reactive(rv.DEFAULT_SCENARIO if rv.DEFAULT_SCENARIO in scenarios
                                    else scenarios[0])
@@ -123,6 +146,9 @@ def Page():
     resets = solara.use_reactive(0)
 
     def pick_scenario(name):
+        if name not in scenarios:  # only the menu's names: never a path a browser sent
+            log.warning("ignored a scenario the menu does not offer: %.80r", name)
+            return
         playing.set(False)
         scenario.set(name)
         arm.set(rv.AS_WRITTEN)
@@ -191,9 +217,20 @@ def Page():
 
     solara.use_thread(play_loop, dependencies=[playing.value, session])
 
-    def set_value(key_):
+    def pick_arm(name):
+        if name in (rv.AS_WRITTEN, *resolved.arms):
+            arm.set(name)
+
+    def pick_option(option):
+        def on_change(name):
+            if name in options:
+                option.set(name)
+        return on_change
+
+    def set_value(control):
         def on_change(value):
-            changed.set({**changed.value, key_: value})
+            if control.accepts(value):  # only values the control offers
+                changed.set({**changed.value, control.key: value})
         return on_change
 
     def value_of(control):
@@ -207,24 +244,24 @@ def Page():
             solara.Select(label="Scenario", value=scenario.value, values=scenarios,
                           on_value=pick_scenario)
             solara.Select(label="Arm", value=arm.value,
-                          values=[rv.AS_WRITTEN, *resolved.arms], on_value=arm.set)
+                          values=[rv.AS_WRITTEN, *resolved.arms], on_value=pick_arm)
             solara.InputText("Seed", value=seed_text, continuous_update=False)
             if seed_error:
                 solara.Error(seed_error, classes=["recip-seed-error"])
             solara.Switch(label="Trainer mode (two panels)", value=trainer)
             if trainer.value:
-                solara.Select(label="Panel A", value=a, values=options, on_value=option_a.set)
-                solara.Select(label="Panel B", value=b, values=options, on_value=option_b.set)
+                solara.Select(label="Panel A", value=a, values=options, on_value=pick_option(option_a))
+                solara.Select(label="Panel B", value=b, values=options, on_value=pick_option(option_b))
             with solara.Details("Population and network", expand=True):
                 for control in rv.global_controls(resolved):
-                    ControlInput(control, value_of(control), set_value(control.key))
+                    ControlInput(control, value_of(control), set_value(control))
             with solara.Details("Strategy mix", expand=False):
                 for control in rv.mix_controls(resolved):
-                    ControlInput(control, value_of(control), set_value(control.key))
+                    ControlInput(control, value_of(control), set_value(control))
             for strategy, controls in rv.strategy_controls(resolved).items():
                 with solara.Details(f"Strategy: {strategy}", expand=False):
                     for control in controls:
-                        ControlInput(control, value_of(control), set_value(control.key))
+                        ControlInput(control, value_of(control), set_value(control))
             solara.Button("Restore scenario settings", on_click=lambda: changed.set({}),
                           text=True, disabled=not changed.value)
             if changed.value:

@@ -97,6 +97,18 @@ class Control:
     step: float = 0.01
     choices: tuple[str, ...] = ()
 
+    def accepts(self, value: Any) -> bool:
+        """Whether ``value`` (as a browser sent it) is one this control offers."""
+        if self.kind == "choice":
+            return isinstance(value, str) and value in self.choices
+        if self.kind == "bool":
+            return isinstance(value, bool)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return False
+        if self.kind == "int" and value != int(value):
+            return False
+        return self.low <= value <= self.high
+
     def fit(self, value: Any) -> Control:
         """The control with its range widened to hold ``value``."""
         if self.kind in ("int", "float") and value is not None and value > self.high:
@@ -131,8 +143,21 @@ STRATEGY_FIELDS = (
 )
 
 
+def require_shipped(scenario: str, arm: str | None = None) -> None:
+    """Refuse anything but a shipped scenario name and one of its arms.
+
+    The app never loads a path: a browser can send any string for the scenario menu, and
+    ``load_scenario`` would read a TOML file by path.
+    """
+    if scenario not in list_scenarios():
+        raise ScenarioError(f"unknown scenario {str(scenario)[:80]!r}; pick one from the menu")
+    if arm is not None and arm not in load_scenario(scenario).arms:
+        raise ScenarioError(f"{scenario} has no arm {str(arm)[:80]!r}; pick one from the menu")
+
+
 def resolve(scenario: str, arm: str | None, overrides: dict[str, Any]) -> Scenario:
-    """The scenario as it will run (raises ``ScenarioError`` with a readable message)."""
+    """The shipped scenario as it will run (raises ``ScenarioError`` with a readable message)."""
+    require_shipped(scenario, arm)
     return load_scenario(scenario, arm=arm, overrides=overrides or None)
 
 
@@ -208,6 +233,7 @@ class Run:
     log: deque = field(init=False)
 
     def __post_init__(self):
+        require_shipped(self.scenario, self.arm)
         self.model = ReciprocityModel(self.scenario, arm=self.arm, overrides=self.overrides or None,
                                       rng=self.seed, record_events=True)
         engine = self.model.engine
