@@ -1,31 +1,28 @@
 """End to end: ``recip app`` in a subprocess, driven in headless Chromium through Playwright.
 
 Skipped when /usr/bin/chromium (or Playwright) is missing, unless RECIP_REQUIRE_BROWSER=1.
-Screenshots go to a temporary folder; ``docs/app.png`` (the README screenshot) is rewritten
-from the run.
+Screenshots go to a temporary folder (never the work tree); the server is stopped (and its whole
+process group killed if it lingers) when the module ends, pass or fail.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
-import socket
-import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
 from sim.config import load_scenario
+from sim.paths import viz_dir
+
+sys.path.insert(0, str(viz_dir()))
+import harness
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
-ROOT = Path(__file__).resolve().parent.parent
-LAUNCH_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-               "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM = harness.CHROMIUM
+LAUNCH_ARGS = harness.CHROMIUM_ARGS
 TIMEOUT_MS = 30_000
 OTHER_SCENARIO = "mint_study"
 
@@ -40,12 +37,6 @@ def _unavailable() -> str | None:
     return None
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server():
     reason = _unavailable()
@@ -53,31 +44,8 @@ def server():
         if os.environ.get("RECIP_REQUIRE_BROWSER") == "1":
             pytest.fail(f"RECIP_REQUIRE_BROWSER=1 but {reason}")
         pytest.skip(reason)
-    port = _free_port()
-    recip = shutil.which("recip", path=str(Path(sys.executable).parent)) or "recip"
-    proc = subprocess.Popen([recip, "app", "--host", "127.0.0.1", "--port", str(port)],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    url = f"http://127.0.0.1:{port}/"
-    deadline = time.monotonic() + 60
-    try:
-        while True:
-            try:
-                with urllib.request.urlopen(url, timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                out = proc.stdout.read() if proc.poll() is not None else ""
-                pytest.fail(f"recip app did not start on {url}: {out}")
-            time.sleep(0.5)
-        yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+    with harness.running_app() as app:
+        yield app.url
 
 
 @pytest.fixture(scope="module")
@@ -85,7 +53,7 @@ def page(server):
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)  # fresh profile
         context = browser.new_context(viewport={"width": 1500, "height": 1150})
         page = context.new_page()
         page.set_default_timeout(TIMEOUT_MS)
@@ -132,9 +100,6 @@ def test_app_end_to_end(page, tmp_path):
     assert page.locator(".recip-latest").inner_text() != latest_before
     assert "asked Buyer" in page.locator(".recip-log").inner_text()
     page.screenshot(path=str(shots / "02_ten_steps.png"), full_page=True)
-    docs = ROOT / "docs"
-    docs.mkdir(exist_ok=True)
-    page.screenshot(path=str(docs / "app.png"))
 
     # play runs on by itself; pause stops it
     page.get_by_role("button", name="Play").click()
