@@ -22,6 +22,7 @@ import ipaddress
 import logging
 import mimetypes
 import os
+import re
 import sys
 import warnings
 from pathlib import Path
@@ -100,12 +101,24 @@ class Guard:
         return parts.scheme in ("http", "https") and parts.netloc.lower() == host.lower()
 
     def find_asset(self, path: str) -> Path | None:
-        relative = path[len(CDN_PREFIX):]
+        """The installed file for a CDN path; ``name@5/...`` (a version range, as solara's own
+        components ask for vega) is the newest installed ``name@5.x.y``."""
+        package, _, rest = path[len(CDN_PREFIX):].partition("/")
         for root in self.asset_roots:
-            candidate = (root / relative).resolve()
-            if candidate.is_relative_to(root) and candidate.is_file():
-                return candidate
+            for folder in [package, *self.versions_in_range(root, package)]:
+                candidate = (root / folder / rest).resolve()
+                if candidate.is_relative_to(root) and candidate.is_file():
+                    return candidate
         return None
+
+    @staticmethod
+    def versions_in_range(root: Path, package: str) -> list[str]:
+        name, at, wanted = package.rpartition("@")
+        if not at or not re.fullmatch(r"@?[\w.-]+", name) or not re.fullmatch(r"\d+(\.\d+)?", wanted):
+            return []
+        found = [p.name for p in root.glob(f"{name}@{wanted}.*") if p.is_dir()]
+        return sorted(found, key=lambda f: [int(x) for x in f.rpartition("@")[2].split(".")
+                                            if x.isdigit()], reverse=True)
 
     async def serve_asset(self, scope, send) -> None:
         found = self.find_asset(scope["path"])
