@@ -363,3 +363,64 @@ def test_a_model_built_elsewhere_is_drawn_and_caught_up():
     assert ui.for_model(model) is session and session.day == 5
     rows, series = session.chart("conversion_rate")
     assert series == ["pushy", "active"] and max(r["day"] for r in rows) == 5
+
+
+# --- the guide's teaching script -----------------------------------------------------------------
+
+story = sys.modules["story"]
+
+
+@pytest.mark.parametrize("name", list_scenarios())
+def test_every_script_condition_names_what_the_scenario_has(name):
+    scenario = load_scenario(name)
+    assert scenario.guide.script, f"{name} has no teaching script"
+    metrics = set(rv.plotted_metrics(scenario)) | set(scenario.outcomes) | {
+        "gift_acceptance_rate", "first_ask_compliance", "conceded_ask_compliance", "discount_depth"}
+    for moment in scenario.guide.script:
+        if "when" in moment:
+            story.parse_condition(moment["when"], metrics=metrics,
+                                  strategies=set(scenario.strategies_in_play), arms=set(scenario.arms))
+
+
+def test_things_to_notice_are_ticked_from_the_run_on_their_day():
+    session = rv.Session.single("pushy_vs_active", None, {"buyers.n": 600}, 1)
+    session.step(9)
+    assert session.notices.ticked_notices() == {}  # the first moment waits for day 10
+    session.step(1)
+    first = session.notices.ticked_notices()[0]
+    assert first.day == 10
+    pushy, active = (session.runs[0].latest(s)["conversion_rate"] for s in ("pushy", "active"))
+    assert pushy > active  # what the tick claims holds in the run
+    session.step(100)
+    ticked = session.notices.ticked_notices()
+    assert set(ticked) == {0, 1, 2}
+    assert any(line.notable == "noticed" for line in session.notable_lines())
+
+
+def test_a_claim_the_run_does_not_show_is_not_ticked():
+    condition = story.parse_condition("conversion_rate[active] > conversion_rate[pushy] and day <= 3")
+    session = rv.Session.single("pushy_vs_active", None, {"buyers.n": 300}, 1)
+    session.step(3)
+    run = session.runs[0]
+    assert not condition.holds({None: run.view()}, session.day)
+    assert run.latest("pushy")["conversion_rate"] >= run.latest("active")["conversion_rate"]
+
+
+def test_arm_comparisons_wait_for_both_arms_in_trainer_mode():
+    single = rv.Session.single("mint_study", "one_candy", {"buyers.n": 300}, 1)
+    single.step(1)
+    assert 0 not in single.notices.ticked_notices()
+    assert "no_candy" in single.notices.waiting_for_arms()
+    trainer = rv.Session.trainer("mint_study", None, {"buyers.n": 300}, 1, "no_candy", "one_candy")
+    trainer.step(1)
+    moment = trainer.notices.ticked_notices()[0]
+    assert moment.day == 1 and moment.panel == "no_candy vs one_candy"
+    a, b = (run.latest()["tip_percent"] for run in trainer.runs)
+    assert b > a
+
+
+@pytest.mark.parametrize("bad", [{"show": "x", "notice": 9}, {"ask": "no show"},
+                                 {"show": "x", "when": 3}, {"show": "x", "colour": "red"}])
+def test_the_guide_schema_checks_the_script(bad):
+    with pytest.raises(Exception, match=r"guide\.script\[1\]"):
+        load_scenario("pushy_vs_active", overrides={"guide.script": [bad]})
