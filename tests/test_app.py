@@ -424,3 +424,26 @@ def test_arm_comparisons_wait_for_both_arms_in_trainer_mode():
 def test_the_guide_schema_checks_the_script(bad):
     with pytest.raises(Exception, match=r"guide\.script\[1\]"):
         load_scenario("pushy_vs_active", overrides={"guide.script": [bad]})
+
+
+def test_the_reusable_components_draw_a_model_built_elsewhere():
+    from sim.model import ReciprocityModel
+
+    example = _load("mesa_example")
+    assert callable(example.build_page)  # the SolaraViz page builds (mesa.visualization imports)
+    model = ReciprocityModel("pushy_vs_active", rng=1, record_events=True, overrides={"buyers.n": 200})
+    model.step()
+
+    @solara.component
+    def Host():
+        for make in (ui.make_plots_component, ui.make_network_component, ui.make_event_log_component,
+                     ui.make_guide_component):
+            make()(model)
+
+    _box, rc = solara.render(Host(), handle_error=False)
+    try:
+        charts = [w for w in rc.find(v.VuetifyTemplate).widgets if "rows" in w.trait_names()]
+        assert charts and max(r["day"] for r in charts[0].rows) == 1
+        assert [w for w in rc.find(v.VuetifyTemplate).widgets if "frame" in w.trait_names()]
+    finally:
+        rc.close()

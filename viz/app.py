@@ -11,6 +11,7 @@ Serve it with ``recip app``. The model handling lives in ``recip_view.py``, the 
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import time
 from pathlib import Path
@@ -44,6 +45,16 @@ def _page_connected() -> bool:
         return True
     statuses = getattr(context, "page_status", None)
     return not statuses or kernel_context.PageStatus.CONNECTED in statuses.values()
+
+
+def _server_overrides() -> dict:
+    """Overrides the server was started with, for everyone's first run (the operator's choice,
+    e.g. ``RECIP_APP_OVERRIDES="buyers.n=2000"`` for the benchmark); never from a browser."""
+    out = {}
+    for item in filter(None, os.environ.get("RECIP_APP_OVERRIDES", "").split(",")):
+        key, _, value = item.partition("=")
+        out[key.strip()] = rv.parse_value(value.strip())
+    return out
 
 
 def _presentation_requested() -> bool:
@@ -96,7 +107,7 @@ def App():
                                    else scenarios[0])
     arm = solara.use_reactive(rv.AS_WRITTEN)
     seed_text = solara.use_reactive(str(rv.DEFAULT_SEED))
-    applied = solara.use_reactive({})  # overrides the run uses
+    applied = solara.use_reactive(_server_overrides())  # overrides the run uses
     draft = solara.use_reactive({})    # overrides typed since: they wait for Reset
     trainer = solara.use_reactive(False)
     presentation = solara.use_reactive(_presentation_requested())

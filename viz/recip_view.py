@@ -769,5 +769,13 @@ def scenario_names() -> list[str]:
     return list_scenarios()
 
 
-__all__ = ["AS_WRITTEN", "DEFAULT_SCENARIO", "Control", "Run", "ScenarioError", "Session",
-           "parse_seed"]
+__all__ = [
+    "AS_WRITTEN",
+    "DEFAULT_SCENARIO",
+    "Control",
+    "Run",
+    "ScenarioError",
+    "Session",
+    "parse_seed",
+    "parse_value",
+]
