@@ -1,5 +1,5 @@
 # The two quick-start commands: `make demo` (set up, run the flagship scenario) and `make test`.
-.PHONY: setup demo test validate bench
+.PHONY: setup demo test validate bench app-screenshot
 
 setup:
 	bash scripts/bootstrap.sh
@@ -17,3 +17,6 @@ validate: setup
 
 bench: setup
 	.venv/bin/python experiments/bench_engine.py
+
+app-screenshot: setup
+	.venv/bin/python viz/screenshot.py

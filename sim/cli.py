@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -155,23 +153,36 @@ def _fmt(value: float) -> str:
 @app.command("app")
 def app_command(
     host: Annotated[str, typer.Option(help="Interface to serve on (loopback by default).")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to serve on.")] = 8765,
+    port: Annotated[int, typer.Option(help="Port to serve on.", min=1, max=65535)] = 8765,
 ) -> None:
-    """Serve the browser app (Solara) on HOST:PORT."""
+    """Serve the browser app (Solara) on HOST:PORT; Ctrl-C or SIGTERM stops it cleanly."""
+    server = _load_app_server()
+    if not server.is_loopback(host):
+        err_console.print(f"[bold yellow]warning:[/] serving on {escape(host)}: the app has no "
+                          f"authentication; anyone who can reach this address can use it (and "
+                          f"the CPU of this machine). Use the default 127.0.0.1 unless you mean "
+                          f"to share it on a trusted network.", highlight=False)
+    console.print(f"serving the recip app on http://{host}:{port} (Ctrl-C to stop)")
+    server.serve(host, port)  # in this process: a signal stops the server itself, no orphan
+
+
+def _load_app_server():
+    """``viz/server.py`` (the app's launcher), from the checkout or the wheel."""
+    import importlib.util
+
     from sim.paths import viz_dir
 
-    app_file = viz_dir() / "app.py"
-    if not app_file.is_file():
-        raise fail(f"the app is not installed ({app_file} missing); reinstall recip with the "
-                   f"[viz] extra")
-    import os
-
-    cmd = [sys.executable, "-m", "solara", "run", str(app_file), "--host", host, "--port",
-           str(port), "--production", "--no-open", "--no-check-version"]
-    # Offline: JS/CSS come from solara-assets; no telemetry, no version check against PyPI.
-    env = {**os.environ, "SOLARA_TELEMETRY_MIXPANEL_ENABLE": "False"}
-    console.print(f"serving the recip app on http://{host}:{port}")
-    raise typer.Exit(subprocess.call(cmd, env=env))
+    path = viz_dir() / "server.py"
+    if not path.is_file():
+        raise fail(f"the app is not installed ({path} missing); reinstall recip with the [viz] extra")
+    try:
+        import solara  # noqa: F401
+    except ImportError:
+        raise fail("the app needs solara: pip install 'recip[viz]'") from None
+    spec = importlib.util.spec_from_file_location("recip_app_server", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def _register_optional_commands() -> None:

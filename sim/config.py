@@ -340,8 +340,29 @@ class Guide(_Spec):
     notice: list[str] = []
     try_: list[str] = Field(default=[], alias="try")
     metric: str = ""
+    script: list[dict[str, str | int]] = []
+    """A 10-minute class, one moment per entry: ``show`` (what to show or say), ``ask`` (a
+    question for the room), ``when`` (the run's condition to pause on, e.g.
+    ``"complaint_rate[pushy] > complaint_rate[active]"``; the app ticks the moment off on the
+    day it first holds) and ``notice`` (the 1-based "things to notice" item it shows)."""
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    @model_validator(mode="after")
+    def _check_script(self) -> Guide:
+        allowed = {"show": str, "ask": str, "when": str, "notice": int}
+        for i, moment in enumerate(self.script, start=1):
+            for key, value in moment.items():
+                if key not in allowed or not isinstance(value, allowed[key]):
+                    raise ValueError(f"guide.script[{i}].{key} = {value!r}: a moment takes show, "
+                                     f"ask and when (text) and notice (a number)")
+            if not moment.get("show"):
+                raise ValueError(f"guide.script[{i}]: 'show' (what to show) is required")
+            notice = moment.get("notice")
+            if notice is not None and not 1 <= notice <= len(self.notice):
+                raise ValueError(f"guide.script[{i}].notice = {notice}: use 1 to "
+                                 f"{len(self.notice)} (an item of guide.notice)")
+        return self
 
 
 class Scenario(_Spec):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import re
 import sys
 
 import pytest
@@ -10,7 +11,6 @@ import pytest
 pytest.importorskip("solara")
 ipyvuetify = pytest.importorskip("ipyvuetify")
 
-import ipywidgets as widgets  # noqa: E402
 import solara  # noqa: E402
 
 from sim.config import list_scenarios, load_scenario  # noqa: E402
@@ -29,7 +29,8 @@ def _load(name: str):
 
 
 app = _load("app")
-rv = sys.modules["recip_view"]  # the sibling the app imported
+rv = sys.modules["recip_view"]  # the siblings the app imported
+ui = sys.modules["components"]
 
 
 @pytest.fixture
@@ -43,12 +44,30 @@ def _text(rc, cls: str) -> str:
     return rc.find(v.Html, class_=cls).widget.children[0]
 
 
-def _markdown(rc, cls: str) -> str:
-    return rc.find(v.Html, class_=cls).find(v.VuetifyTemplate).widget.template
+def _html_widgets(rc, cls: str | None = None):
+    return [w for w in rc.find(solara.widgets.HTML).widgets
+            if cls is None or cls in (w.attributes or {}).get("class", "").split()]
 
 
-def _images(rc) -> list[bytes]:
-    return [w.value for w in rc.find(widgets.Image).widgets]
+def _html(rc, cls: str) -> str:
+    """The inner HTML of the one solara.HTML element with this class."""
+    found = _html_widgets(rc, cls)
+    assert len(found) == 1, f"{len(found)} elements of class {cls}"
+    return found[0].unsafe_innerHTML
+
+
+def _all_html(rc) -> str:
+    return " ".join(w.unsafe_innerHTML for w in _html_widgets(rc)) + " ".join(
+        str(w.children[0]) for w in rc.find(v.Html).widgets if w.children)
+
+
+def _widgets_with(rc, trait: str) -> list:
+    """The Vue components (plots, network) on the page that have this property."""
+    return [w for w in rc.find(v.VuetifyTemplate).widgets if trait in w.trait_names()]
+
+
+def _chart_rows(rc, metric: str) -> list[dict]:
+    return next(w.rows for w in _widgets_with(rc, "rows") if w.name == metric)
 
 
 def _set_seed(rc, text: str) -> None:
@@ -57,37 +76,53 @@ def _set_seed(rc, text: str) -> None:
     field.fire_event("keyup.enter", None)
 
 
+def _click(rc, label: str) -> None:
+    rc.find(v.Btn, children=[label]).widget.click()
+
+
+def _field(rc, label: str):
+    return rc.find(v.TextField, label=label).widget
+
+
+def _type(rc, label: str, text: str) -> None:
+    """Type into a text field and leave it (what commits a solara input)."""
+    field = _field(rc, label)
+    field.v_model = text
+    field.fire_event("focusout", None)
+
+
 def test_controls_exist(page):
     for label in ("Scenario", "Arm"):
         page.find(v.Select, label=label).assert_single()
     page.find(v.TextField, label="Seed").assert_single()
-    page.find(v.Switch, label="Trainer mode (two panels)").assert_single()
+    page.find(v.Switch, label="Trainer mode").assert_single()
+    page.find(v.Switch, label="Presentation").assert_single()
     for name in ("Step", "Play", "Reset"):
         page.find(v.Btn, children=[name]).assert_single()
-    labels = " ".join(w.children[0] for w in page.find(v.Html, class_="recip-slider-label").widgets)
-    for expected in ("Buyers:", "Neighbours per buyer", "sincerity-detection skill",
+    labels = " ".join(w.label for w in page.find(v.TextField).widgets if w.label)
+    for expected in ("Buyers", "Neighbours per buyer", "sincerity-detection skill",
                      "reactance proneness", "Obligation half-life", "Gift value", "Surprise",
                      "Personalisation", "Ask delay", "Ask size", "Pressure: urgency"):
         assert expected in labels, expected
     page.find(v.Select, label="Network type").assert_single()
-    page.find(v.Switch, label="Pressure: follow up after a no").assert_not_empty()
+    page.find(v.Checkbox, label="Pressure: follow up after a no").assert_not_empty()
     page.find(v.Select, label="Pushy Pat: strategy").assert_single()
     assert _text(page, "recip-day") == "Day 0 of 180"
-    assert "Things to notice" in _markdown_all(page)
+    assert "Things to notice" in _html(page, "recip-guide")
 
 
-def test_stepping_changes_the_plots(page):
-    images = _images(page)
-    table = _markdown(page, "recip-latest")
+def test_stepping_redraws_plots_network_and_log(page):
+    net_before = _widgets_with(page, "frame")[0].frame
     for _ in range(3):
-        page.find(v.Btn, children=["Step"]).widget.click()
+        _click(page, "Step")
     assert _text(page, "recip-day") == "Day 3 of 180"
-    after = _images(page)
-    assert len(after) == 2
-    assert after[0] != images[0] and after[1] != images[1]
-    assert _markdown(page, "recip-latest") != table
-    assert "Buyer" in _markdown(page, "recip-log")
-    page.find(v.Btn, children=["Reset"]).widget.click()
+    rows = _chart_rows(page, "conversion_rate")
+    assert {r["series"] for r in rows if r["kind"] == "line"} == {"pushy", "active"}
+    assert max(r["day"] for r in rows) == 3 and any(r["kind"] == "gap" for r in rows)
+    net_after = _widgets_with(page, "frame")[0].frame
+    assert net_after["day"] == 3 and net_after != net_before
+    assert "Buyer" in _html(page, "recip-log")
+    _click(page, "Reset")
     assert _text(page, "recip-day") == "Day 0 of 180"
 
 
@@ -99,57 +134,196 @@ def test_bad_seed_shows_an_error(page):
     assert "out of range" in page.find(v.Alert).widget.children[0]
     _set_seed(page, "12")
     page.find(v.Alert).assert_empty()
-    page.find(v.Btn, children=["Step"]).widget.click()
+    _click(page, "Step")
     assert _text(page, "recip-day") == "Day 1 of 180"
 
 
-def test_a_slider_becomes_an_override(page):
-    skill = rv.Control("buyers.detection_skill.mean", "", "float")
-    assert skill.key in {c.key for c in rv.global_controls(load_scenario("pushy_vs_active"))}
-    default = load_scenario("pushy_vs_active").buyers.detection_skill.mean
-    slider = next(w for w in page.find(v.Slider).widgets
-                  if w.v_model == default and w.max == 1.0 and not w.label)
-    slider.v_model = 0.8
-    assert "sincerity-detection skill (mean): 0.8" in " ".join(
-        w.children[0] for w in page.find(v.Html, class_="recip-slider-label").widgets)
-    assert "buyers.detection_skill.mean = 0.8" in _markdown_all(page)
-    assert "buyers.detection_skill.mean = 0.8" in _markdown_all(page)
+def test_a_parameter_change_waits_for_reset(page):
+    for _ in range(2):
+        _click(page, "Step")
+    field = _field(page, "Buyers' sincerity-detection skill (mean)")
+    assert float(field.v_model) == load_scenario("pushy_vs_active").buyers.detection_skill.mean
+    field.v_model = "0.8"
+    field.fire_event("focusout", None)
+    assert _text(page, "recip-day") == "Day 2 of 180"  # the run goes on as it was
+    assert "buyers.detection_skill.mean = 0.8" in _text(page, "recip-pending-text")
+    _click(page, "Apply and reset")
+    assert _text(page, "recip-day") == "Day 0 of 180"
+    page.find(v.Html, class_="recip-pending-text").assert_empty()
+    assert "buyers.detection_skill.mean = 0.8" in _text(page, "recip-overrides")
 
 
-def _markdown_all(rc) -> str:
-    return " ".join(w.template for w in rc.find(v.VuetifyTemplate).widgets
-                    if isinstance(w.template, str))
+def test_inputs_show_the_scenarios_exact_values(page):
+    page.find(v.Select, label="Scenario").widget.v_model = "mint_study"
+    page.find(v.Select, label="Arm").widget.v_model = "one_candy"
+    scenario = load_scenario("mint_study", arm="one_candy")
+    strategy = scenario.sellers[0].strategy
+    gift = _field(page, "Gift value ($)")
+    assert float(gift.v_model) == scenario.strategies[strategy].gift.value
+    pushy = load_scenario("pushy_vs_active").strategies["pushy"].ask.size
+    page.find(v.Select, label="Scenario").widget.v_model = "pushy_vs_active"
+    sizes = [float(w.v_model) for w in page.find(v.TextField, label="Ask size ($)").widgets]
+    assert pushy in sizes
+    page.find(v.Html, class_="recip-pending-text").assert_empty()
 
 
-def test_trainer_mode_shows_two_panels_and_gaps(page):
-    page.find(v.Switch, label="Trainer mode (two panels)").widget.v_model = True
-    assert len(page.find(v.Html, class_="recip-latest").widgets) == 2
-    page.find(v.Btn, children=["Step"]).widget.click()
-    gaps = _markdown(page, "recip-gaps")
-    assert "gap (B - A)" in gaps and "Conversion" in gaps
-    assert len(_images(page)) == 4
+def test_the_advanced_field_takes_a_dotted_key_and_refuses_files(page):
+    _type(page, "Dotted key, e.g. strategies.pushy.ask.opt_out", "network.path")
+    _type(page, 'Value (TOML: 0.8, true, "bait")', '"/etc/passwd"')
+    _click(page, "Add (waits for Reset)")
+    assert "not a setting the app can change" in page.find(v.Alert).widget.children[0]
+    _type(page, "Dotted key, e.g. strategies.pushy.ask.opt_out", "strategies.pushy.ask.opt_out")
+    _type(page, 'Value (TOML: 0.8, true, "bait")', "true")
+    _click(page, "Add (waits for Reset)")
+    assert "strategies.pushy.ask.opt_out = True" in _text(page, "recip-pending-text")
+
+
+def _try_keys(text: str) -> list[str]:
+    return re.findall(r"\b((?:buyers|strategies|network|sellers|rules|gift|ask)\.[A-Za-z0-9_.]*[A-Za-z0-9_])",
+                      text)
 
 
 @pytest.mark.parametrize("name", list_scenarios())
-def test_every_scenario_renders_and_steps(page, name):
+def test_every_things_to_try_setting_can_be_changed(name):
+    resolved = load_scenario(name)
+    keys = {c.key for c in rv.global_controls(resolved)} | {c.key for c in rv.mix_controls(resolved)}
+    keys |= {c.key for cs in rv.strategy_controls(resolved).values() for c in cs}
+    for line in resolved.guide.try_:
+        for key in _try_keys(line):
+            if key in keys:
+                continue
+            value = rv.get_dotted(resolved, key)  # the advanced field takes it, with its value
+            text = "true" if value is True else "false" if value is False else repr(value) \
+                if isinstance(value, str) else str(value)
+            assert rv.advanced_override(resolved, key, text)[0] == key
+
+
+def test_the_erdos_renyi_degree_says_what_is_used(page):
+    page.find(v.Select, label="Network type").widget.v_model = "erdos_renyi"
+    _click(page, "Apply and reset")
+    field = _field(page, "Mean neighbours per buyer (0: use p)")
+    assert float(field.v_model) == 0
+    scenario = load_scenario("pushy_vs_active")
+    implied = scenario.network.p * (scenario.buyers.n - 1)
+    hints = " ".join(str(w.children) for w in page.find(v.Html, class_="recip-hint").widgets)
+    assert f"about {implied:,.0f} neighbours per buyer" in hints
+
+
+def _markdown_all(rc) -> str:
+    return _all_html(rc)
+
+
+def test_trainer_mode_puts_both_arms_in_one_plot(page):
+    page.find(v.Switch, label="Trainer mode").widget.v_model = True
+    _click(page, "Step")
+    rows = _chart_rows(page, "conversion_rate")
+    assert {r["series"] for r in rows if r["kind"] == "line"} == {"only pushy", "only active"}
+    gaps = _html(page, "recip-gaps")
+    assert "gap (B - A)" in gaps and "Conversion" in gaps
+    assert len(_widgets_with(page, "frame")) == 2
+
+
+def test_presentation_mode_has_large_type(page):
+    page.find(v.Switch, label="Presentation").widget.v_model = True
+    _click(page, "Step")
+    charts = _widgets_with(page, "spec")
+    assert len(charts) == app.PRESENTATION_METRICS
+    for chart in charts:
+        config = chart.spec["config"]
+        assert config["axis"]["labelFontSize"] >= 18 and config["legend"]["labelFontSize"] >= 18
+        assert chart.spec["title"]["fontSize"] >= 18
+
+
+def test_the_log_keeps_notable_events_latest_first():
+    session = rv.Session.single("backfire_demo", "bait_gift", {}, 1)
+    for _ in range(10):
+        session.step()
+    lines = session.log_lines(400)
+    assert [line.day for line in lines] == sorted((line.day for line in lines), reverse=True)
+    notable = session.notable_lines()
+    assert any("first backfire" in line.notable for line in notable)
+    assert all(line.day >= 1 for line in notable)
+
+
+SCENARIO_ARMS = [(name, arm) for name in list_scenarios()
+                 for arm in (app.rv.AS_WRITTEN, *load_scenario(name).arms)]
+
+
+@pytest.mark.parametrize(("name", "arm"), SCENARIO_ARMS)
+def test_every_scenario_and_arm_renders_and_steps(page, name, arm):
     page.find(v.Select, label="Scenario").widget.v_model = name
-    scenario = load_scenario(name)
-    assert _text(page, "recip-day") == f"Day 0 of {scenario.steps}"
+    page.find(v.Select, label="Arm").widget.v_model = arm
+    assert page.find(v.Select, label="Arm").widget.v_model == arm
+    steps = load_scenario(name, arm=None if arm == app.rv.AS_WRITTEN else arm).steps
+    assert _text(page, "recip-day") == f"Day 0 of {steps}"
     page.find(v.Alert).assert_empty()
     page.find(v.Btn, children=["Step"]).widget.click()
-    assert _text(page, "recip-day") == f"Day 1 of {scenario.steps}"
-    arms = list(scenario.arms)
-    if arms:
-        page.find(v.Select, label="Arm").widget.v_model = arms[-1]
-        page.find(v.Alert).assert_empty()
+    assert _text(page, "recip-day") == f"Day 1 of {steps}"
+    page.find(v.Alert).assert_empty()
+
+
+# --- what a browser sends is checked ------------------------------------------------------------
+
+
+def test_the_scenario_menu_never_loads_a_path(page, tmp_path):
+    secret = tmp_path / "secret.toml"
+    secret.write_text('steps = 7\n[guide]\ntitle = "hunter2 secret"\n')
+    for sent in (str(secret), str(secret.with_suffix("")), "../scenarios/mint_study"):
+        page.find(v.Select, label="Scenario").widget.v_model = sent
+        assert _text(page, "recip-day") == "Day 0 of 180"
+        assert "hunter2" not in _markdown_all(page)
+        assert "Pushy versus active selling" in _markdown_all(page)
+    with pytest.raises(rv.ScenarioError, match="unknown scenario"):
+        rv.resolve(str(secret), None, {})
+    with pytest.raises(rv.ScenarioError, match="unknown scenario"):
+        rv.Run(str(secret), None, {}, 1)
+
+
+def test_the_arm_menu_takes_only_the_scenarios_arms(page):
+    page.find(v.Select, label="Scenario").widget.v_model = "mint_study"
+    page.find(v.Select, label="Arm").widget.v_model = "two_candies"
+    page.find(v.Select, label="Arm").widget.v_model = "no_such_arm"
+    page.find(v.Alert).assert_empty()  # ignored: the two-candies run is still there
+    page.find(v.Btn, children=["Step"]).widget.click()
+    assert _text(page, "recip-day") == "Day 1 of 1"
+    page.find(v.Alert).assert_empty()
+    with pytest.raises(rv.ScenarioError, match="no arm"):
+        rv.resolve("mint_study", "no_such_arm", {})
+
+
+def test_a_control_takes_only_values_it_offers(page):
+    control = next(c for c in rv.global_controls(load_scenario("pushy_vs_active"))
+                   if c.key == "buyers.detection_skill.mean")
+    for sent in (7.5, -1, float("nan"), float("inf"), "0.5", None, True):
+        assert not control.accepts(sent), sent
+    assert control.accepts(0.8)
+    buyers = next(c for c in rv.global_controls(load_scenario("pushy_vs_active")) if c.key == "buyers.n")
+    assert not buyers.accepts(10**9) and not buyers.accepts(2.5)
+    page.find(v.Select, label="Network type").widget.v_model = "edgelist"
+    page.find(v.Html, class_="recip-pending-text").assert_empty()
+
+
+def test_an_internal_error_shows_one_line_and_no_traceback(monkeypatch):
+    def broken(self):
+        raise RuntimeError("secret detail of the server")
+
+    monkeypatch.setattr(rv.Session, "chart", broken)
+    _box, rc = solara.render(app.Page(), handle_error=False)
+    try:
+        shown = " ".join(str(w.children) for w in rc.find(v.Alert).widgets)
+        assert app.INTERNAL_ERROR in shown
+        everything = shown + _markdown_all(rc)
+        assert "secret detail" not in everything and "Traceback" not in everything
+    finally:
+        rc.close()
 
 
 def test_event_log_in_plain_words():
     run = rv.Run("pushy_vs_active", None, {"buyers.n": 300}, 3)
     for _ in range(12):
         run.step()
-    text = "\n".join(run.log)
-    assert "asked Buyer" in text and "for a purchase on day" in text
+    text = "\n".join(line.text for line in run.log)
+    assert "asked Buyer" in text and "for a purchase" in text
     assert len(run.log) <= rv.LOG_LINES
 
 
@@ -159,17 +333,117 @@ def test_parse_seed():
     assert rv.parse_seed(str(2**64))[1].startswith("seed = ")
 
 
-def test_play_then_pause(page):
+def test_play_then_pause_stops_within_one_step(page):
     import time
 
-    page.find(v.Btn, children=["Play"]).widget.click()
+    _click(page, "Play")
     deadline = time.monotonic() + 20
     while _text(page, "recip-day") == "Day 0 of 180" and time.monotonic() < deadline:
-        time.sleep(0.05)
-    page.find(v.Btn, children=["Pause"]).widget.click()
-    time.sleep(0.5)
+        time.sleep(0.02)
+    _click(page, "Pause")
+    paused_at = int(_text(page, "recip-day").split()[1])
+    assert paused_at > 0
+    time.sleep(1.0)
+    assert int(_text(page, "recip-day").split()[1]) <= paused_at + 1  # at most the step under way
     day = _text(page, "recip-day")
-    assert day != "Day 0 of 180"
     time.sleep(0.5)
     assert _text(page, "recip-day") == day
     page.find(v.Btn, children=["Play"]).assert_single()
+
+
+def test_a_model_built_elsewhere_is_drawn_and_caught_up():
+    from sim.model import ReciprocityModel
+
+    model = ReciprocityModel("pushy_vs_active", rng=2, overrides={"buyers.n": 300}, record_events=True)
+    for _ in range(4):
+        model.step()
+    session = ui.for_model(model)
+    assert session.day == 4 and len([r for r in session.runs[0].history if r["strategy"] == "all"]) == 4
+    model.step()
+    assert ui.for_model(model) is session and session.day == 5
+    rows, series = session.chart("conversion_rate")
+    assert series == ["pushy", "active"] and max(r["day"] for r in rows) == 5
+
+
+# --- the guide's teaching script -----------------------------------------------------------------
+
+story = sys.modules["story"]
+
+
+@pytest.mark.parametrize("name", list_scenarios())
+def test_every_script_condition_names_what_the_scenario_has(name):
+    scenario = load_scenario(name)
+    assert scenario.guide.script, f"{name} has no teaching script"
+    metrics = set(rv.plotted_metrics(scenario)) | set(scenario.outcomes) | {
+        "gift_acceptance_rate", "first_ask_compliance", "conceded_ask_compliance", "discount_depth"}
+    for moment in scenario.guide.script:
+        if "when" in moment:
+            story.parse_condition(moment["when"], metrics=metrics,
+                                  strategies=set(scenario.strategies_in_play), arms=set(scenario.arms))
+
+
+def test_things_to_notice_are_ticked_from_the_run_on_their_day():
+    session = rv.Session.single("pushy_vs_active", None, {"buyers.n": 600}, 1)
+    session.step(9)
+    assert session.notices.ticked_notices() == {}  # the first moment waits for day 10
+    session.step(1)
+    first = session.notices.ticked_notices()[0]
+    assert first.day == 10
+    pushy, active = (session.runs[0].latest(s)["conversion_rate"] for s in ("pushy", "active"))
+    assert pushy > active  # what the tick claims holds in the run
+    session.step(100)
+    ticked = session.notices.ticked_notices()
+    assert set(ticked) == {0, 1, 2}
+    assert any(line.notable == "noticed" for line in session.notable_lines())
+
+
+def test_a_claim_the_run_does_not_show_is_not_ticked():
+    condition = story.parse_condition("conversion_rate[active] > conversion_rate[pushy] and day <= 3")
+    session = rv.Session.single("pushy_vs_active", None, {"buyers.n": 300}, 1)
+    session.step(3)
+    run = session.runs[0]
+    assert not condition.holds({None: run.view()}, session.day)
+    assert run.latest("pushy")["conversion_rate"] >= run.latest("active")["conversion_rate"]
+
+
+def test_arm_comparisons_wait_for_both_arms_in_trainer_mode():
+    single = rv.Session.single("mint_study", "one_candy", {"buyers.n": 300}, 1)
+    single.step(1)
+    assert 0 not in single.notices.ticked_notices()
+    assert "no_candy" in single.notices.waiting_for_arms()
+    trainer = rv.Session.trainer("mint_study", None, {"buyers.n": 300}, 1, "no_candy", "one_candy")
+    trainer.step(1)
+    moment = trainer.notices.ticked_notices()[0]
+    assert moment.day == 1 and moment.panel == "no_candy vs one_candy"
+    a, b = (run.latest()["tip_percent"] for run in trainer.runs)
+    assert b > a
+
+
+@pytest.mark.parametrize("bad", [{"show": "x", "notice": 9}, {"ask": "no show"},
+                                 {"show": "x", "when": 3}, {"show": "x", "colour": "red"}])
+def test_the_guide_schema_checks_the_script(bad):
+    with pytest.raises(Exception, match=r"guide\.script\[1\]"):
+        load_scenario("pushy_vs_active", overrides={"guide.script": [bad]})
+
+
+def test_the_reusable_components_draw_a_model_built_elsewhere():
+    from sim.model import ReciprocityModel
+
+    example = _load("mesa_example")
+    assert callable(example.build_page)  # the SolaraViz page builds (mesa.visualization imports)
+    model = ReciprocityModel("pushy_vs_active", rng=1, record_events=True, overrides={"buyers.n": 200})
+    model.step()
+
+    @solara.component
+    def Host():
+        for make in (ui.make_plots_component, ui.make_network_component, ui.make_event_log_component,
+                     ui.make_guide_component):
+            make()(model)
+
+    _box, rc = solara.render(Host(), handle_error=False)
+    try:
+        charts = [w for w in rc.find(v.VuetifyTemplate).widgets if "rows" in w.trait_names()]
+        assert charts and max(r["day"] for r in charts[0].rows) == 1
+        assert [w for w in rc.find(v.VuetifyTemplate).widgets if "frame" in w.trait_names()]
+    finally:
+        rc.close()

@@ -1,27 +1,34 @@
 """What the recip app shows, without the UI: controls as dotted overrides, runs of the model with
-a cached layout, the figures (PNG bytes), the event log in plain words and the trainer's gaps.
+a cached layout, the data of the network and of the plots, the event log in plain words with its
+notable events, the guide's moments ticked off, and the trainer's gaps.
 
-Kept free of solara so the benchmark and the tests can use it directly. Only ``sim.*`` is
-imported, so the file works from the checkout (``viz/``) and from the wheel (``sim._viz``).
+Kept free of solara so the benchmark, the tests and other front ends (mesa's SolaraViz, a
+notebook) can use it directly. Only ``sim.*`` and sibling modules are imported, so the file works
+from the checkout (``viz/``) and from the wheel (``sim._viz``).
 """
 
 from __future__ import annotations
 
-import io
+import math
+import sys
 import threading
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.collections import LineCollection
-from matplotlib.figure import Figure
-from matplotlib.lines import Line2D
 
-from sim.config import Scenario, ScenarioError, list_scenarios, load_scenario
+from sim.config import Scenario, ScenarioError, list_scenarios, load_scenario, parse_value
 from sim.engine import EVENT_KINDS
 from sim.model import ReciprocityModel
+
+_HERE = str(Path(__file__).resolve().parent)
+if _HERE not in sys.path:  # sibling modules, from the checkout (viz/) or the wheel (sim._viz)
+    sys.path.insert(0, _HERE)
+
+import layout  # noqa: E402
+import story  # noqa: E402
 
 DEFAULT_SCENARIO = "pushy_vs_active"
 DEFAULT_SEED = 1
@@ -38,19 +45,19 @@ KEY_METRICS = (
 )
 GAP_METRICS = (*KEY_METRICS, ("revenue", "Revenue ($)"))
 
-STATE_COLOURS = {
-    "unreached": "#d9d9d9",
+STATE_COLOURS = {  # buyers: one colour per state (colour-blind-safe ordering of a muted palette)
+    "unreached": "#cfcfcf",
     "prospect": "#6baed6",
-    "customer": "#31a354",
-    "churned": "#8c6d31",
-    "opted out": "#756bb1",
+    "customer": "#1a9850",
+    "churned": "#8c510a",
+    "opted out": "#762a83",
 }
-TIE_COLOURS = {"gift": "#2ca02c", "ask": "#1f77b4", "complaint": "#d62728", "warning": "#ff7f0e"}
-STRATEGY_COLOURS = ("#e6550d", "#3182bd", "#31a354", "#756bb1", "#636363", "#e7298a", "#a6761d")
-STRATEGY_MARKERS = ("s", "D", "^", "v", "P", "X", "*")
-MAX_BACKGROUND_EDGES = 3000
-MAX_TIES_PER_KIND = 400
-LOG_LINES = 50
+TIE_COLOURS = {"gift": "#1a9850", "ask": "#2166ac", "complaint": "#d73027", "warning": "#f46d43"}
+# Series colours (Okabe-Ito): the two arms or strategies compared are orange and blue.
+SERIES_COLOURS = ("#E69F00", "#0072B2", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#000000")
+MAX_BACKGROUND_EDGES = 4000
+MAX_TIES_PER_KIND = 300
+LOG_LINES = 200
 LOG_SAMPLE_PER_STEP = 6
 
 
@@ -97,6 +104,22 @@ class Control:
     step: float = 0.01
     choices: tuple[str, ...] = ()
 
+    @property
+    def numeric(self) -> bool:
+        return self.kind in ("int", "float")
+
+    def accepts(self, value: Any) -> bool:
+        """Whether ``value`` (as a browser sent it) is one this control offers."""
+        if self.kind == "choice":
+            return isinstance(value, str) and value in self.choices
+        if self.kind == "bool":
+            return isinstance(value, bool)
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+            return False
+        if self.kind == "int" and value != int(value):
+            return False
+        return self.low <= value <= self.high
+
     def fit(self, value: Any) -> Control:
         """The control with its range widened to hold ``value``."""
         if self.kind in ("int", "float") and value is not None and value > self.high:
@@ -105,42 +128,89 @@ class Control:
         return self
 
 
+# Keys the advanced field refuses: they name files on the server (the app loads none).
+FORBIDDEN_KEY_PARTS = ("path", "source", "file")
+# Upper limits in the app (a classroom server shared by everyone who can reach it): sizes that
+# would take the machine's memory or minutes to build are refused before anything is built.
+APP_LIMITS = {"buyers.n": 20_000, "steps": 3650, "network.k": 200, "network.m": 100,
+              "network.blocks": 100, "network.mean_degree": 500}
+
 NETWORK_KINDS = ("watts_strogatz", "barabasi_albert", "erdos_renyi", "stochastic_block")
 DEGREE_CONTROLS = {
-    "watts_strogatz": Control("network.k", "Neighbours per buyer (k)", "int", 2, 30, 2),
-    "barabasi_albert": Control("network.m", "Ties each new buyer brings (m)", "int", 1, 15, 1),
-    "erdos_renyi": Control("network.mean_degree", "Mean neighbours per buyer", "float", 0, 30, 0.5),
+    "watts_strogatz": Control("network.k", "Neighbours per buyer (k)", "int", 0, 200, 2),
+    "barabasi_albert": Control("network.m", "Ties each new buyer brings (m)", "int", 1, 100, 1),
+    "erdos_renyi": Control("network.mean_degree", "Mean neighbours per buyer (0: use p)", "float",
+                           0, 500, 0.5),
     "stochastic_block": Control("network.p_in", "Tie chance within a segment", "float", 0, 0.2,
                                 0.005),
 }
 POPULATION_CONTROLS = (
-    Control("buyers.n", "Buyers", "int", 50, 5000, 50),
+    Control("buyers.n", "Buyers", "int", 10, APP_LIMITS["buyers.n"], 50),
     Control("buyers.detection_skill.mean", "Buyers' sincerity-detection skill (mean)", "float"),
     Control("buyers.reactance_proneness.mean", "Buyers' reactance proneness (mean)", "float"),
     Control("rules.obligation_half_life", "Obligation half-life, days (global rule: what-if)",
-            "float", 1, 60, 1),
+            "float", 0.1, 3650, 1),
 )
 STRATEGY_FIELDS = (
-    ("gift.value", "Gift value ($)", "float", 0, 100, 1),
+    ("gift.value", "Gift value ($)", "float", 0, 10_000, 1),
     ("gift.surprise", "Surprise", "float", 0, 1, 0.05),
     ("gift.personalised", "Personalisation", "float", 0, 1, 0.05),
-    ("ask.delay", "Ask delay (days after contact)", "int", 0, 30, 1),
-    ("ask.size", "Ask size ($)", "float", 1, 500, 5),
+    ("ask.delay", "Ask delay (days after contact)", "int", 0, 365, 1),
+    ("ask.size", "Ask size ($)", "float", 0, 100_000, 5),
     ("ask.urgency", "Pressure: urgency", "float", 0, 1, 0.05),
     ("ask.follow_up_after_no", "Pressure: follow up after a no", "bool", 0, 1, 1),
+    ("ask.opt_out", "Offers an opt-out", "bool", 0, 1, 1),
+    ("gift.after_sale_every", "Keeps giving after a sale: every N days (0: never)", "int", 0, 365, 1),
 )
+
+
+
+def require_shipped(scenario: str, arm: str | None = None) -> None:
+    """Refuse anything but a shipped scenario name and one of its arms.
+
+    The app never loads a path: a browser can send any string for the scenario menu, and
+    ``load_scenario`` would read a TOML file by path.
+    """
+    if scenario not in list_scenarios():
+        raise ScenarioError(f"unknown scenario {str(scenario)[:80]!r}; pick one from the menu")
+    if arm is not None and arm not in load_scenario(scenario).arms:
+        raise ScenarioError(f"{scenario} has no arm {str(arm)[:80]!r}; pick one from the menu")
 
 
 def resolve(scenario: str, arm: str | None, overrides: dict[str, Any]) -> Scenario:
-    """The scenario as it will run (raises ``ScenarioError`` with a readable message)."""
+    """The shipped scenario as it will run (raises ``ScenarioError`` with a readable message)."""
+    require_shipped(scenario, arm)
     return load_scenario(scenario, arm=arm, overrides=overrides or None)
+
+
+def advanced_override(resolved: Scenario, key: str, text: str) -> tuple[str, Any]:
+    """A dotted key and a value typed in the advanced field, checked (raises ``ScenarioError``).
+
+    Only keys the scenario already has, never one naming a file; the value is parsed as TOML.
+    """
+    key = key.strip()
+    if not key or any(part in key.lower() for part in FORBIDDEN_KEY_PARTS):
+        raise ScenarioError(f"{key!r}: not a setting the app can change")
+    try:
+        get_dotted(resolved, key)
+    except (AttributeError, KeyError, IndexError, ValueError):
+        raise ScenarioError(f"{key!r} is not a setting of {resolved.name}; use a dotted key such "
+                            f"as buyers.detection_skill.mean") from None
+    value = parse_value(text.strip())
+    limit = APP_LIMITS.get(key)
+    if limit is not None and isinstance(value, int | float) and value > limit:
+        raise ScenarioError(f"{key} = {value}: the app allows at most {limit:,}")
+    if key == "network.kind" and value not in NETWORK_KINDS:
+        raise ScenarioError(f"network.kind = {value!r}: the app builds {', '.join(NETWORK_KINDS)}")
+    load_scenario(resolved, overrides={key: value})  # the schema's own check and message
+    return key, value
 
 
 def global_controls(resolved: Scenario) -> list[Control]:
     kind = resolved.network.kind
     controls = list(POPULATION_CONTROLS[:1])
-    kinds = NETWORK_KINDS if kind in NETWORK_KINDS else (*NETWORK_KINDS, kind)
-    controls.append(Control("network.kind", "Network type", "choice", choices=kinds))
+    if kind in NETWORK_KINDS:  # a loaded network file cannot be swapped for a generator here
+        controls.append(Control("network.kind", "Network type", "choice", choices=NETWORK_KINDS))
     if kind in DEGREE_CONTROLS:
         controls.append(DEGREE_CONTROLS[kind])
     controls.extend(POPULATION_CONTROLS[1:])
@@ -185,42 +255,50 @@ def panel_spec(resolved: Scenario, option: str) -> tuple[str | None, dict[str, A
 # --- a run on screen -----------------------------------------------------------------------------
 
 
-def circular_layout(n_buyers: int, n_sellers: int) -> tuple[np.ndarray, np.ndarray]:
-    """Buyers on a ring in index order (a small world's ring stays a ring), sellers inside."""
-    angle = 2 * np.pi * np.arange(n_buyers) / max(n_buyers, 1)
-    buyers = np.column_stack([np.cos(angle), np.sin(angle)])
-    if n_sellers == 1:
-        return buyers, np.zeros((1, 2))
-    angle = 2 * np.pi * np.arange(n_sellers) / n_sellers + np.pi / 2
-    return buyers, 0.35 * np.column_stack([np.cos(angle), np.sin(angle)])
-
-
-@dataclass
 class Run:
-    """One model on screen: the model, its layout (computed once), and its event log."""
+    """One model on screen: the model, its layout (computed once per network, cached), its
+    metric history, its event log and its notable events.
 
-    scenario: str
-    arm: str | None
-    overrides: dict[str, Any]
-    seed: int
-    label: str = ""
-    model: ReciprocityModel = field(init=False)
-    log: deque = field(init=False)
+    ``Run(scenario, arm, overrides, seed)`` builds the model; ``Run.of_model(model)`` shows a
+    model built elsewhere (mesa's SolaraViz, a notebook), catching up with it whenever it is
+    drawn, however it was stepped.
+    """
 
-    def __post_init__(self):
-        self.model = ReciprocityModel(self.scenario, arm=self.arm, overrides=self.overrides or None,
-                                      rng=self.seed, record_events=True)
-        engine = self.model.engine
-        self.buyer_xy, self.seller_xy = circular_layout(engine.n, engine.s)
+    def __init__(self, scenario: str, arm: str | None, overrides: dict[str, Any], seed: int,
+                 label: str = "", model: ReciprocityModel | None = None):
+        self.scenario, self.arm, self.overrides, self.seed = scenario, arm, overrides, seed
+        self.label = label
+        if model is None:
+            require_shipped(scenario, arm)
+            model = ReciprocityModel(scenario, arm=arm, overrides=overrides or None, rng=seed,
+                                     record_events=True)
+        self.model = model
+        engine = model.engine
         edges = engine.network.edges()
-        if len(edges) > MAX_BACKGROUND_EDGES:
+        self.buyer_xy = layout.layout_for(engine.n, edges)
+        if len(edges) > MAX_BACKGROUND_EDGES:  # enough ties to show the structure, fast to draw
             keep = np.random.default_rng(0).choice(len(edges), MAX_BACKGROUND_EDGES, replace=False)
             edges = edges[np.sort(keep)]
-        self.background = np.stack([self.buyer_xy[edges[:, 0]], self.buyer_xy[edges[:, 1]]], axis=1)
-        self.log = deque(maxlen=LOG_LINES)
+        self.background = edges
         self.degrees = engine.network.degrees()
-        self.seller_names = [s.name for s in self.model.sellers]
-        self.log_rng = np.random.default_rng(self.seed)
+        self.seller_names = [s.name for s in model.sellers]
+        self.log: deque[story.LogLine] = deque(maxlen=LOG_LINES)
+        self.notables: list[story.LogLine] = []
+        self.history: list[dict[str, Any]] = []  # one row per day and strategy (and "all")
+        self.log_rng = np.random.default_rng(seed)
+        self._seen_firsts: set[str] = set()
+        self._referrers: set[int] = set()
+        self._chain_told: set[int] = set()
+        self._reach_sum = np.zeros((engine.s, 2))
+        self._reach_count = np.zeros(engine.s)
+        self._synced_day = 0
+        self.sync()
+
+    @classmethod
+    def of_model(cls, model: ReciprocityModel, label: str = "") -> Run:
+        """A view of a model built and stepped elsewhere (events need ``record_events=True``)."""
+        return cls(model.config.name, model.config.arm, {}, 0, label=label or model.config.arm
+                   or model.config.name, model=model)
 
     @property
     def day(self) -> int:
@@ -230,11 +308,79 @@ class Run:
     def finished(self) -> bool:
         return not self.model.running
 
+    @property
+    def strategies(self) -> list[str]:
+        return self.model.strategies
+
     def step(self) -> None:
-        if self.finished:
+        if not self.finished:
+            self.model.step()
+            self.sync()
+
+    def sync(self) -> None:
+        """Catch up with the model: metric rows of the days since the last sync, and the
+        latest day's events (reach, log lines, notable events)."""
+        day = self.day
+        if day == self._synced_day:
             return
-        self.model.step()
-        self.log.extend(describe_events(self))
+        self._record_metrics(since=self._synced_day)
+        self._synced_day = day
+        if self.model.engine.events:
+            self._track_reach()
+            self.log.extend(story.LogLine(day, text) for text in describe_events(self))
+            for line in notable_events(self):
+                self.notables.append(line)
+                self.log.append(line)
+
+    def _record_metrics(self, since: int) -> None:
+        frame = self.model.metrics_by_strategy()
+        frame = frame[frame["step"] > since]
+        whole = self.model.datacollector.get_model_vars_dataframe()
+        whole = whole[whole["step"] > since]
+        for row in whole.to_dict("records"):
+            self.history.append({**row, "day": int(row["step"]), "strategy": "all"})
+        for row in frame.to_dict("records"):
+            self.history.append({**row, "day": int(row["step"])})
+        self.history.sort(key=lambda row: row["day"])
+
+    def _track_reach(self) -> None:
+        """Sellers sit at the centre of the buyers they have reached (gifts and asks so far)."""
+        for kind in ("gift", "ask"):
+            sellers, buyers = self.model.engine.events.get(kind, ((), ()))
+            sellers = np.asarray(sellers, dtype=int)
+            if len(sellers):
+                xy = self.buyer_xy[np.asarray(buyers, dtype=int)]
+                np.add.at(self._reach_sum, sellers, xy)
+                self._reach_count += np.bincount(sellers, minlength=len(self._reach_count))
+
+    def latest(self, strategy: str | None = None) -> dict[str, float]:
+        """The latest metrics (whole model, or one strategy's sellers)."""
+        want = strategy or "all"
+        for row in reversed(self.history):
+            if row["strategy"] == want:
+                return row
+            if row["day"] != self.day:
+                break
+        return {}
+
+    def view(self) -> story.RunView:
+        return story.RunView(self.latest(), {s: self.latest(s) for s in self.strategies})
+
+    def seller_positions(self) -> np.ndarray:
+        """Each seller at the centroid of whom they reached; before that, spread on a small ring
+        around the centre. Sellers at the same spot are pulled apart so both stay visible."""
+        s = len(self._reach_count)
+        angle = 2 * np.pi * np.arange(s) / max(s, 1) + np.pi / 2
+        ring = 0.5 + 0.12 * np.column_stack([np.cos(angle), np.sin(angle)]) * (s > 1)
+        reached = self._reach_count > 0
+        xy = ring.copy()
+        xy[reached] = self._reach_sum[reached] / self._reach_count[reached, None]
+        for i in range(s):
+            for j in range(i):
+                gap = xy[i] - xy[j]
+                if np.hypot(*gap) < 0.15:  # overlapping: move i off along its ring direction
+                    xy[i] = xy[i] + 1.2 * (ring[i] - 0.5) + (0.04 if not gap.any() else 0)
+        return np.clip(xy, 0.04, 0.96)
 
 
 # --- the event log -------------------------------------------------------------------------------
@@ -243,21 +389,27 @@ class Run:
 READINGS = {0: None, 1: "a tactic", 2: "manipulation"}
 
 
+def _ties_by_kind(run: Run) -> dict[int, set[str]]:
+    engine = run.model.engine
+    n = engine.n
+    by_tie: dict[int, set[str]] = {}
+    for kind in EVENT_KINDS:
+        sellers, buyers = engine.events.get(kind, ((), ()))
+        for s, b in zip(np.asarray(sellers), np.asarray(buyers), strict=True):
+            by_tie.setdefault(int(s) * n + int(b), set()).add(kind)
+    return by_tie
+
+
 def describe_events(run: Run, sample: int = LOG_SAMPLE_PER_STEP) -> list[str]:
     """Plain-words lines for the last step's events, one per seller-buyer tie, a sample of them.
 
     Ties with a complaint, warning, yes or a gift read as manipulation come first.
     """
     engine = run.model.engine
-    events = engine.events
-    if not events:
+    if not engine.events:
         return []
     n = engine.n
-    by_tie: dict[int, set[str]] = {}
-    for kind in EVENT_KINDS:
-        sellers, buyers = events.get(kind, ((), ()))
-        for s, b in zip(np.asarray(sellers), np.asarray(buyers), strict=True):
-            by_tie.setdefault(int(s) * n + int(b), set()).add(kind)
+    by_tie = _ties_by_kind(run)
     if not by_tie:
         return []
     priority = ("complaint", "warning", "manipulation", "yes", "deception_found", "churn",
@@ -271,9 +423,44 @@ def describe_events(run: Run, sample: int = LOG_SAMPLE_PER_STEP) -> list[str]:
     day = engine.day
     lines = [_sentence(run, t // n, t % n, by_tie[t], day) for t in (*head, *rest)]
     if len(ties) > sample:
-        lines.append(f"Day {day}: … and {len(ties) - sample} more ties with events "
-                     f"(a sample is shown).")
+        lines.append(f"… and {len(ties) - sample:,} more ties with events today (a sample is shown).")
     return lines
+
+
+def notable_events(run: Run) -> list[story.LogLine]:
+    """The day's events that stand out: each first backfire, complaint, referral and lost
+    customer (per seller), a warning cascade, and a referral chain (a buyer refers after a
+    neighbour of theirs did)."""
+    engine = run.model.engine
+    day, out = engine.day, []
+    for kind, what in story.NOTABLE_FIRSTS.items():
+        sellers, buyers = engine.events.get(kind, ((), ()))
+        for s, b in zip(np.asarray(sellers, dtype=int), np.asarray(buyers, dtype=int), strict=True):
+            key = f"{kind}:{s}"
+            if key not in run._seen_firsts:
+                run._seen_firsts.add(key)
+                out.append(story.LogLine(day, f"{what.capitalize()} for {run.seller_names[s]}: "
+                                              f"Buyer {b}.", notable=what))
+    sellers, warners = engine.events.get("warning", ((), ()))
+    warners = np.unique(np.asarray(warners, dtype=int))
+    cascade_key = "cascade"
+    if len(warners) >= story.CASCADE_WARNERS and cascade_key not in run._seen_firsts:
+        run._seen_firsts.add(cascade_key)  # the first cascade is the story; later ones repeat it
+        told = int(run.degrees[warners].sum())
+        names = sorted({run.seller_names[int(s)] for s in np.asarray(sellers, dtype=int)})
+        out.append(story.LogLine(day, f"Warning cascade: {len(warners)} buyers warned {told:,} "
+                                      f"neighbours about {' and '.join(names)}.",
+                                 notable="warning cascade"))
+    sellers, referrers = engine.events.get("referral", ((), ()))
+    for s, b in zip(np.asarray(sellers, dtype=int), np.asarray(referrers, dtype=int), strict=True):
+        earlier = run._referrers.intersection(engine.network.neighbours(int(b)).tolist())
+        if earlier and s not in run._chain_told:
+            run._chain_told.add(int(s))
+            out.append(story.LogLine(day, f"Referral chain for {run.seller_names[s]}: Buyer {b} "
+                                          f"referred after their neighbour Buyer {min(earlier)} did.",
+                                     notable="referral chain"))
+    run._referrers.update(np.asarray(referrers, dtype=int).tolist())
+    return out
 
 
 def _sentence(run: Run, s: int, b: int, kinds: set[str], day: int) -> str:
@@ -283,9 +470,9 @@ def _sentence(run: Run, s: int, b: int, kinds: set[str], day: int) -> str:
     reading = READINGS.get(int(engine.reading[s, b]))
     parts = []
     if "gift_refused" in kinds:
-        parts.append(f"{seller} offered {buyer} a gift on day {day}; {buyer} turned it down")
+        parts.append(f"{seller} offered {buyer} a gift; {buyer} turned it down")
     elif "gift" in kinds:
-        gift = f"{seller} gave {buyer} a gift on day {day}"
+        gift = f"{seller} gave {buyer} a gift"
         if "manipulation" in kinds or "tactic" in kinds:
             read = "manipulation" if "manipulation" in kinds else "a tactic"
             gift += f"; {buyer} read it as {read}"
@@ -300,7 +487,7 @@ def _sentence(run: Run, s: int, b: int, kinds: set[str], day: int) -> str:
         else:
             gap = day - 1 - last_gift
             when = f", {'a day' if gap == 1 else f'{gap} days'} after the gift"
-        ask = f"{seller} asked {buyer} for a {kind} on day {day}{when}"
+        ask = f"{seller} asked {buyer} for a {kind}{when}"
         outcome = ("said yes" if "yes" in kinds else "opted out" if "opt_out" in kinds
                    else "said no" if "no" in kinds else "ignored it" if "ignored" in kinds else "")
         if reading and "gift" not in kinds:
@@ -322,183 +509,170 @@ def _sentence(run: Run, s: int, b: int, kinds: set[str], day: int) -> str:
     if "churn" in kinds:
         parts.append(f"{buyer} stopped buying from {seller}")
     if not parts:
-        parts.append(f"{buyer} and {seller}: {', '.join(sorted(kinds))} on day {day}")
+        parts.append(f"{buyer} and {seller}: {', '.join(sorted(kinds))}")
     text = "; ".join(parts)
     return text[0].upper() + text[1:] + "."
 
 
-# --- figures -------------------------------------------------------------------------------------
+# --- what the network view draws -----------------------------------------------------------------
 
 
-def _png(fig: Figure, dpi: int = 72) -> bytes:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi)
-    return buf.getvalue()
+STATE_CODES = {state: str(i) for i, state in enumerate(STATE_COLOURS)}
 
 
-def strategy_colour(strategies: list[str], name: str) -> str:
-    return STRATEGY_COLOURS[strategies.index(name) % len(STRATEGY_COLOURS)]
+def network_static(run: Run) -> dict[str, Any]:
+    """What the network view needs once per run: positions (0-1000 integers) and the ties."""
+    xy = np.round(run.buyer_xy * 1000).astype(int)
+    return {"x": xy[:, 0].tolist(), "y": xy[:, 1].tolist(),
+            "edges": run.background.reshape(-1).astype(int).tolist(),
+            "state_colours": list(STATE_COLOURS.values()), "state_names": list(STATE_COLOURS),
+            "tie_colours": TIE_COLOURS}
 
 
-def network_figure(run: Run, size: float = 5.2) -> Figure:
-    """Buyers coloured by state and sized by outstanding obligation, sellers by strategy, and
-    the ties where a gift, an ask, a complaint or a warning just passed."""
+def network_frame(run: Run) -> dict[str, Any]:
+    """What changes each day: buyer states (one digit each), obligation (0-9 each), sellers,
+    and the ties where a gift, an ask, a complaint or a warning just passed."""
     model, engine = run.model, run.model.engine
     summary = model.buyer_summary()
-    fig = Figure(figsize=(size, size))
-    FigureCanvasAgg(fig)
-    ax = fig.add_axes((0, 0, 1, 1))
-    ax.set_axis_off()
-    ax.set_xlim(-1.12, 1.12)
-    ax.set_ylim(-1.12, 1.12)
-    ax.set_aspect("equal")
-    ax.add_collection(LineCollection(run.background, colors="#bbbbbb", linewidths=0.3, alpha=0.35))
-    events = engine.events
+    states = "".join(STATE_CODES[s] for s in summary["state"])
+    owed = np.clip(summary["obligation"], 0, None)
+    top = float(owed.max()) if len(owed) else 0.0
+    levels = np.zeros(len(owed), dtype=int) if top <= 0 else np.minimum(
+        (np.sqrt(owed / top) * 9).astype(int), 9)
     rng = np.random.default_rng(engine.day)
+    flows = {}
     for kind in ("gift", "ask", "complaint"):
-        sellers, buyers = events.get(kind, ((), ()))
-        segs = _sample(np.stack([run.seller_xy[np.asarray(sellers, dtype=int)],
-                                 run.buyer_xy[np.asarray(buyers, dtype=int)]], axis=1), rng)
-        if len(segs):
-            ax.add_collection(LineCollection(segs, colors=TIE_COLOURS[kind],
-                                             linewidths=1.4 if kind == "complaint" else 0.7,
-                                             alpha=0.75))
-    _, warners = events.get("warning", ((), ()))
+        sellers, buyers = engine.events.get(kind, ((), ()))
+        pairs = np.column_stack([np.asarray(sellers, dtype=int), np.asarray(buyers, dtype=int)])
+        flows[kind] = _sample(pairs, rng).reshape(-1).tolist()
+    _, warners = engine.events.get("warning", ((), ()))
+    warners = np.asarray(warners, dtype=int)
     if len(warners):
-        net = engine.network
-        warners = np.asarray(warners, dtype=int)
-        told = net.neighbours_of_many(warners)
-        src = np.repeat(warners, net.degrees()[warners])
-        segs = _sample(np.stack([run.buyer_xy[src], run.buyer_xy[told]], axis=1), rng)
-        ax.add_collection(LineCollection(segs, colors=TIE_COLOURS["warning"], linewidths=1.0,
-                                         alpha=0.8))
-    obligation = summary["obligation"]
-    sizes = 4 + 60 * np.sqrt(np.clip(obligation, 0, None) / (1 + obligation.max()))
-    if engine.n > 500:
-        sizes = sizes * (500 / engine.n) ** 0.5 + 2
-    colours = np.array([STATE_COLOURS[s] for s in STATE_COLOURS])
-    index = {s: i for i, s in enumerate(STATE_COLOURS)}
-    codes = np.fromiter((index[s] for s in summary["state"]), dtype=int, count=engine.n)
-    ax.scatter(run.buyer_xy[:, 0], run.buyer_xy[:, 1], s=sizes, c=colours[codes], linewidths=0,
-               zorder=3)
-    strategies = model.strategies
-    for i, seller in enumerate(model.sellers):
-        j = strategies.index(seller.strategy)
-        ax.scatter(*run.seller_xy[i], s=260, marker=STRATEGY_MARKERS[j % len(STRATEGY_MARKERS)],
-                   c=strategy_colour(strategies, seller.strategy), edgecolors="black", zorder=4)
-        ax.annotate(seller.name, run.seller_xy[i], xytext=(0, -17), textcoords="offset points",
-                    ha="center", fontsize=8, zorder=5)
-    handles = [Line2D([], [], marker="o", ls="", color=c, label=s)
-               for s, c in STATE_COLOURS.items()]
-    handles += [Line2D([], [], color=c, label=k) for k, c in TIE_COLOURS.items()]
-    ax.legend(handles=handles, loc="lower left", fontsize=7, ncol=2, frameon=False,
-              bbox_to_anchor=(0.0, 0.0))
-    ax.text(1.1, 1.08, f"day {engine.day}", ha="right", va="top", fontsize=10)
-    return fig
+        told = engine.network.neighbours_of_many(warners)
+        src = np.repeat(warners, run.degrees[warners])
+        flows["warning"] = _sample(np.column_stack([src, told]), rng).reshape(-1).tolist()
+    else:
+        flows["warning"] = []
+    strategies = run.strategies
+    sellers_xy = np.round(run.seller_positions() * 1000).astype(int)
+    sellers = [{"name": name, "x": int(sellers_xy[i, 0]), "y": int(sellers_xy[i, 1]),
+                "colour": series_colour(strategies, model.sellers[i].strategy)}
+               for i, name in enumerate(run.seller_names)]
+    return {"day": engine.day, "states": states, "obligation": "".join(map(str, levels.tolist())),
+            "sellers": sellers, "flows": flows}
 
 
-def _sample(segs: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    if len(segs) > MAX_TIES_PER_KIND:
-        segs = segs[rng.choice(len(segs), MAX_TIES_PER_KIND, replace=False)]
-    return segs
+def _sample(pairs: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    if len(pairs) > MAX_TIES_PER_KIND:
+        pairs = pairs[np.sort(rng.choice(len(pairs), MAX_TIES_PER_KIND, replace=False))]
+    return pairs
 
 
-def plotted_metrics(run: Run) -> list[tuple[str, str]]:
-    """The key metrics, then up to two of the scenario's own outcomes (e.g. tip_percent)."""
-    core = {m for m, _ in KEY_METRICS}
-    own = [(name, name.replace("_", " ").capitalize()) for name in run.model.config.outcomes
-           if name not in core]
-    return [*KEY_METRICS, *own[:2]]
+def series_colour(names: list[str], name: str) -> str:
+    return SERIES_COLOURS[names.index(name) % len(SERIES_COLOURS)] if name in names else "#555555"
 
 
-def _by_strategy(run: Run):
-    """``metrics_by_strategy()`` with each column once (an outcome may repeat a core metric)."""
-    frame = run.model.metrics_by_strategy()
-    return frame.loc[:, ~frame.columns.duplicated()]
+# --- what the plots draw -------------------------------------------------------------------------
 
 
-def metrics_figure(run: Run, size: tuple[float, float] = (7.6, 4.0)) -> Figure:
-    """The key metrics over time, one line per strategy."""
-    frame = _by_strategy(run)
-    strategies = run.model.strategies
-    shown = plotted_metrics(run)
-    cols = (len(shown) + 1) // 2
-    fig = Figure(figsize=(size[0] * cols / 3, size[1]))  # fixed layout: constrained is slow
-    FigureCanvasAgg(fig)
-    axes = fig.subplots(2, cols, sharex=True).ravel()
-    fig.subplots_adjust(left=0.06, right=0.99, bottom=0.12, top=0.93, wspace=0.25, hspace=0.3)
-    for ax, (metric, label) in zip(axes, shown, strict=False):
-        ax.set_title(label, fontsize=9)
-        ax.tick_params(labelsize=7)
-        for strategy in strategies:
-            rows = frame[frame["strategy"] == strategy]
-            ax.plot(rows["step"].to_numpy(), rows[metric].to_numpy(), lw=1.5,
-                    marker="o" if len(rows) < 3 else None, ms=3,
-                    color=strategy_colour(strategies, strategy), label=strategy)
-        if metric.endswith("_rate") or metric in ("retention_90d", "mean_perceived_sincerity"):
-            ax.set_ylim(-0.02, 1.02)
-    for ax in axes[len(shown):]:
-        ax.set_axis_off()
-    axes[0].legend(fontsize=7, frameon=False)
-    for ax in axes[cols:]:
-        ax.set_xlabel("day", fontsize=8)
-    return fig
+RATE_METRICS = {"retention_90d", "mean_perceived_sincerity", "mean_trust"}
 
 
-def metrics_rows(run: Run) -> list[dict[str, Any]]:
-    """The latest key metrics (and the scenario's own outcomes) per strategy."""
-    frame = _by_strategy(run)
-    if frame.empty:
-        return []
-    last = frame[frame["step"] == frame["step"].max()]
-    shown = plotted_metrics(run)
-    return [{"strategy": row["strategy"], **{label: row[m] for m, label in shown}}
-            for _, row in last.iterrows()]
+def is_rate(metric: str) -> bool:
+    return metric.endswith("_rate") or metric in RATE_METRICS
 
 
-def gaps(a: Run, b: Run) -> list[dict[str, Any]]:
-    """Key metrics of two trainer panels (whole model) and the gap B - A."""
-    ma, mb = a.model.latest_metrics, b.model.latest_metrics
-    rows = []
-    for metric, label in dict.fromkeys((*GAP_METRICS, *plotted_metrics(a)[len(KEY_METRICS):])):
-        va, vb = ma.get(metric, float("nan")), mb.get(metric, float("nan"))
-        rows.append({"metric": label, "A": va, "B": vb, "gap (B - A)": vb - va})
+def metric_label(metric: str) -> str:
+    return dict(GAP_METRICS).get(metric) or metric.replace("_", " ").capitalize()
+
+
+def plotted_metrics(resolved: Scenario, limit: int | None = None) -> list[str]:
+    """The guide's own metrics first (its "watch" line), then the key metrics, then up to two of
+    the scenario's outcomes."""
+    known = {m for m, _ in GAP_METRICS} | set(resolved.outcomes) | {
+        "gift_acceptance_rate", "opt_out_rate", "churn_rate", "negative_wom", "discount_depth",
+        "mean_trust", "outstanding_obligation", "reply_rate", "first_ask_compliance"}
+    named = [w for w in _words(resolved.guide.metric) if w in known]
+    order = [*named, *(m for m, _ in KEY_METRICS), *list(resolved.outcomes)[:2]]
+    unique = list(dict.fromkeys(order))
+    return unique[:limit] if limit else unique
+
+
+def _words(text: str) -> list[str]:
+    import re
+
+    return re.findall(r"[a-z][a-z0-9_]*", text or "")
+
+
+def chart_rows(runs: list[Run], metric: str, by_strategy: bool) -> list[dict[str, Any]]:
+    """Rows for one metric's plot: one line per series (the strategies of one run, or the runs
+    of the trainer), the gap between the first two series, and today's day.
+
+    Each row: ``kind`` (line, gap or now), ``day``, and ``series``/``value`` or ``lo``/``hi``.
+    """
+    series: dict[str, dict[int, float]] = {}
+    for run in runs:
+        wanted = run.strategies if by_strategy else ["all"]
+        for row in run.history:
+            if row["strategy"] in wanted:
+                name = row["strategy"] if by_strategy else run.label
+                value = row.get(metric)
+                if value is not None and math.isfinite(value):
+                    series.setdefault(name, {})[row["day"]] = float(value)
+    rows: list[dict[str, Any]] = [
+        {"kind": "line", "day": day, "series": name, "value": round(value, 5)}
+        for name, points in series.items() for day, value in points.items()]
+    if len(series) >= 2:
+        a, b = list(series.values())[:2]
+        rows += [{"kind": "gap", "day": day, "lo": round(min(a[day], b[day]), 5),
+                  "hi": round(max(a[day], b[day]), 5)} for day in sorted(a.keys() & b.keys())]
+    rows.append({"kind": "now", "day": max((run.day for run in runs), default=0)})
     return rows
 
 
-@dataclass(frozen=True)
-class Frame:
-    """What one panel shows after a step: built under the session lock, then only displayed."""
-
-    label: str
-    day: int
-    horizon: int
-    finished: bool
-    network_png: bytes
-    metrics_png: bytes
-    rows: list[dict[str, Any]]
-    log: list[str]
+def series_names(runs: list[Run], by_strategy: bool) -> list[str]:
+    return list(dict.fromkeys(s for run in runs for s in run.strategies)) if by_strategy else [
+        run.label for run in runs]
 
 
-def frame_of(run: Run, compact: bool = False) -> Frame:
-    net = network_figure(run, size=4.4 if compact else 5.2)
-    met = metrics_figure(run, size=(5.6, 3.6) if compact else (7.6, 4.0))
-    return Frame(run.label, run.day, run.model.horizon, run.finished, _png(net), _png(met),
-                 metrics_rows(run), list(run.log))
+def gaps(a: Run, b: Run, metrics: list[str]) -> list[dict[str, Any]]:
+    """Latest value of each metric in two trainer panels (whole model) and the gap B - A."""
+    la, lb = a.latest(), b.latest()
+    rows = []
+    for metric in dict.fromkeys([*metrics, "revenue"]):
+        va, vb = la.get(metric, float("nan")), lb.get(metric, float("nan"))
+        rows.append({"metric": metric_label(metric), "A": va, "B": vb, "gap (B - A)": vb - va})
+    return rows
+
+
+def latest_rows(run: Run, metrics: list[str]) -> list[dict[str, Any]]:
+    """The latest metrics per strategy (and the whole model when several strategies play)."""
+    names = run.strategies + (["all"] if len(run.strategies) > 1 else [])
+    return [{"strategy": name, **{metric_label(m): run.latest(None if name == "all" else name)
+                                  .get(m, float("nan")) for m in metrics}}
+            for name in names if run.latest(None if name == "all" else name)]
+
+
+# --- one or two runs, stepped together -----------------------------------------------------------
 
 
 class Session:
-    """The runs on screen (one, or two in trainer mode), stepped together under one lock."""
+    """The runs on screen (one, or two in trainer mode), stepped together under one lock, with
+    the guide's moments ticked off as the runs show them."""
 
-    def __init__(self, runs: list[Run]):
+    def __init__(self, runs: list[Run], resolved: Scenario):
         self.runs = runs
+        self.resolved = resolved
         self.lock = threading.Lock()
-        self.shown = -1  # the app's redraw counter last drawn (the play loop waits for it)
+        arms = [run.arm for run in runs]
+        self.notices = story.NoticeTracker(resolved.guide, arms)
+        self.playing = False  # read by the play loop before every step: Pause stops it at once
 
     @classmethod
     def single(cls, scenario: str, arm: str | None, overrides: dict[str, Any],
                seed: int) -> Session:
-        return cls([Run(scenario, arm, dict(overrides), seed, label=arm or AS_WRITTEN)])
+        run = Run(scenario, arm, dict(overrides), seed, label=arm or AS_WRITTEN)
+        return cls([run], run.model.config)
 
     @classmethod
     def trainer(cls, scenario: str, arm: str | None, overrides: dict[str, Any], seed: int,
@@ -508,7 +682,11 @@ class Session:
         for option in (option_a, option_b):
             panel_arm, extra = panel_spec(resolved, option)
             runs.append(Run(scenario, panel_arm, {**overrides, **extra}, seed, label=option))
-        return cls(runs)
+        return cls(runs, resolved)
+
+    @property
+    def trainer_mode(self) -> bool:
+        return len(self.runs) > 1
 
     @property
     def finished(self) -> bool:
@@ -518,24 +696,86 @@ class Session:
     def day(self) -> int:
         return max(run.day for run in self.runs)
 
+    @property
+    def horizon(self) -> int:
+        return max(run.model.horizon for run in self.runs)
+
     def step(self, days: int = 1) -> None:
         with self.lock:
             for _ in range(days):
+                if self.finished:
+                    break
                 for run in self.runs:
                     run.step()
+                self._tick_notices()
 
-    def frames(self) -> list[Frame]:
+    def _tick_notices(self) -> None:
+        views: dict[str | None, story.RunView] = {}
+        panel_of: dict[str | None, str] = {}
+        for i, run in enumerate(self.runs):
+            view = run.view()
+            if i == 0:
+                views[None] = view  # terms without @arm read the first panel
+            if run.arm:
+                views[run.arm] = view
+                panel_of[run.arm] = run.label
+        for moment in self.notices.update(self.day, views, panel_of):
+            text = self.resolved.guide.notice[moment.notice] if moment.notice is not None else moment.show
+            where = f" ({moment.panel})" if moment.panel else ""
+            line = story.LogLine(self.day, f"Things to notice{where}: {text}", notable="noticed")
+            for run in self.runs[:1]:
+                run.notables.append(line)
+                run.log.append(line)
+
+    def metrics(self, limit: int | None = None) -> list[str]:
+        return plotted_metrics(self.resolved, limit)
+
+    def chart(self, metric: str) -> tuple[list[dict[str, Any]], list[str]]:
+        """(rows, series names) of one metric's plot."""
         with self.lock:
-            return [frame_of(run, compact=len(self.runs) > 1) for run in self.runs]
+            by_strategy = not self.trainer_mode
+            return chart_rows(self.runs, metric, by_strategy), series_names(self.runs, by_strategy)
+
+    def network(self, index: int = 0) -> dict[str, Any]:
+        with self.lock:
+            return network_frame(self.runs[index])
+
+    def log_lines(self, limit: int = 40) -> list[story.LogLine]:
+        """Latest first: the notable lines of every panel, then the latest ordinary ones."""
+        with self.lock:
+            lines = []
+            for run in self.runs:
+                prefix = f"{run.label}: " if self.trainer_mode else ""
+                lines += [story.LogLine(line.day, prefix + line.text, line.notable)
+                          for line in run.log]
+            lines.sort(key=lambda line: line.day, reverse=True)
+            return lines[:limit]
+
+    def notable_lines(self) -> list[story.LogLine]:
+        with self.lock:
+            out = []
+            for run in self.runs:
+                prefix = f"{run.label}: " if self.trainer_mode else ""
+                out += [story.LogLine(line.day, prefix + line.text, line.notable)
+                        for line in run.notables]
+            return sorted(out, key=lambda line: line.day, reverse=True)
 
     def gaps(self) -> list[dict[str, Any]]:
         with self.lock:
-            return gaps(*self.runs) if len(self.runs) == 2 else []
+            return gaps(*self.runs, self.metrics()) if len(self.runs) == 2 else []
 
 
 def scenario_names() -> list[str]:
     return list_scenarios()
 
 
-__all__ = ["AS_WRITTEN", "DEFAULT_SCENARIO", "Control", "Run", "ScenarioError", "Session",
-           "frame_of", "parse_seed"]
+__all__ = [
+    "AS_WRITTEN",
+    "DEFAULT_SCENARIO",
+    "Control",
+    "Run",
+    "ScenarioError",
+    "Session",
+    "parse_seed",
+    "parse_value",
+]
