@@ -60,6 +60,20 @@ class NetworkSpec(_Spec):
     """edgelist / graphml: file to load, relative to the scenario file. Buyers are its nodes
     (integer labels in numerical order, others in file order); ``buyers.n`` follows the file."""
 
+    def mean_neighbours(self, n: int) -> float | None:
+        """The expected number of neighbours per buyer among ``n`` buyers, for the generated
+        kinds whose parameters say it (None for the others)."""
+        match self.kind:
+            case "watts_strogatz":
+                return float(min(self.k // 2 * 2, max(n - 1, 0)))
+            case "erdos_renyi":
+                return self.mean_degree if self.mean_degree > 0 else self.p * (n - 1)
+            case "barabasi_albert":
+                return 2.0 * self.m * (n - self.m) / n if n > self.m else None
+            case "complete":
+                return float(n - 1)
+        return None
+
     @model_validator(mode="after")
     def _file_needs_path(self):
         if NETWORK_KINDS[self.kind].from_file and not self.path:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -66,6 +67,9 @@ class ReciprocityModel(Model):
         self.collect = collect
         self._summary_cache: tuple[int, dict[str, np.ndarray]] | None = None
         self.latest_metrics: dict[str, float] = {}
+        """The whole model's metrics after the last step (with ``collect``)."""
+        self.latest_by_strategy: dict[str, dict[str, float]] = {}
+        """Each strategy's metrics after the last step (with ``collect``)."""
         self._agents_offered = build_agents
         self._grid = None
         reporters = {"step": lambda m: m.steps}
@@ -166,6 +170,7 @@ class ReciprocityModel(Model):
             values = metrics.evaluate_many(self.engine.seller_sums(), selections,
                                            self.config.outcomes)
             self.latest_metrics = values[None]
+            self.latest_by_strategy = {strategy: values[strategy] for strategy in self.strategies}
             self.datacollector.collect(self)
             for strategy in self.strategies:
                 self.datacollector.add_table_row(
@@ -192,6 +197,22 @@ class ReciprocityModel(Model):
     def metrics_by_strategy(self) -> pd.DataFrame:
         """Tidy frame: one row per step and strategy, one column per metric."""
         return self.datacollector.get_table_dataframe(BY_STRATEGY)
+
+    def metric_rows(self, since: int = 0) -> list[dict[str, Any]]:
+        """The rows collected after step ``since``, as dicts: for each step, the whole model
+        (``strategy = "all"``) then each strategy. Reads only the new rows (the app calls it
+        every redraw)."""
+        model_vars = self.datacollector.model_vars
+        table = self.datacollector.tables[BY_STRATEGY]
+        first = bisect.bisect_right(model_vars["step"], since)
+        per_step = len(self.strategies)
+        rows = []
+        for i in range(first, len(model_vars["step"])):
+            rows.append({**{name: values[i] for name, values in model_vars.items()},
+                         "strategy": "all"})
+            for j in range(i * per_step, (i + 1) * per_step):
+                rows.append({name: values[j] for name, values in table.items()})
+        return rows
 
 
 def _reporter(name: str):

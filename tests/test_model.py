@@ -250,3 +250,29 @@ def test_event_tallies_match_a_recount_of_the_tie_arrays(scenario, settings):
         assert (getattr(t, name) == flags.sum(axis=1)).all(), name
     assert (t.days_to_convert == np.where(converted, e.converted_day - start, 0).sum(axis=1)).all()
     assert t.complained.sum() > 0 and t.conversions.sum() > 0
+
+
+def test_metric_rows_since_a_step_are_the_collected_rows():
+    model = ReciprocityModel("pushy_vs_active", rng=4, overrides=SMALL, build_agents=False)
+    model.run_for(6)
+    rows = model.metric_rows(since=4)
+    assert [(r["step"], r["strategy"]) for r in rows] == [
+        (5, "all"), (5, "pushy"), (5, "active"), (6, "all"), (6, "pushy"), (6, "active")]
+    by = model.metrics_by_strategy().set_index(["step", "strategy"])
+    whole = model.datacollector.get_model_vars_dataframe().set_index("step")
+    for r in rows:
+        expected = (whole.loc[r["step"]] if r["strategy"] == "all"
+                    else by.loc[(r["step"], r["strategy"])])
+        assert r["conversion_rate"] == expected["conversion_rate"]
+    assert model.latest_by_strategy["active"] == {k: v for k, v in rows[-1].items()
+                                                  if k not in ("step", "strategy")}
+    assert model.metric_rows(since=6) == []
+
+
+def test_reached_buyers_of_a_seller():
+    model = ReciprocityModel("pushy_vs_active", rng=4, overrides=SMALL, build_agents=False)
+    model.run_for(3)
+    for seller in range(2):
+        reached = model.engine.reached(seller)
+        assert reached.shape == (300,)
+        assert reached.sum() == int((model.engine.state.status[seller] != 0).sum()) > 0

@@ -212,3 +212,13 @@ def test_edge_list_reader_is_exact_on_a_larger_graph(tmp_path):
     edges = {tuple(sorted((relabel[a], relabel[b]))) for a, b in graph.edges()}
     assert {tuple(e) for e in ours.network.edges().tolist()} == edges
     assert expected.n == 300
+
+
+def test_mean_neighbours_says_what_the_parameters_imply():
+    assert _spec("watts_strogatz", k=6).mean_neighbours(400) == 6
+    assert _spec("erdos_renyi", p=0.1, mean_degree=0.0).mean_neighbours(101) == pytest.approx(10)
+    assert _spec("erdos_renyi", mean_degree=4.0).mean_neighbours(101) == 4.0
+    assert _spec("complete").mean_neighbours(50) == 49
+    built = build_network(_spec("barabasi_albert", m=3), 400, np.random.default_rng(1)).network
+    assert _spec("barabasi_albert", m=3).mean_neighbours(400) == pytest.approx(
+        built.degrees().mean())

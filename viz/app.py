@@ -313,7 +313,7 @@ def Controls(scenarios, scenario, pick_scenario, arm, resolved, pick_arm, seed_t
             for control in rv.global_controls(resolved):
                 ControlInput(control, value_of(control), set_value(control))
             if resolved.network.kind == "erdos_renyi" and resolved.network.mean_degree == 0:
-                implied = resolved.network.p * (resolved.buyers.n - 1)
+                implied = resolved.network.mean_neighbours(resolved.buyers.n)
                 solara.Text(f"Mean degree 0 means the tie chance p = {resolved.network.p:g} is used:"
                             f" about {implied:,.0f} neighbours per buyer.", classes=["recip-hint"])
         with solara.Details("Strategy mix", expand=False):

@@ -289,8 +289,6 @@ class Run:
         self._seen_firsts: set[str] = set()
         self._referrers: set[int] = set()
         self._chain_told: set[int] = set()
-        self._reach_sum = np.zeros((engine.s, 2))
-        self._reach_count = np.zeros(engine.s)
         self._synced_day = 0
         self.sync()
 
@@ -326,32 +324,14 @@ class Run:
         self._record_metrics(since=self._synced_day)
         self._synced_day = day
         if self.model.engine.events:
-            self._track_reach()
             self.log.extend(story.LogLine(day, text) for text in describe_events(self))
             for line in notable_events(self):
                 self.notables.append(line)
                 self.log.append(line)
 
     def _record_metrics(self, since: int) -> None:
-        frame = self.model.metrics_by_strategy()
-        frame = frame[frame["step"] > since]
-        whole = self.model.datacollector.get_model_vars_dataframe()
-        whole = whole[whole["step"] > since]
-        for row in whole.to_dict("records"):
-            self.history.append({**row, "day": int(row["step"]), "strategy": "all"})
-        for row in frame.to_dict("records"):
+        for row in self.model.metric_rows(since):
             self.history.append({**row, "day": int(row["step"])})
-        self.history.sort(key=lambda row: row["day"])
-
-    def _track_reach(self) -> None:
-        """Sellers sit at the centre of the buyers they have reached (gifts and asks so far)."""
-        for kind in ("gift", "ask"):
-            sellers, buyers = self.model.engine.events.get(kind, ((), ()))
-            sellers = np.asarray(sellers, dtype=int)
-            if len(sellers):
-                xy = self.buyer_xy[np.asarray(buyers, dtype=int)]
-                np.add.at(self._reach_sum, sellers, xy)
-                self._reach_count += np.bincount(sellers, minlength=len(self._reach_count))
 
     def latest(self, strategy: str | None = None) -> dict[str, float]:
         """The latest metrics (whole model, or one strategy's sellers)."""
@@ -369,12 +349,15 @@ class Run:
     def seller_positions(self) -> np.ndarray:
         """Each seller at the centroid of whom they reached; before that, spread on a small ring
         around the centre. Sellers at the same spot are pulled apart so both stay visible."""
-        s = len(self._reach_count)
+        engine = self.model.engine
+        s = engine.s
         angle = 2 * np.pi * np.arange(s) / max(s, 1) + np.pi / 2
         ring = 0.5 + 0.12 * np.column_stack([np.cos(angle), np.sin(angle)]) * (s > 1)
-        reached = self._reach_count > 0
         xy = ring.copy()
-        xy[reached] = self._reach_sum[reached] / self._reach_count[reached, None]
+        for seller in range(s):
+            reached = engine.reached(seller)
+            if reached.any():
+                xy[seller] = self.buyer_xy[reached].mean(axis=0)
         for i in range(s):
             for j in range(i):
                 gap = xy[i] - xy[j]

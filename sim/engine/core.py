@@ -275,6 +275,11 @@ class Engine:
             **self.tallies.as_dict(),
         }
 
+    def reached(self, seller: int, run: int = 0) -> np.ndarray:
+        """Which of ``run``'s buyers ``seller`` (its index within the run) has reached."""
+        row = self.stack.first_row[run] + seller
+        return self.state.status[row, : self.stack.buyers[run]] != UNREACHED
+
     def buyer_state(self, run: int = 0) -> dict[str, np.ndarray]:
         """Per-buyer summaries across a run's sellers, for agents and the app."""
         status = self.stack.block(self.state.status, run)
