@@ -15,8 +15,13 @@ a ceil(sqrt(N)) square grid (the example's density, 100 agents on 10 x 10). Its 
 time-boxed (steps until at least 2 s have passed, at least 2 and at most 200 steps), so the 1M
 reference takes only a few steps; rates are per agent-step, and ratios are per agent-step too.
 
-Targets, reported PASS/FAIL and never asserted: at 10,000 buyers at least 20x the reference;
-1,000,000 buyers on a small-world network for 100 steps in under 60 s with under 4 GiB peak.
+The README's own call is measured too, exactly as a user makes it:
+``ReciprocityModel("pushy_vs_active", overrides={"buyers.n": 1_000_000}).run_for(100)`` with the
+default arguments (mesa agents offered, built only if used; metrics collected; default reach),
+set-up included.
+
+Targets, reported PASS/FAIL and never asserted: at 10,000 buyers 50x the reference (bar: 35x);
+the README call with 1,000,000 buyers in under 30 s and 2 GiB (bar: 60 s, 4 GiB).
 
 Usage: python experiments/bench_engine.py [--quick] [--sizes 1000 10000 ...] [--out FILE]
 """
@@ -42,8 +47,9 @@ HEADER = ("# Benchmarks\n\n"
 SEED = 1
 RECIP_STEPS = 100
 REF_MIN_SECONDS, REF_MIN_STEPS, REF_MAX_STEPS = 2.0, 2, 200
-TARGET_RATIO_10K = 20.0
-TARGET_1M_SECONDS, TARGET_1M_GIB = 60.0, 4.0
+TARGET_RATIO_10K, BAR_RATIO_10K = 50.0, 35.0
+TARGET_1M_SECONDS, TARGET_1M_GIB = 30.0, 2.0
+BAR_1M_SECONDS, BAR_1M_GIB = 60.0, 4.0
 GiB = 2**30
 
 
@@ -59,12 +65,26 @@ def measure_recip(n: int, steps: int = RECIP_STEPS, build_agents: bool = False) 
         overrides={"buyers.n": n, "network.kind": "watts_strogatz",
                    "strategies.pushy.reach.per_day": n / 50,
                    "strategies.active.reach.per_day": n / 30})
+    if build_agents:
+        len(model.buyers)  # agents are built when first used: use them, to time their cost
     setup = time.perf_counter() - began
     began = time.perf_counter()
     for _ in range(steps):
         model.step()
     run = time.perf_counter() - began
     return {"setup_s": setup, "run_s": run, "steps": steps, "rate": n * steps / run}
+
+
+def measure_readme(n: int, steps: int = RECIP_STEPS) -> dict:
+    """The README's call, default arguments, set-up included in the time."""
+    began = time.perf_counter()
+    from sim import ReciprocityModel
+
+    model = ReciprocityModel("pushy_vs_active", overrides={"buyers.n": n})
+    setup = time.perf_counter() - began
+    model.run_for(steps)
+    total = time.perf_counter() - began
+    return {"setup_s": setup, "run_s": total - setup, "total_s": total, "steps": steps}
 
 
 def measure_boltzmann(n: int) -> dict:
@@ -106,7 +126,8 @@ def child(kind: str, n: int, **kwargs) -> dict:
 
 def run_child(request: str) -> None:
     spec = json.loads(request)
-    measure = {"recip": measure_recip, "boltzmann": measure_boltzmann}[spec["kind"]]
+    measure = {"recip": measure_recip, "boltzmann": measure_boltzmann,
+               "readme": measure_readme}[spec["kind"]]
     print(json.dumps(measure(spec["n"], **spec["kwargs"])), flush=True)
 
 
@@ -166,19 +187,23 @@ def section(rows: list[dict], agents: dict | None, million: dict | None, repeats
     if ten_k is not None:
         low, high = ten_k["ratio_range"]
         spread = f" (paired runs: {low:.1f}x to {high:.1f}x)" if repeats > 1 else ""
-        lines.append(f"- Target, 10,000 buyers at least {TARGET_RATIO_10K:.0f}x the reference: "
-                     f"{ten_k['ratio']:.1f}x{spread}, "
-                     f"**{pass_fail(ten_k['ratio'] >= TARGET_RATIO_10K)}**.")
+        lines.append(f"- 10,000 buyers, aim {TARGET_RATIO_10K:.0f}x the reference (bar "
+                     f"{BAR_RATIO_10K:.0f}x): {ten_k['ratio']:.1f}x{spread}: aim "
+                     f"**{pass_fail(ten_k['ratio'] >= TARGET_RATIO_10K)}**, bar "
+                     f"**{pass_fail(ten_k['ratio'] >= BAR_RATIO_10K)}**.")
     if million is not None:
-        total = million["setup_s"] + million["run_s"]
+        aim = million["total_s"] < TARGET_1M_SECONDS and million["peak_gib"] < TARGET_1M_GIB
+        bar = million["total_s"] < BAR_1M_SECONDS and million["peak_gib"] < BAR_1M_GIB
         lines.append(
-            f"- Target, 1,000,000 buyers on a small-world (Watts-Strogatz) network, "
-            f"{million['steps']} steps in under {TARGET_1M_SECONDS:.0f} s: {total:.1f} s with "
-            f"set-up, {million['run_s']:.1f} s without ({million['setup_s']:.1f} s set-up), "
-            f"**{pass_fail(total < TARGET_1M_SECONDS)}**; peak memory under "
-            f"{TARGET_1M_GIB:.0f} GiB: {million['peak_gib']:.2f} GiB, "
-            f"**{pass_fail(million['peak_gib'] < TARGET_1M_GIB)}** (the slowest and largest of "
-            f"the {million['repeats']} runs above, peak resident set of the child process).")
+            f"- The README's call, `ReciprocityModel(\"pushy_vs_active\", overrides="
+            f"{{\"buyers.n\": 1_000_000}}).run_for({million['steps']})` (default arguments), "
+            f"set-up included: {million['total_s']:.1f} s ({million['setup_s']:.1f} s set-up), "
+            f"peak memory {million['peak_gib']:.2f} GiB (the slowest and largest of "
+            f"{million['repeats']} runs, peak resident set of the child process). Aim under "
+            f"{TARGET_1M_SECONDS:.0f} s and {TARGET_1M_GIB:.0f} GiB: "
+            f"**{pass_fail(aim)}**; "
+            f"bar {BAR_1M_SECONDS:.0f} s and {BAR_1M_GIB:.0f} GiB: "
+            f"**{pass_fail(bar)}**.")
     if agents is not None:
         on, off = agents["on"], agents["off"]
         lines.append(
@@ -259,9 +284,12 @@ def main(argv: list[str] | None = None) -> None:
               f"{ref_rate:>10,.0f} agent-steps/s ({min(r['steps'] for r in ref)} steps), "
               f"ratio {recip_rate / ref_rate:.1f}x", flush=True)
         if n == 1_000_000:
-            slowest = max(recip, key=lambda r: r["setup_s"] + r["run_s"])
-            million = {**slowest, "peak_gib": max(r["peak_gib"] for r in recip),
+            readme = [child("readme", n) for _ in range(repeats)]
+            slowest = max(readme, key=lambda r: r["total_s"])
+            million = {**slowest, "peak_gib": max(r["peak_gib"] for r in readme),
                        "repeats": repeats}
+            print(f"N=1,000,000, the README's call: {slowest['total_s']:.1f} s, peak "
+                  f"{million['peak_gib']:.2f} GiB", flush=True)
 
     agents = None
     if 10_000 in sizes:

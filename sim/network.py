@@ -59,10 +59,15 @@ class BuyerNetwork:
 
     def neighbours_of_many(self, nodes: np.ndarray) -> np.ndarray:
         """The neighbours of every node in ``nodes``, concatenated (repeats kept)."""
+        return self.neighbour_lists(nodes)[0]
+
+    def neighbour_lists(self, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The neighbours of every node in ``nodes``, concatenated, and how many each has."""
         nodes = np.asarray(nodes, dtype=np.int64)
-        starts, lengths = self.indptr[nodes], self.indptr[nodes + 1] - self.indptr[nodes]
+        starts = self.indptr[nodes]
+        lengths = self.indptr[nodes + 1] - starts
         offsets = np.repeat(starts - np.cumsum(lengths) + lengths, lengths)
-        return self.indices[offsets + np.arange(offsets.size)]
+        return self.indices[offsets + np.arange(offsets.size)], lengths
 
     def edges(self) -> np.ndarray:
         """Each undirected edge once, as an (m, 2) array with the smaller node first."""
@@ -452,89 +457,112 @@ def _decode(path: Path, data: bytes) -> str:
 def read_edgelist(path: str | Path) -> BuyerGraph:
     """An edge-list file: one edge per line as two node labels separated by spaces or tabs;
     ``#`` starts a comment; blank lines are skipped. Weights, headers or other columns are
-    refused with the line that has them."""
+    refused with the line that has them. Parsed by pandas' C reader (a million nodes in
+    seconds); a file it cannot read as two columns is scanned line by line for the message."""
+    import io
+
+    import pandas as pd
+
     path = _check_file(path)
     text = _decode(path, path.read_bytes())
-    lines = text.splitlines()
-    if "#" in text:
-        lines = [line.split("#", 1)[0] for line in lines]
-    fields = [line.split() for line in lines]
-    numbered = [(number, f) for number, f in enumerate(fields, start=1) if f]
+    read = dict(sep=r"\s+", header=None, comment="#", engine="c")
+    try:  # the common case, integer labels: parsed as numbers, sorted by np.unique
+        table = pd.read_csv(io.StringIO(text), dtype=np.int64, **read)
+        if table.shape[1] == 2 and table.shape[0] > 0:
+            labels, ends = np.unique(table.to_numpy().ravel(), return_inverse=True)
+            return BuyerGraph(from_edges(labels.size, ends[0::2], ends[1::2]), labels, {},
+                              str(path))
+    except (ValueError, pd.errors.ParserError, pd.errors.EmptyDataError):
+        pass
+    try:  # any text labels; only a missing field is NaN (a node may be called "NA")
+        table = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, na_values=[],
+                            **read)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError):
+        table = None
+    if table is None or table.shape[1] != 2 or table.shape[0] == 0 or table.isna().any(axis=None):
+        _explain_bad_edgelist(path, text)
+    ends, labels = pd.factorize(table.to_numpy().ravel())  # row by row: first-appearance order
+    labels = labels.tolist()
+    _refuse_header(path, text, labels)
+    return _graph_from_labelled_edges(ends.astype(np.int64), labels, {}, str(path))
+
+
+def _explain_bad_edgelist(path: Path, text: str) -> None:
+    """Find the line that makes ``text`` not an edge list, and say so."""
+    numbered = [(number, line.split("#", 1)[0].split())
+                for number, line in enumerate(text.splitlines(), start=1)]
+    numbered = [(number, fields) for number, fields in numbered if fields]
     if not numbered:
         raise ScenarioError(f"{path}: no edges (only blank lines or comments); allowed: two "
                             f"node labels per line")
-    for number, f in numbered:
-        if len(f) != 2:
+    for number, fields in numbered:
+        if len(fields) != 2:
             raise ScenarioError(
-                f"{path}, line {number}: {' '.join(f)!r} has {len(f)} fields; allowed: exactly "
-                f"two node labels per line (an unweighted edge list: remove weights or other "
-                f"columns)")
-    first_seen: dict[str, int] = {}
-    ends = np.fromiter((first_seen.setdefault(label, len(first_seen))
-                        for _, f in numbered for label in f), dtype=np.int64,
-                       count=2 * len(numbered))
-    labels = list(first_seen)
-    _refuse_header(path, numbered, labels)
-    return _graph_from_labelled_edges(ends, labels, {}, str(path))
+                f"{path}, line {number}: {' '.join(fields)!r} has {len(fields)} fields; allowed: "
+                f"exactly two node labels per line (an unweighted edge list: remove weights or "
+                f"other columns)")
+    raise ScenarioError(f"{path}: not an edge list; allowed: two node labels per line")
 
 
-def _refuse_header(path: Path, numbered: list[tuple[int, list[str]]], labels: list[str]) -> None:
+def _refuse_header(path: Path, text: str, labels: list[str]) -> None:
     """A first line of words above lines of numbers is a header, not an edge."""
-    number, first = numbered[0]
-    if len(numbered) > 1 and not all(f.lstrip("-").isdigit() for f in first) and all(
+    lines = (line.split("#", 1)[0].split() for line in text.splitlines())
+    number, first = next((n, fields) for n, fields in enumerate(lines, start=1) if fields)
+    if len(labels) > 2 and not all(f.lstrip("-").isdigit() for f in first) and all(
             label.lstrip("-").isdigit() for label in labels if label not in first):
         raise ScenarioError(f"{path}, line {number}: {' '.join(first)!r} looks like a header; "
                             f"allowed: edges only (delete the line or start it with '#')")
 
 
 def read_graphml(path: str | Path) -> BuyerGraph:
-    """A GraphML file, read as a stream (a million nodes in seconds). Node ``<data>`` whose key's
-    ``attr.name`` is a buyer trait becomes that trait; other data is ignored; edges count as
-    undirected."""
+    """A GraphML file, read as a stream. Node ``<data>`` whose key's ``attr.name`` is a buyer
+    trait becomes that trait; other data is ignored; edges count as undirected. Only closing
+    tags are handled (a node's data is kept until the node closes), which halves the work."""
+    import pandas as pd
+
     path = _check_file(path)
     keys: dict[str, tuple[str, Any]] = {}   # key id -> (attribute name, default value)
-    first_seen: dict[str, int] = {}
-    node_data: dict[str, list[Any]] = {}
-    ends: list[int] = []
-    node: str | None = None
+    ids: list[str] = []                      # node ids and edge ends, in document order
+    edges_at: list[int] = []                 # where each edge's source sits in ids
+    pending: list[tuple[str, str | None]] = []   # (trait, text) of the node being read
+    data: list[tuple[int, str, str | None]] = []  # (node's place in ids, trait, text)
     try:
-        for event, element in ElementTree.iterparse(path, events=("start", "end")):
-            tag = element.tag.rsplit("}", 1)[-1]
-            if event == "start":
-                if tag == "node":
-                    node = element.get("id")
-                    first_seen.setdefault(node, len(first_seen))
-                continue
-            if tag == "key" and element.get("for", "all") in ("node", "all"):
+        for _, element in ElementTree.iterparse(path, events=("end",)):
+            tag = element.tag
+            if tag.endswith("edge"):
+                edges_at.append(len(ids))
+                ids.append(element.get("source"))
+                ids.append(element.get("target"))
+                element.clear()
+            elif tag.endswith("data"):
+                key = keys.get(element.get("key"))
+                if key is not None and key[0] in TRAIT_ATTRIBUTES:
+                    pending.append((key[0], element.text))
+            elif tag.endswith("node"):
+                data.extend((len(ids), name, text) for name, text in pending)
+                ids.append(element.get("id"))
+                pending.clear()
+                element.clear()
+            elif tag.endswith("key") and element.get("for", "all") in ("node", "all"):
                 default = element.findtext("{*}default") or element.findtext("default")
                 keys[element.get("id")] = (element.get("attr.name", element.get("id")), default)
-            elif tag == "data" and node is not None and element.get("key") in keys:
-                name, _ = keys[element.get("key")]
-                if name in TRAIT_ATTRIBUTES:
-                    values = node_data.setdefault(name, [])
-                    index = first_seen[node]
-                    values.extend([None] * (index + 1 - len(values)))
-                    values[index] = element.text
-            elif tag == "node":
-                node = None
-                element.clear()
-            elif tag == "edge":
-                for end in (element.get("source"), element.get("target")):
-                    ends.append(first_seen.setdefault(end, len(first_seen)))
-                element.clear()
     except ElementTree.ParseError as exc:
         line, column = exc.position
         raise ScenarioError(f"{path}, line {line}, column {column}: not valid GraphML "
                             f"({exc.msg if hasattr(exc, 'msg') else exc}); allowed: a GraphML "
                             f"file") from None
-    if not first_seen:
+    if not ids:
         raise ScenarioError(f"{path}: no nodes; allowed: a GraphML file with at least one node")
-    for values in node_data.values():
-        values.extend([None] * (len(first_seen) - len(values)))
+    index, first_seen = pd.factorize(np.array(ids, dtype=object))  # order of first appearance
+    at = np.array(edges_at, dtype=np.int64)
+    ends = np.column_stack([index[at], index[at + 1]]).ravel() if at.size else index[:0]
+    node_data: dict[str, list[Any]] = {}
+    for place, name, text in data:
+        node_data.setdefault(name, [None] * first_seen.size)[index[place]] = text
     for name, default in keys.values():
         if name in node_data and default is not None:
             node_data[name] = [default if v is None else v for v in node_data[name]]
-    return _graph_from_labelled_edges(np.array(ends, dtype=np.int64), list(first_seen), node_data,
+    return _graph_from_labelled_edges(ends.astype(np.int64), first_seen.tolist(), node_data,
                                       str(path))
 
 

@@ -113,8 +113,7 @@ class Ties:
     @classmethod
     def at(cls, index: np.ndarray, stack: Stack) -> Ties:
         """The ties at flat ``index``."""
-        row = index // stack.width
-        buyer = index - row * stack.width
+        row, buyer = np.divmod(index, stack.width)
         if stack.runs > 1:
             buyer += stack.row_run[row] * stack.width
         return cls(index, row, buyer)
@@ -127,17 +126,24 @@ class Ties:
         return Ties(self.index[mask], self.row[mask], self.buyer[mask])
 
     def get(self, array: np.ndarray) -> np.ndarray:
-        return array.reshape(-1)[self.index]
+        return array.ravel()[self.index]
 
     def put(self, array: np.ndarray, values: Any) -> None:
-        array.reshape(-1)[self.index] = values
+        array.ravel()[self.index] = values
 
     def add(self, array: np.ndarray, values: Any) -> None:
-        array.reshape(-1)[self.index] += values
+        array.ravel()[self.index] += values
 
     def per_seller(self, values: np.ndarray, rows: int) -> np.ndarray:
         """Sum of ``values`` (one per tie) per seller row."""
         return np.bincount(self.row, weights=values, minlength=rows)
+
+    def count_each(self, masks: list[np.ndarray], rows: int) -> np.ndarray:
+        """Number of ties per seller row where each of ``masks`` holds: ``(len(masks), rows)``,
+        counted in one pass."""
+        which, tie = np.nonzero(np.stack(masks))
+        return np.bincount(which * rows + self.row[tie],
+                           minlength=len(masks) * rows).reshape(len(masks), rows)
 
     def count(self, rows: int, where: np.ndarray | None = None) -> np.ndarray:
         """Number of ties (where ``where``) per seller row."""

@@ -57,8 +57,11 @@ def ask(e: Engine, day: int) -> np.ndarray:
     explicit = ~a.implicit
 
     # Rule 11: the retreat itself is a concession, owed to this requester only.
-    ties.add(st.concession, np.where(concede, rules.concession_debt(
-        a.size, a.concede_to, True, concession_weight=p.concession_weight), 0.0))
+    if concede.any():
+        retreating = ties.where(concede)
+        retreating.add(st.concession, rules.concession_debt(
+            a.size[concede], a.concede_to[concede], True,
+            concession_weight=e.params(retreating).concession_weight))
     ties.put(st.conceded, retreated)
 
     # Rule 7: the ask as a cue to the gift's motive (a customary ask gives none).

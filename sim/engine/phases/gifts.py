@@ -85,20 +85,21 @@ def give(e: Engine, day: int) -> np.ndarray:
                     surprise_bonus=p.surprise_bonus, personal_bonus=p.personal_bonus)
     perceived = rules.perceived_gift_value(g.value, g.quantity, p.expected_gift_quantity,
                                            g.surprise, g.personalised, **value_kw)
-    second = rules.unexpected_second_value(g.value, p.expected_gift_quantity, **value_kw)
-    perceived = perceived + np.where(g.unexpected_second, second, 0.0)
+    if g.unexpected_second.any():  # (skipped when no one gives one: it would add exact zeros)
+        second = rules.unexpected_second_value(g.value, p.expected_gift_quantity, **value_kw)
+        perceived = perceived + np.where(g.unexpected_second, second, 0.0)
     freedom = rules.freedom_of_giving(g.conditional, g.gated, strings_freedom=p.strings_freedom,
                                       gate_freedom=p.gate_freedom)
     debt = rules.benefit_value(perceived, buyers.need[b], g.cost_to_means, 1.0, freedom,
                                need_weight=p.need_weight, cost_weight=p.cost_weight)
     took.add(st.gross, np.where(buyers.reciprocator[b], debt, 0.0))
     took.add(st.given, g.value * (g.quantity + g.unexpected_second))
-    took.put(st.reactance, np.where(
-        g.conditional,
-        rules.accumulate_reactance(took.get(st.reactance), p.pressure_strings,
-                                   buyers.reactance_proneness[b],
-                                   typical_proneness=p.typical_proneness),
-        took.get(st.reactance)))
+    if g.conditional.any():  # rule 8: visible strings restrict freedom
+        with_strings = took.where(g.conditional)
+        with_strings.put(st.reactance, rules.accumulate_reactance(
+            with_strings.get(st.reactance), e.params(with_strings).pressure_strings,
+            buyers.reactance_proneness[with_strings.buyer],
+            typical_proneness=e.params(with_strings).typical_proneness))
     reading = took.get(e.reading)
     took.add(st.trust, rules.trust_from_gift(reading, took.get(e.sincerity),
                                              gift_trust=p.gift_trust,

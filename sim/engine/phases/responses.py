@@ -39,9 +39,11 @@ def respond(e: Engine, day: int, ties: Ties, size: np.ndarray, disproportion: np
     opt_out = ignored & avoiding & a.opt_out & (u_opt_out < p.opt_out_rate)
 
     # Amount asks: the buyer chooses how much (rule 4's drive scales the amount).
-    amount = np.where(a.amount_mode & ~avoiding, rules.amount_given(buyers.base_amount[b], drive),
-                      0.0)
-    amount = np.where(a.integer, rules.whole_units(amount, u_round), amount)
+    amount = np.zeros(ties.size)
+    if a.amount_mode.any():
+        amount = np.where(a.amount_mode & ~avoiding,
+                          rules.amount_given(buyers.base_amount[b], drive), 0.0)
+        amount = np.where(a.integer, rules.whole_units(amount, u_round), amount)
     gave = a.amount_mode & (amount > 0)
     complied = yes | gave
 
@@ -113,13 +115,14 @@ def settle(e: Engine, ties: Ties, repayment: np.ndarray) -> None:
 
 
 def _count_asks(e: Engine, ties: Ties, complied, concede, amount_mode, amount) -> None:
-    t, rows = e.tallies, e.rows
+    t = e.tallies
     first = ties.get(e.state.asks_made) == 0
-    t.asks_made += ties.count(rows)
-    t.asks_answered_yes += ties.count(rows, complied)
-    t.first_asks += ties.count(rows, first)
-    t.first_asks_yes += ties.count(rows, first & complied)
-    t.conceded_asks += ties.count(rows, concede)
-    t.conceded_asks_yes += ties.count(rows, concede & complied)
-    t.amount_asks += ties.count(rows, amount_mode)
-    t.amount_total += ties.per_seller(np.where(amount_mode, amount, 0.0), rows)
+    counted = {"asks_made": np.ones(ties.size, dtype=bool), "asks_answered_yes": complied,
+               "first_asks": first, "first_asks_yes": first & complied,
+               "conceded_asks": concede, "conceded_asks_yes": concede & complied,
+               "amount_asks": np.broadcast_to(amount_mode, (ties.size,))}
+    for name, counts in zip(counted, ties.count_each(list(counted.values()), e.rows),
+                            strict=True):
+        getattr(t, name)[:] += counts
+    if np.any(amount_mode):
+        t.amount_total += ties.per_seller(np.where(amount_mode, amount, 0.0), e.rows)

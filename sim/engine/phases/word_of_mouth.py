@@ -20,12 +20,11 @@ def refer(e: Engine, day: int, owed: np.ndarray) -> Ties:
     """Satisfied customers (and indebted prospects offered a choice of ways to respond) refer
     neighbours; a referral repays part of the referrer's debt. Returns the referring ties."""
     st = e.state
-    positive = np.maximum(owed, 0.0)
     choice = e.plan.ask.choice_of_response
-    ties = e.ties((st.status == CUSTOMER) | ((st.status == PROSPECT) & (positive > 0) & choice))
+    ties = e.ties((st.status == CUSTOMER) | ((st.status == PROSPECT) & (owed > 0) & choice))
     p = e.params(ties)
     prob = rules.referral_probability(
-        ties.get(st.trust), ties.get(positive), choice[ties.row, 0],
+        ties.get(st.trust), np.maximum(ties.get(owed), 0.0), choice[ties.row, 0],
         referral_rate=p.referral_rate, neutral_trust=p.neutral_trust,
         choice_weight=p.choice_weight, debt_weight=p.debt_weight,
         debt_saturation=p.debt_saturation)
@@ -63,9 +62,8 @@ def spread(e: Engine, day: int, warners: Ties, referrers: Ties) -> None:
 def _tell_neighbours(e: Engine, senders: Ties) -> tuple[Ties, np.ndarray]:
     """The ties (same seller, each network neighbour of the sender) that hear from ``senders``,
     and how many messages each hears."""
-    net = e.network
-    receivers = net.neighbours_of_many(senders.buyer)
-    rows = np.repeat(senders.row, net.degrees()[senders.buyer])
+    receivers, counts = e.network.neighbour_lists(senders.buyer)
+    rows = np.repeat(senders.row, counts)
     index = rows * e.n + receivers
     if e.runs > 1:
         index -= e.stack.row_run[rows] * e.n
