@@ -72,6 +72,10 @@ LIMITS = [
      ["sweep.scenario", "control characters"]),
     (('kind = "grid"', 'kind = "lhs"\nsamples = 8'),
      ["takes bounds"]),
+    (("seed = 1", 'seed = 1\nset = { "buyers.need.mean" = 1979-05-27 }'),
+     ['sweep.set."buyers.need.mean"', "must be one number, string or boolean, not a date"]),
+    (('"buyers.n" = [100, 200]', '"buyers.n" = [100, [200]]'),
+     ['design.parameters."buyers.n"', "numbers, strings or booleans, not [200]"]),
 ]
 
 
@@ -237,6 +241,27 @@ def test_bad_network_files_are_refused_before_the_sweep_starts(tmp_path, paths, 
     assert message.startswith(str(spec_path))
     for part in expected:
         assert part in message, f"{part!r} not in: {message}"
+
+
+@pytest.mark.parametrize(("set_", "design", "expected"), [
+    # a bad set key beside a set value that needs the design (edgelist needs network.path)
+    ('"network.kind" = "edgelist", "buyers.nn" = 3', '"network.path" = ["nets/ring.edges"]',
+     ['sweep.set."buyers.nn" = 3', "unknown field"]),
+    # a bad design parameter beside it
+    ('"network.kind" = "edgelist"', '"network.path" = ["nets/ring.edges"]\n"buyers.nn" = [1]',
+     ['design.parameters."buyers.nn" = 1', "unknown field"]),
+    # a bad set value on its own
+    ('"buyers.n" = 0', '"buyers.need.mean" = [0.2]', ['sweep.set."buyers.n" = 0']),
+])
+def test_the_value_at_fault_is_named_when_set_and_design_depend_on_each_other(
+        tmp_path, set_, design, expected):
+    ring(tmp_path / "nets" / "ring.edges")
+    text = (f'[sweep]\nscenario = "pushy_vs_active"\nmetrics = ["revenue"]\nset = {{ {set_} }}\n'
+            f'[design]\nkind = "grid"\n[design.parameters]\n{design}\n')
+    with pytest.raises(SweepSpecError) as info:
+        load_spec(write(tmp_path, text))
+    for part in expected:
+        assert part in str(info.value), f"{part!r} not in: {info.value}"
 
 
 # --- resuming: same spec, same model ------------------------------------------------------------------

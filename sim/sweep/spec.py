@@ -295,6 +295,11 @@ def _is_number(value: Any) -> bool:
 
 def _check_scalar(where: str, value: Any) -> None:
     """A parameter value: a finite number, a string without control characters, or a boolean."""
+    if not isinstance(value, bool | int | float | str):
+        kind = ("a list" if isinstance(value, list) else "a table" if isinstance(value, dict)
+                else "a date or time" if hasattr(value, "isoformat") else type(value).__name__)
+        raise ValueError(f"{where} = {_shown(value)}: must be one number, string or boolean, "
+                         f"not {kind}")
     if isinstance(value, float) and not math.isfinite(value):
         raise ValueError(f"{where} = {value!r}: must be a finite number (nan and inf are not "
                          f"allowed)")
@@ -553,22 +558,47 @@ def check_against_scenario(spec: SweepSpec) -> None:
     if sweep.arm is not None:
         attempt(f"sweep.arm = {sweep.arm!r}", {})
     base = base_overrides(spec)
-    try:
-        config = attempt("sweep.set", dict(sweep.fixed))
-    except SweepSpecError as alone:
-        # A set such as network.kind = "edgelist" may need a design parameter (network.path)
-        # to make a valid scenario: judge it with the design's values, after those are checked.
-        config, set_alone = None, alone
+    config = _load_base(spec, base)
+    # The base loads: a failure below is the value tried, not another parameter.
     for name, values in _values_to_try(spec).items():
         for value in values:
             attempt(f'design.parameters."{name}" = {value!r}', {**base, name: value})
-    if config is None:
-        try:
-            config = attempt("sweep.set", base)
-        except SweepSpecError:
-            raise set_alone from None
     _check_network_files(spec, base)
     _check_metrics(spec, config)
+
+
+def _load_base(spec: SweepSpec, base: dict[str, Any]) -> Any:
+    """The scenario with ``sweep.set`` and the design's first values, or an error blaming the
+    value at fault.
+
+    They are loaded together because a set value may need a design value (network.kind =
+    "edgelist" needs the design's network.path): on its own, such a value would fail. So the
+    value blamed is the one whose removal makes the rest load; failing that, one that fails on
+    its own; failing that, the combination.
+    """
+    design = _first_values(spec)
+    field = "sweep.set with the design's first values" if design else "sweep.set"
+    try:
+        return _load(spec, field, base, spec.sweep.arm)
+    except SweepSpecError as together:
+        suspects = [(f'design.parameters."{k}" = {v!r}', k, v) for k, v in design.items()]
+        suspects += [(f'sweep.set."{k}" = {v!r}', k, v) for k, v in spec.sweep.fixed.items()]
+        for where, key, value in suspects:
+            rest = {k: v for k, v in base.items() if k != key}
+            if _loads(spec, rest):
+                _load(spec, where, {key: value}, spec.sweep.arm)  # its own message, if alone
+                _load(spec, where, base, spec.sweep.arm)  # else the message in company
+        for where, key, value in suspects:
+            _load(spec, where, {key: value}, spec.sweep.arm)
+        raise together from None
+
+
+def _loads(spec: SweepSpec, overrides: dict[str, Any]) -> bool:
+    try:
+        _load(spec, "", overrides, spec.sweep.arm)
+    except SweepSpecError:
+        return False
+    return True
 
 
 def _load(spec: SweepSpec, field: str, overrides: Mapping[str, Any], arm: str | None):
