@@ -250,3 +250,22 @@ def test_report_carries_provenance(tmp_path):
     report = (tmp_path / "out" / "analysis" / "REPORT.md").read_text()
     manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
     assert f"Made with recip {manifest['provenance']['recip_version']}" in report
+
+
+def test_summary_equals_mean_ci_point_by_point():
+    from sim.sweep.analyze import mean_ci, summarise
+
+    spec = parse_spec({"sweep": {"scenario": "x", "metrics": ["a", "b"]}, "design": {
+        "kind": "grid", "parameters": {"p": [1, 2, 3, 4], "q": ["u"]}}})
+    points = design_points(spec)
+    final = pd.DataFrame({"run_id": range(7), "point": [0, 0, 0, 1, 2, 2, 2],
+                          "a": [1, 2, np.nan, 5, 1, 1, 4],
+                          "b": [0.1, 0.2, 0.3, 0.4, 0.5, np.nan, np.nan]})
+    failed = pd.DataFrame({"run_id": [7], "point": [3], "error": ["x"]})
+    summary = summarise(spec, final, failed, points)
+    assert summary[["runs", "failed"]].to_numpy().tolist() == [[3, 0], [1, 0], [3, 0], [0, 1]]
+    for point in range(4):
+        for metric in ("a", "b"):
+            expected = mean_ci(final.loc[final["point"] == point, metric].to_numpy(float))
+            got = summary.loc[point, [f"{metric}_mean", f"{metric}_ci_low", f"{metric}_ci_high"]]
+            np.testing.assert_allclose(got.to_numpy(float), expected, equal_nan=True)
