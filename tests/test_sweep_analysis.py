@@ -269,3 +269,23 @@ def test_summary_equals_mean_ci_point_by_point():
             expected = mean_ci(final.loc[final["point"] == point, metric].to_numpy(float))
             got = summary.loc[point, [f"{metric}_mean", f"{metric}_ci_low", f"{metric}_ci_high"]]
             np.testing.assert_allclose(got.to_numpy(float), expected, equal_nan=True)
+
+
+def test_replication_noise_leaves_out_the_common_seeds_shared_effect():
+    from sim.sweep.sensitivity import _replication_noise
+
+    rng = np.random.default_rng(1)
+    points, reps = 30, 3
+    mu = rng.random(points)
+    seed_effect = np.array([0.0, 5.0, -5.0])  # large, but the same at every point
+    grid = np.add.outer(mu, seed_effect)
+    final = pd.DataFrame({"point": np.repeat(np.arange(points), reps),
+                          "replication": np.tile(np.arange(reps), points),
+                          "shared": grid.ravel(),
+                          "noisy": (np.repeat(mu, reps) + rng.normal(0, 1.0, points * reps))})
+    noise = _replication_noise(final, ["shared", "noisy"], points)
+    assert noise["shared"] == pytest.approx(0.0, abs=1e-20)
+    assert noise["noisy"] == pytest.approx(1.0 / reps, rel=0.3)
+    means = final.groupby("point")[["shared", "noisy"]].mean()
+    assert degeneracy(means["shared"].to_numpy(), noise["shared"]) == (None, False)
+    assert "replication noise" in degeneracy(means["noisy"].to_numpy(), noise["noisy"])[0]

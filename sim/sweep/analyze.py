@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from sim.provenance import package_version
 from sim.sweep.design import design_points, sample_matrix
 from sim.sweep.sensitivity import METHODS, Sensitivity, analyse
 from sim.sweep.spec import METRIC_NAME, SweepSpec, SweepSpecError, parse_spec
@@ -426,8 +427,8 @@ def _overview(spec: SweepSpec, manifest: dict[str, Any], summary: pd.DataFrame,
         f"{manifest.get('runs_total', '?')} (status: {manifest.get('status', '?')}); "
         f"{seconds:.1f} s of sweeping over {len(sessions)} session(s)",
         f"- Made with {_made_with(manifest)}",
-        f"- Analysed {now()}; values are at each run's final step; intervals are 95% "
-        f"t-intervals over replications.", ""]
+        f"- Analysed {now()} with recip {package_version()}; values are at each run's final "
+        f"step; intervals are 95% t-intervals over replications.", ""]
     if manifest.get("runs_total") and len(final) + len(failed) < manifest["runs_total"]:
         lines += ["> The sweep is not finished: these figures cover the runs done so far. "
                   f"Continue it with `recip sweep {spec.source} --out {out} --resume`.", ""]

@@ -127,21 +127,35 @@ def degeneracy(y: np.ndarray, noise: float | None = None) -> tuple[str | None, b
     total = float(np.var(y, ddof=1)) if y.size > 1 else 0.0
     if noise is not None and total > 0 and noise / total >= NOISE_SHARE:
         return (f"replication noise makes up about {min(noise / total, 1):.0%} of the variance "
-                f"of its point means, so the indices mostly measure noise: raise "
-                f"sweep.replications"), False
+                f"of its point means (after the common seeds' shared effect), so its indices "
+                f"may mostly measure noise: raise sweep.replications"), False
     return None, False
 
 
 def _replication_noise(final: pd.DataFrame, metrics: list[str], n_points: int
                        ) -> dict[str, float]:
-    """Per metric, the mean over points of (within-point variance / replications): the
-    variance a point mean owes to replication noise. Empty without replications."""
+    """Per metric, the variance a point mean owes to replication noise: the residual variance
+    of a two-way (point x replication) table over the number of replications. Replication r has
+    the same seed at every point, so a seed's shared effect is taken out first: it moves every
+    point alike and changes no index. With failed or missing runs, the within-point variance
+    is used instead. Empty without replications."""
     counts = final.groupby("point").size()
     if counts.empty or counts.max() < 2:
         return {}
-    grouped = final.groupby("point")[metrics]
-    per_point = grouped.var(ddof=1).div(counts, axis=0)
-    return {m: float(per_point[m].mean()) for m in metrics if per_point[m].notna().any()}
+    noise = {}
+    for metric in metrics:
+        table = final.pivot_table(index="point", columns="replication", values=metric,
+                                  aggfunc="first", dropna=False).to_numpy(dtype=float)
+        points, reps = table.shape
+        if points >= 2 and reps >= 2 and not np.isnan(table).any():
+            residual = (table - table.mean(axis=1, keepdims=True)
+                        - table.mean(axis=0, keepdims=True) + table.mean())
+            noise[metric] = float((residual**2).sum() / ((points - 1) * (reps - 1)) / reps)
+        else:
+            per_point = final.groupby("point")[metric].var(ddof=1) / counts
+            if per_point.notna().any():
+                noise[metric] = float(per_point.mean())
+    return noise
 
 
 def _indices(spec: SweepSpec, metric: str, y: np.ndarray) -> list[dict[str, Any]]:
