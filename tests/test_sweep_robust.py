@@ -535,3 +535,14 @@ def test_sweep_analyze_and_validate_are_always_commands(monkeypatch):
     monkeypatch.setitem(sys.modules, "sim.sweep.cli", None)  # a broken install
     with pytest.raises(ImportError):
         main_cli._register_optional_commands()
+
+
+def test_outputs_are_readable_as_the_umask_allows(tmp_path):
+    spec = load_spec(write(tmp_path, MINIMAL))
+    old = os.umask(0o022)
+    try:
+        run_sweep(spec, tmp_path / "out", workers=1, run_function=fake_run)
+    finally:
+        os.umask(old)
+    for path in [tmp_path / "out" / "manifest.json", *(tmp_path / "out" / "chunks").iterdir()]:
+        assert path.stat().st_mode & 0o777 == 0o644, path
