@@ -480,7 +480,7 @@ class _Session:
         except OSError as exc:
             if not quiet:
                 raise SweepWriteError(_write_failure(self.store.out, exc)) from None
-            log.warning("could not update %s: %s", self.store.manifest_path, exc)
+            log.debug("could not update %s: %s", self.store.manifest_path, exc)
 
     def save(self) -> None:
         self.entry.update(status=self.status, runs=self.this_session,
