@@ -167,13 +167,19 @@ class Mutation:
     nonfinite: bool = False
 
 
+WRONG_TYPES = [1.5, float("nan"), float("inf"), float("-inf"), "12", True, [3], {"a": 1}, "",
+               1e308, -(2**63)]
 NUMBERS = {
-    "sweep": {"steps": (1, 100_000), "replications": (1, 1_000_000), "seed": (0, 2**63 - 1),
-              "every": (0, 100_000), "batch": (1, 10_000)},
-    "design": {"samples": (1, 1_000_000), "levels": (2, 100)},
+    # per field: just outside its range, far outside, and one small valid value; never a valid
+    # but expensive one (100,000 steps or 500,000 runs are valid: they would run for minutes)
+    "sweep": {"steps": [0, -1, 100_001, 10**12, 2**63 - 1, 3],
+              "replications": [0, -1, 1_000_001, 10**12, 2**63 - 1, 3],
+              "seed": [-1, -(2**62), 2**63 - 1, 0],
+              "every": [-1, 100_001, 10**12, 2],
+              "batch": [0, -1, 10_001, 10**12, 3]},
+    "design": {"samples": [0, -1, 1_000_001, 2**40, 3],
+               "levels": [0, 1, 3, 101, 10**6, 6]},
 }
-BAD_NUMBERS = [-1, 0, 100_001, 10**7, 10**12, 2**63 - 1, -(2**63), 1.5, 1e308, -1e308,
-               float("nan"), float("inf"), float("-inf"), "12", True, [3], {"a": 1}, ""]
 BAD_PARAMETER_VALUES = [float("nan"), float("inf"), float("-inf"), 1e308, -1e308, 10**18,
                         "wheel", "", "\u0000", True, "x" * 5000, [1], {"a": 1}]
 BAD_NAMES = ["buyers.nn", "", "buyers..n", "rules", "buyers.n.x", "b\u00fcyers.n", "x" * 300,
@@ -218,7 +224,7 @@ def mutate(doc: dict[str, Any], rng: random.Random) -> Mutation:
 def m_number(doc, rng):
     table = rng.choice(list(NUMBERS))
     key = rng.choice(list(NUMBERS[table]))
-    value = copy.deepcopy(rng.choice(BAD_NUMBERS))
+    value = copy.deepcopy(rng.choice(NUMBERS[table][key] + WRONG_TYPES))
     _table(doc, table)[key] = value
     return Mutation(f"{table}.{key} = {value!r:.40}", f"{table}.{key}", _nonfinite(value))
 
