@@ -258,6 +258,9 @@ def test_bad_network_files_are_refused_before_the_sweep_starts(tmp_path, paths, 
      ['design.parameters."buyers.nn" = 1', "unknown field"]),
     # a bad set value on its own
     ('"buyers.n" = 0', '"buyers.need.mean" = [0.2]', ['sweep.set."buyers.n" = 0']),
+    # two bad set values beside one that needs the design: one of the bad ones is named
+    ('"network.kind" = "edgelist", "rules.debt_weight" = -1.0, "steps" = 0',
+     '"network.path" = ["nets/ring.edges"]', ['sweep.set."rules.debt_weight" = -1.0']),
 ])
 def test_the_value_at_fault_is_named_when_set_and_design_depend_on_each_other(
         tmp_path, set_, design, expected):

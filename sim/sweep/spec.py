@@ -573,8 +573,9 @@ def _load_base(spec: SweepSpec, base: dict[str, Any]) -> Any:
 
     They are loaded together because a set value may need a design value (network.kind =
     "edgelist" needs the design's network.path): on its own, such a value would fail. So the
-    value blamed is the one whose removal makes the rest load; failing that, one that fails on
-    its own; failing that, the combination.
+    value blamed is the one whose removal makes the rest load; failing that (two bad values),
+    a design value that fails on its own or a set value that fails with the design's values;
+    failing that, the combination.
     """
     design = _first_values(spec)
     field = "sweep.set with the design's first values" if design else "sweep.set"
@@ -588,8 +589,9 @@ def _load_base(spec: SweepSpec, base: dict[str, Any]) -> Any:
             if _loads(spec, rest):
                 _load(spec, where, {key: value}, spec.sweep.arm)  # its own message, if alone
                 _load(spec, where, base, spec.sweep.arm)  # else the message in company
-        for where, key, value in suspects:
-            _load(spec, where, {key: value}, spec.sweep.arm)
+        for where, key, value in suspects:  # with the design's values a set value may need
+            _load(spec, where, {**design, key: value} if key in spec.sweep.fixed
+                  else {key: value}, spec.sweep.arm)
         raise together from None
 
 
