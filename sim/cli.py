@@ -186,18 +186,18 @@ def _load_app_server():
 
 
 def _register_optional_commands() -> None:
-    """Commands that live in their own modules (validate, sweep, analyze)."""
-    try:
-        from sim.validate import validate
-        app.command()(validate)
-    except ImportError:
-        pass
-    try:
-        from sim.sweep.cli import analyze, sweep
-        app.command()(sweep)
-        app.command()(analyze)
-    except ImportError:
-        pass
+    """Commands that live in their own modules (validate, sweep, analyze).
+
+    Imported unconditionally: these modules import only light, required packages at the top
+    (their heavy work is imported when a command runs), so an ImportError here is a broken
+    install or a bug, and must be seen rather than make a command vanish from the CLI.
+    """
+    from sim.sweep.cli import analyze, sweep
+    from sim.validate import validate
+
+    app.command()(validate)
+    app.command()(sweep)
+    app.command()(analyze)
 
 
 _register_optional_commands()

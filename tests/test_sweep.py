@@ -264,7 +264,9 @@ def test_one_and_two_workers_give_identical_rows(tmp_path):
     assert a.groupby("replication")["seed"].nunique().eq(1).all()
     manifest = json.loads((tmp_path / "two" / "manifest.json").read_text())
     assert manifest["status"] == "complete" and manifest["runs_done"] == 4
-    assert manifest["environment"]["recip"] and manifest["sessions"][0]["seconds"] > 0
+    assert manifest["sessions"][0]["seconds"] > 0
+    assert manifest["provenance"] == manifest["sessions"][0]["provenance"]
+    assert manifest["provenance"]["recip_version"] and manifest["model"]["fingerprint"]
     assert manifest["spec"]["design"]["parameters"] == {"buyers.n": [100, 200]}
 
 
@@ -414,16 +416,16 @@ def test_cli_sweep_then_analyze_grid(tmp_path, cli):
     assert again.exit_code == 2 and "--resume" in again.output and "Traceback" not in again.output
     result = cli("analyze", tmp_path / "out")
     assert result.exit_code == 0, result.output
-    summary = pd.read_csv(tmp_path / "out" / "summary.csv")
+    summary = pd.read_csv(tmp_path / "out" / "analysis" / "summary.csv")
     assert len(summary) == 4 and summary["runs"].eq(2).all()
     assert {"conversion_rate[pushy]_mean", "conversion_rate[pushy]_ci_low",
             "complaint_rate_ci_high"} <= set(summary.columns)
     low, mean, high = (summary[f"complaint_rate_{s}"] for s in ("ci_low", "mean", "ci_high"))
     assert ((low <= mean) & (mean <= high)).all()
-    report = (tmp_path / "out" / "REPORT.md").read_text()
+    report = (tmp_path / "out" / "analysis" / "REPORT.md").read_text()
     assert "Metrics by design point" in report and "heatmap_conversion_rate.png" in report
     for figure in ("heatmap_conversion_rate", "heatmap_complaint_rate", "effect_conversion_rate"):
-        assert (tmp_path / "out" / "figures" / f"{figure}.png").stat().st_size > 1000
+        assert (tmp_path / "out" / "analysis" / "figures" / f"{figure}.png").stat().st_size > 1000
 
 
 def test_cli_reports_a_bad_spec_without_traceback(tmp_path, cli):
@@ -432,6 +434,9 @@ def test_cli_reports_a_bad_spec_without_traceback(tmp_path, cli):
     assert result.exit_code == 2 and "design.kind = 'grd'" in result.output
     assert "Traceback" not in result.output and not (tmp_path / "out").exists()
     result = cli("analyze", tmp_path / "nothing")
+    assert result.exit_code == 2 and "no such folder" in result.output
+    (tmp_path / "empty").mkdir()
+    result = cli("analyze", tmp_path / "empty")
     assert result.exit_code == 2 and "no manifest.json" in result.output
 
 
@@ -460,19 +465,19 @@ def test_analyze_sensitivity_designs(tmp_path, kind, samples, columns, figure):
     from sim.sweep.analyze import analyze_sweep
 
     run_sweep(load_spec(spec), tmp_path / "out", workers=2)
-    written = analyze_sweep(tmp_path / "out")
-    indices = pd.read_csv(tmp_path / "out" / "sensitivity.csv")
+    written = analyze_sweep(tmp_path / "out").files
+    indices = pd.read_csv(tmp_path / "out" / "analysis" / "sensitivity.csv")
     assert columns <= set(indices.columns)
     assert set(indices["parameter"]) == {"strategies.active.gift.value",
                                          "strategies.active.ask.delay",
                                          "strategies.active.ask.size"}
-    assert tmp_path / "out" / "figures" / figure in written
-    report = (tmp_path / "out" / "REPORT.md").read_text()
+    assert tmp_path / "out" / "analysis" / "figures" / figure in written
+    report = (tmp_path / "out" / "analysis" / "REPORT.md").read_text()
     assert ("Sobol indices" if kind == "sobol" else "Morris") in report
     # an unfinished sweep is summarised, its indices left out with a note
     shutil.copytree(tmp_path / "out", tmp_path / "partial")
     for chunk in sorted((tmp_path / "partial" / "chunks").glob("*.parquet"))[1:]:
         chunk.unlink()
     analyze_sweep(tmp_path / "partial")
-    report = (tmp_path / "partial" / "REPORT.md").read_text()
+    report = (tmp_path / "partial" / "analysis" / "REPORT.md").read_text()
     assert "The sweep is not finished" in report and "not analysed" in report

@@ -2,7 +2,8 @@
 
 Commands::
 
-    recip sweep SPEC.toml [--workers N] [--scheduler ADDRESS|local] [--resume] [--out DIR]
+    recip sweep SPEC.toml [--workers N] [--scheduler ADDRESS|local] [--resume] [--retry-failed]
+                          [--seed N] [--out DIR]
     recip analyze OUT_DIR
 
 The spec file
@@ -13,18 +14,20 @@ A TOML file with two tables. Every key, with its default::
     scenario = "pushy_vs_active"  # required: a shipped scenario's name, or a path to a .toml
                                   #   file (relative paths: relative to the spec file)
     arm = "..."                   # default: none; one of the scenario's arms
-    steps = 120                   # default: the scenario's own horizon (its `steps`)
+    steps = 120                   # default: the scenario's own horizon (its `steps`); at most
+                                  #   100,000, as in scenarios
     replications = 4              # default 1: runs per design point
     seed = 1                      # default 0: base seed of replications and of the sampler
+                                  #   (0 to 2**63 - 1; `recip sweep --seed N` replaces it)
     metrics = ["conversion_rate", "revenue[active]"]
                                   # required: metric names, or name[strategy] for the sellers
                                   #   following one strategy (the scenario's metrics are checked)
     every = 0                     # default 0: record the final step only; k: steps k, 2k, ...
                                   #   and the last
     batch = 8                     # default: automatic (about 8 tasks per worker, at most 32
-                                  #   runs per task); runs per task and per chunk file. A
-                                  #   task's runs are stacked in engines where they may be
-                                  #   (sim.runner.run_many): same rows, faster
+                                  #   runs per task); runs per task and per chunk file (at
+                                  #   most 10,000). A task's runs are stacked in engines where
+                                  #   they may be (sim.runner.run_many): same rows, faster
     set = { "buyers.n" = 500 }    # default {}: fixed overrides for every run (dotted keys)
 
     [design]
@@ -34,6 +37,7 @@ A TOML file with two tables. Every key, with its default::
                                   #   trajectories, giving N*(D+1) points. Required for these
                                   #   three kinds, not allowed for grid and list
     levels = 4                    # morris only, default 4: grid levels of the trajectories
+                                  #   (even, 2 to 100)
     second_order = false          # sobol only, default false: also sample for S2 indices
 
     [design.parameters]           # grid: a list of values per parameter (full factorial)
@@ -55,9 +59,16 @@ or TOML reads ``buyers.n = [1]`` as nested tables (which is accepted too). Grid 
 parameter must be all numbers, all strings or all booleans. In continuous designs a parameter
 whose bounds are both integers is rounded to the nearest integer after sampling (halves to
 even); write ``1.0`` to keep it continuous. A parameter is either fixed (``sweep.set``) or
-varied (the design), not both. The file is checked before any run: the scenario, arm, every
-parameter at its extreme values, and every metric; an error names the file, the field, the value
-and what is allowed.
+varied (the design), not both. Network files (``"network.path"`` in ``set``, a grid or points)
+are relative to the spec's folder, whatever the working directory; rows keep the path as
+written.
+
+Limits: every number finite (``nan`` and ``inf`` are refused), counts whole numbers; at most
+1,000,000 design points and 1,000,000 runs (points x replications), counted before any point is
+built; at most 100 parameters and 200 metrics; the file at most 1 MiB of UTF-8 TOML. The file is
+checked before any run: the scenario, arm, every parameter at its extreme values, every network
+file (it exists, is a readable regular file, and its network builds) and every metric; an error
+names the file, the field, the value and what is allowed, and exits with code 2.
 
 Runs, seeds and rows
 --------------------
@@ -77,15 +88,23 @@ The same spec gives the same rows whatever the number of workers, the batch size
 The output folder
 -----------------
 ``OUT/chunks/chunk-*.parquet``: one file per finished batch, written atomically (a temp name in
-the same folder, then ``os.replace``), all with the same schema. ``OUT/manifest.json`` (atomic):
-the spec and its fingerprint, versions (recip, mesa, numpy, Python), counts, status
-(running, complete, incomplete, interrupted, failed) and one entry per session with its timing,
-backend, workers and batch size. ``OUT/errors.csv``: the runs that raised, with their
-parameters and error. ``--resume`` reads the run ids already in the chunks and runs the rest
-(failed runs are finished too: a run is deterministic); it refuses a folder holding a different
-spec. Without ``--resume`` a non-empty folder is refused; a folder another sweep is writing
-(``OUT/.lock``, released even when that sweep is killed) is refused too. Default folder:
-``results/sweeps/<spec name>``.
+the same folder, then ``os.replace``), all with the same schema. ``OUT/manifest.json`` (atomic,
+strict JSON): the spec and its fingerprint, the resolved model (below), the seed rule, counts,
+status (running, complete, incomplete, interrupted, failed), the provenance of the latest
+session (:mod:`sim.provenance`: recip version and git commit, library versions, command line,
+SHA-256 of the spec, the scenario, ``_defaults.toml``, ``_strategies.toml`` and network files)
+and one entry per session with its own provenance, timing, backend, workers and batch size.
+``OUT/errors.csv``: the runs that raised, with their parameters and error.
+
+``--resume`` reads the run ids already in the chunks and runs the rest. It refuses a folder
+holding a different spec (naming the changed fields) or a different resolved model: the
+scenario as every run starts from it, after the scenario file, ``_defaults.toml``,
+``_strategies.toml``, the arm and ``set``, with network files by content
+(:mod:`sim.sweep.resolved`); the message names the changed keys (``rules.debt_weight: 1.93 ->
+2.5``). Runs that raised count as finished; ``--retry-failed`` (a resume) runs them again, for
+when their cause is fixed. Without ``--resume`` a non-empty folder is refused; a folder another
+sweep is writing (``OUT/.lock``, released by the system even when that sweep is killed) is
+refused too. Default folder: ``results/sweeps/<spec name>``.
 
 Execution
 ---------
@@ -93,20 +112,31 @@ Local worker processes by default (all cores, ``--workers N``); ``--scheduler lo
 Dask ``LocalCluster``; ``--scheduler tcp://HOST:PORT`` uses a running Dask cluster (its workers
 need the same recip). Dask is the optional extra ``recip[dask]``. A terminal shows a progress
 bar with counts, rate and ETA; otherwise a line every 30 s and at the end. Ctrl-C (or SIGTERM)
-stops cleanly and a killed sweep loses only the batches in flight; ``--resume`` goes on.
-Exit codes: 0 done (runs that raised are recorded in ``errors.csv`` and warned about), 2 a user
-error (spec, folder, scheduler: one message, no traceback), 3 aborted (workers kept dying, the
-cluster failed), 130 interrupted.
+stops cleanly and a killed sweep loses only the batches in flight; ``--resume`` goes on. Local
+worker processes exit when the sweep's process dies, however it dies (SIGKILL included).
+Exit codes: 0 done; 2 a user error (spec, option, folder, scheduler: one message, no
+traceback); 3 aborted (workers kept dying, the cluster failed, the output folder could not be
+written, e.g. a full disk: the runs finished before are saved and ``--resume`` goes on); 4
+finished, but some runs raised (every other row is written; they are in ``errors.csv``); 1 an
+unexpected error (one line; ``RECIP_DEBUG=1`` shows the traceback); 130 interrupted.
 
 Analysis
 --------
-``recip analyze OUT`` reads the final step of every finished run and writes ``summary.csv``
-(per design point: parameters, runs, failures, and for each metric the mean and a 95% t-interval
-over replications), ``REPORT.md``, and figures in ``OUT/figures``: for Sobol designs S1 and ST
-with 95% confidence (SALib, replications averaged per point), for Morris mu*, its confidence and
-sigma, each as a table and bar charts; for grids and lists over two or more parameters a heatmap
-of each metric over two parameters (the first two numeric ones when there are two, averaged over
-the others), and for grids a plot of each metric against the first numeric parameter.
+``recip analyze OUT`` reads the final step of every finished run and writes the folder
+``OUT/analysis`` (built beside it and moved into place at the end: never half an analysis):
+``summary.csv`` (per design point: parameters, runs, failures, and for each metric the mean and
+a 95% t-interval over replications), ``REPORT.md`` (with the sweep's provenance), and figures in
+``figures/``. Sampled designs get a sensitivity analysis from the replication means per point
+(``sensitivity.csv``, a table per metric and bar charts): Sobol S1 and ST with 95% confidence
+(SALib), Morris mu*, its confidence and sigma (SALib), Latin hypercube partial rank correlation
+coefficients (PRCC) with p-values and 95% intervals, plus scatter plots of each metric against
+each parameter. A metric that is constant or near-constant over the design is not analysed, and
+one that takes one value almost everywhere, is mostly replication noise, or gives Sobol indices
+outside [0, 1] beyond sampling error gets a warning (printed and in the report) instead of
+indices to be read as results (:mod:`sim.sweep.sensitivity`). Grids and lists over two or more
+parameters get a heatmap of each metric over two parameters (the first two numeric ones when
+there are two, averaged over the others), and grids a plot of each metric against the first
+numeric parameter.
 
 Example, a shorter ``experiments/pushy_vs_active_detection.toml``::
 

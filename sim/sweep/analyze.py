@@ -1,34 +1,50 @@
 """``recip analyze``: a sweep's results by design point, sensitivity indices and figures.
 
 Reads the chunks one at a time and keeps only each run's final step, so memory grows with the
-number of runs, not with ``every``. Writes into the sweep's folder:
+number of runs, not with ``every``. Writes the folder ``OUT/analysis`` (built in a temporary
+folder beside it and moved into place at the end: a failed or interrupted analysis leaves the
+previous one, or nothing, never half of one):
 
 - ``summary.csv``: per design point its parameters, runs, failed runs, and per metric the mean
   and a 95% t-interval over replications (``<metric>_mean``, ``_ci_low``, ``_ci_high``);
-- ``sensitivity.csv`` (Sobol: S1, S1_conf, ST, ST_conf; Morris: mu, mu_star, mu_star_conf,
-  sigma), one row per metric and parameter, from SALib on the replication means per point;
-- ``figures/*.png`` (index bars; heatmaps and effect plots for grids and lists);
-- ``REPORT.md`` tying it together.
+- ``sensitivity.csv`` for continuous designs, one row per metric and parameter, from the
+  replication means per point (:mod:`sim.sweep.sensitivity`): Sobol S1, S1_conf, ST, ST_conf;
+  Morris mu, mu_star, mu_star_conf, sigma; Latin hypercube PRCC, p_value, ci_low, ci_high; and
+  ``reliable`` (False: not to be read as a result, see the warnings);
+- ``figures/*.png``: index bars (Sobol, Morris, PRCC), scatter plots of each metric against each
+  parameter (lhs), heatmaps and effect plots (grids and lists);
+- ``REPORT.md`` tying it together, with the sweep's provenance and every warning.
+
+Warnings (a degenerate metric, unreliable indices, failed runs) are returned to the caller and
+printed by ``recip analyze``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import re
-import warnings
-from collections.abc import Sequence
+import secrets
+import shutil
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from sim.sweep.design import design_points, salib_problem, sample_matrix
+from sim.provenance import package_version
+from sim.sweep.design import design_points, sample_matrix
+from sim.sweep.sensitivity import METHODS, Sensitivity, analyse
 from sim.sweep.spec import METRIC_NAME, SweepSpec, SweepSpecError, parse_spec
-from sim.sweep.store import ID_COLUMNS, SweepStore, now, write_atomic
+from sim.sweep.store import ID_COLUMNS, SweepStore, now
 
+ANALYSIS = "analysis"
 FIGURES = "figures"
+MAX_SCATTER_METRICS = 24
+MAX_SCATTER_PARAMETERS = 12
 MAX_TABLE_ROWS = 60
 MAX_HEATMAP_LEVELS = 40
 MAX_LINES = 8
@@ -40,10 +56,14 @@ MAX_LINES = 8
 def load_sweep(out: str | Path) -> tuple[SweepStore, SweepSpec, dict[str, Any]]:
     """The store, spec and manifest of a sweep folder."""
     store = SweepStore(out)
+    if not store.out.is_dir():
+        raise SweepSpecError(f"{out}: no such folder; give the --out folder of `recip sweep`")
     manifest = store.read_manifest()
     if manifest is None:
         raise SweepSpecError(f"{out}: no manifest.json; give the --out folder of `recip sweep`")
-    spec = parse_spec(manifest["spec"], origin=manifest.get("spec_file", str(out)))
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("spec"), dict):
+        raise SweepSpecError(f"{store.manifest_path}: not a sweep manifest (no spec in it)")
+    spec = parse_spec(manifest["spec"], origin=str(manifest.get("spec_file", out)))
     return store, spec, manifest
 
 
@@ -94,79 +114,29 @@ def mean_ci(values: Sequence[float] | np.ndarray) -> tuple[float, float, float]:
 
 def summarise(spec: SweepSpec, final: pd.DataFrame, failed: pd.DataFrame,
               points: list[dict[str, Any]]) -> pd.DataFrame:
-    """One row per design point: parameters, runs, failed, and mean / 95% interval per metric."""
-    by_point = dict(tuple(final.groupby("point"))) if not final.empty else {}
-    failures = failed.groupby("point").size().to_dict() if not failed.empty else {}
-    rows = []
-    for point, params in enumerate(points):
-        group = by_point.get(point)
-        row: dict[str, Any] = {"point": point, **params,
-                               "runs": 0 if group is None else len(group),
-                               "failed": int(failures.get(point, 0))}
-        for metric in spec.sweep.metrics:
-            values = [] if group is None else group[metric].to_numpy(dtype=float)
-            row[f"{metric}_mean"], row[f"{metric}_ci_low"], row[f"{metric}_ci_high"] = \
-                mean_ci(values)
-        rows.append(row)
-    return pd.DataFrame(rows)
+    """One row per design point: parameters, runs, failed, and mean / 95% interval per metric
+    (as :func:`mean_ci`, computed for all points at once: a million points take seconds)."""
+    from scipy import stats
 
-
-def point_means(spec: SweepSpec, final: pd.DataFrame, n_points: int) -> pd.DataFrame:
-    """Replication means of each metric per design point (NaN where no run finished), indexed
-    0..n_points-1 as the design's sample."""
-    means = final.groupby("point")[list(spec.sweep.metrics)].mean()
-    return means.reindex(range(n_points))
-
-
-# --- sensitivity --------------------------------------------------------------------------------
-
-
-def sensitivity(spec: SweepSpec, final: pd.DataFrame, n_points: int
-                ) -> tuple[pd.DataFrame, list[str]]:
-    """Sobol or Morris indices per metric and parameter with SALib, and notes on any metric
-    that could not be analysed (missing points, no variance)."""
-    problem = salib_problem(spec)
-    means = point_means(spec, final, n_points)
-    rows, notes = [], []
+    index = pd.RangeIndex(len(points), name="point")
+    summary = pd.DataFrame(points, index=index)
+    summary.insert(0, "point", index)
+    by_point = final.groupby("point")
+    summary["runs"] = by_point.size().reindex(index, fill_value=0).astype(int)
+    summary["failed"] = (failed.groupby("point").size().reindex(index, fill_value=0).astype(int)
+                         if not failed.empty else 0)
     for metric in spec.sweep.metrics:
-        y = means[metric].to_numpy(dtype=float)
-        missing = int(np.isnan(y).sum())
-        if missing:
-            notes.append(f"`{metric}`: not analysed, {missing} of {n_points} design points have "
-                         f"no value (runs failed, not finished, or the metric is undefined)")
-            continue
-        if np.ptp(y) == 0:
-            notes.append(f"`{metric}`: not analysed, the same value at every design point")
-            continue
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            if spec.design.kind == "sobol":
-                rows += _sobol_rows(spec, problem, metric, y)
-            else:
-                rows += _morris_rows(spec, problem, metric, y)
-    return pd.DataFrame(rows), notes
-
-
-def _sobol_rows(spec: SweepSpec, problem: dict, metric: str, y: np.ndarray) -> list[dict]:
-    from SALib.analyze import sobol
-
-    result = sobol.analyze(problem, y, calc_second_order=spec.design.second_order,
-                           conf_level=0.95, seed=spec.sweep.seed)
-    return [{"metric": metric, "parameter": name, "S1": result["S1"][i],
-             "S1_conf": result["S1_conf"][i], "ST": result["ST"][i],
-             "ST_conf": result["ST_conf"][i]}
-            for i, name in enumerate(problem["names"])]
-
-
-def _morris_rows(spec: SweepSpec, problem: dict, metric: str, y: np.ndarray) -> list[dict]:
-    from SALib.analyze import morris
-
-    result = morris.analyze(problem, sample_matrix(spec), y, conf_level=0.95,
-                            num_levels=spec.design.levels, seed=spec.sweep.seed)
-    return [{"metric": metric, "parameter": name, "mu": result["mu"][i],
-             "mu_star": result["mu_star"][i], "mu_star_conf": result["mu_star_conf"][i],
-             "sigma": result["sigma"][i]}
-            for i, name in enumerate(problem["names"])]
+        values = by_point[metric]
+        mean = values.mean().reindex(index).astype(float)
+        count = values.count().reindex(index, fill_value=0).to_numpy(dtype=float)
+        sd = values.std(ddof=1).reindex(index).to_numpy(dtype=float)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            half = stats.t.ppf(0.975, count - 1) * sd / np.sqrt(count)
+        half = np.where(count >= 2, half, np.nan)
+        summary[f"{metric}_mean"] = mean.to_numpy()
+        summary[f"{metric}_ci_low"] = mean.to_numpy() - half
+        summary[f"{metric}_ci_high"] = mean.to_numpy() + half
+    return summary.reset_index(drop=True)
 
 
 # --- figures ------------------------------------------------------------------------------------
@@ -183,11 +153,11 @@ def _pyplot():
 
 def _save(fig, path: Path) -> Path:
     plt = _pyplot()
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.tight_layout()
-    fig.savefig(tmp, dpi=110)
-    plt.close(fig)
-    os.replace(tmp, path)
+    try:
+        fig.tight_layout()
+        fig.savefig(path, dpi=110)  # into the staging folder: no partial file is ever seen
+    finally:
+        plt.close(fig)
     return path
 
 
@@ -211,26 +181,73 @@ def _panels(count: int, width: float = 4.6, height: float = 3.6):
 
 
 def plot_sensitivity(spec: SweepSpec, indices: pd.DataFrame, folder: Path) -> Path | None:
-    """Bars of S1 and ST (Sobol) or mu* and sigma (Morris) per parameter, a panel per metric."""
+    """Bars per parameter, a panel per metric: S1 and ST (Sobol), mu* and sigma (Morris), or
+    PRCC with its 95% interval (lhs). Metrics whose indices are not reliable are left out."""
     if indices.empty:
         return None
-    sobol = spec.design.kind == "sobol"
-    first, second = ("S1", "ST") if sobol else ("mu_star", "sigma")
+    indices = indices[indices["reliable"]]
+    if indices.empty:
+        return None
+    kind = spec.design.kind
     metrics = list(dict.fromkeys(indices["metric"]))
     fig, axes = _panels(len(metrics))
     for ax, metric in zip(axes, metrics, strict=True):
         part = indices[indices["metric"] == metric]
         y = np.arange(len(part))
-        ax.barh(y - 0.2, part[first], 0.4, xerr=part[f"{first}_conf"], label=first, capsize=3)
-        ax.barh(y + 0.2, part[second], 0.4, xerr=part[f"{second}_conf"] if sobol else None,
-                label=second, capsize=3)
+        if kind == "lhs":
+            rho = part["PRCC"].to_numpy(dtype=float)
+            error = np.vstack([rho - part["ci_low"].to_numpy(dtype=float),
+                               part["ci_high"].to_numpy(dtype=float) - rho])
+            # NaN (a parameter the others explain fully) draws no bar; a PRCC of exactly +-1
+            # sits a rounding error outside its own interval
+            ax.barh(y, np.nan_to_num(rho), 0.6, xerr=np.clip(np.nan_to_num(error), 0, None),
+                    capsize=3,
+                    color=["tab:blue" if p < 0.05 else "tab:gray" for p in part["p_value"]])
+            ax.axvline(0, color="black", lw=0.8)
+            ax.set_xlim(-1.05, 1.05)
+            ax.set_xlabel("PRCC (blue: p < 0.05)")
+        else:
+            first, second = ("S1", "ST") if kind == "sobol" else ("mu_star", "sigma")
+            ax.barh(y - 0.2, part[first], 0.4, xerr=part[f"{first}_conf"], label=first, capsize=3)
+            ax.barh(y + 0.2, part[second], 0.4,
+                    xerr=part[f"{second}_conf"] if kind == "sobol" else None,
+                    label=second, capsize=3)
+            ax.set_xlabel("index" if kind == "sobol" else f"effect on {metric} per unit range")
         ax.set_yticks(y, [_short(p) for p in part["parameter"]])
         ax.invert_yaxis()
         ax.set_title(metric)
         ax.grid(axis="x", alpha=0.3)
-    axes[0].legend()
-    fig.suptitle("Sobol indices (95% conf.)" if sobol else "Morris mu* (95% conf.) and sigma")
-    return _save(fig, folder / ("sobol_indices.png" if sobol else "morris_indices.png"))
+    if kind != "lhs":
+        axes[0].legend()
+    titles = {"sobol": "Sobol indices (95% conf.)", "morris": "Morris mu* (95% conf.) and sigma",
+              "lhs": "Partial rank correlation with 95% intervals"}
+    names = {"sobol": "sobol_indices.png", "morris": "morris_indices.png", "lhs": "prcc.png"}
+    fig.suptitle(titles[kind])
+    return _save(fig, folder / names[kind])
+
+
+def plot_scatter(spec: SweepSpec, final: pd.DataFrame, n_points: int,
+                 folder: Path) -> list[Path]:
+    """For sampled designs (lhs): each metric's replication mean per point against each
+    parameter, a figure per metric (the first :data:`MAX_SCATTER_METRICS` metrics and
+    :data:`MAX_SCATTER_PARAMETERS` parameters)."""
+    names = spec.design.parameter_names[:MAX_SCATTER_PARAMETERS]
+    sample = sample_matrix(spec)
+    means = final.groupby("point")[list(spec.sweep.metrics)].mean().reindex(range(n_points))
+    paths = []
+    for metric in spec.sweep.metrics[:MAX_SCATTER_METRICS]:
+        y = means[metric].to_numpy(dtype=float)
+        if np.all(np.isnan(y)):
+            continue
+        fig, axes = _panels(len(names), width=3.8, height=3.0)
+        for ax, (i, name) in zip(axes, enumerate(names), strict=True):
+            ax.scatter(sample[:, i], y, s=10, alpha=0.7)
+            ax.set_xlabel(_short(name))
+            ax.set_ylabel(metric)
+            ax.grid(alpha=0.3)
+        fig.suptitle(f"{metric}: replication mean per design point")
+        paths.append(_save(fig, folder / f"scatter_{slug(metric)}.png"))
+    return paths
 
 
 def _short(parameter: str) -> str:
@@ -395,7 +412,6 @@ def _overview(spec: SweepSpec, manifest: dict[str, Any], summary: pd.DataFrame,
     s, d = spec.sweep, spec.design
     sessions = manifest.get("sessions", [])
     seconds = sum(x.get("seconds", 0.0) for x in sessions)
-    version = manifest.get("environment", {}).get("recip", "?")
     design = f"`{d.kind}`, {len(summary)} points"
     if d.kind in ("lhs", "sobol", "morris"):
         design += f" (samples = {d.samples}{f', levels = {d.levels}' if d.kind == 'morris' else ''})"
@@ -409,13 +425,36 @@ def _overview(spec: SweepSpec, manifest: dict[str, Any], summary: pd.DataFrame,
         f"- Design: {design}, varying {', '.join(f'`{p}`' for p in d.parameter_names)}",
         f"- Runs: {len(final)} finished and {len(failed)} failed of "
         f"{manifest.get('runs_total', '?')} (status: {manifest.get('status', '?')}); "
-        f"{seconds:.1f} s of sweeping over {len(sessions)} session(s); recip {version}",
-        f"- Analysed {now()}; values are at each run's final step; intervals are 95% "
-        f"t-intervals over replications.", ""]
+        f"{seconds:.1f} s of sweeping over {len(sessions)} session(s)",
+        f"- Made with {_made_with(manifest)}",
+        f"- Analysed {now()} with recip {package_version()}; values are at each run's final "
+        f"step; intervals are 95% t-intervals over replications.", ""]
     if manifest.get("runs_total") and len(final) + len(failed) < manifest["runs_total"]:
         lines += ["> The sweep is not finished: these figures cover the runs done so far. "
                   f"Continue it with `recip sweep {spec.source} --out {out} --resume`.", ""]
     return lines
+
+
+def _made_with(manifest: dict[str, Any]) -> str:
+    """recip's version, git commit and state, and the libraries, from the manifest."""
+    record = manifest.get("provenance")
+    if not isinstance(record, dict):  # a format-1 manifest
+        env = manifest.get("environment", {})
+        return f"recip {env.get('recip', '?')}, mesa {env.get('mesa', '?')}, numpy {env.get('numpy', '?')}"
+    git = record.get("git") or {}
+    commit = (f" (commit `{git['commit'][:10]}`{', uncommitted changes' if git.get('dirty') else ''})"
+              if git.get("commit") else "")
+    packages = record.get("packages", {})
+    versions = sessions_versions(manifest)
+    mixed = (f"; sessions ran recip {', '.join(sorted(versions))}" if len(versions) > 1 else "")
+    return (f"recip {record.get('recip_version', '?')}{commit}, mesa {packages.get('mesa', '?')}, "
+            f"numpy {packages.get('numpy', '?')}, Python {record.get('python', '?')}{mixed}; "
+            f"every session's provenance (command, inputs' SHA-256) is in `manifest.json`")
+
+
+def sessions_versions(manifest: dict[str, Any]) -> set[str]:
+    return {s["provenance"].get("recip_version", "?") for s in manifest.get("sessions", [])
+            if isinstance(s.get("provenance"), dict)}
 
 
 def _point_table(spec: SweepSpec, summary: pd.DataFrame) -> list[str]:
@@ -435,25 +474,38 @@ def _point_table(spec: SweepSpec, summary: pd.DataFrame) -> list[str]:
             markdown_table(header, rows), ""]
 
 
-def _sensitivity_section(spec: SweepSpec, indices: pd.DataFrame, notes: list[str]) -> list[str]:
-    sobol = spec.design.kind == "sobol"
-    lines = ["## Sensitivity: " + ("Sobol indices" if sobol else "Morris elementary effects"), "",
-             ("First-order (S1) and total (ST) indices with 95% confidence half-widths, from the "
-              "replication means at each point (SALib). ST much above S1 means interactions."
-              if sobol else
-              "mu* (mean absolute elementary effect, with its 95% confidence half-width) ranks "
-              "influence; sigma large against mu* means non-linear effects or interactions "
-              "(SALib)."), ""]
+def _sensitivity_section(spec: SweepSpec, result: Sensitivity) -> list[str]:
+    kind = spec.design.kind
+    explain = {
+        "sobol": "First-order (S1) and total (ST) indices with 95% confidence half-widths, from "
+                 "the replication means at each point (SALib). ST much above S1 means "
+                 "interactions.",
+        "morris": "mu* (mean absolute elementary effect, with its 95% confidence half-width) "
+                  "ranks influence; sigma large against mu* means non-linear effects or "
+                  "interactions (SALib).",
+        "lhs": "Partial rank correlation of each parameter with the metric's replication mean "
+               "per point, the other parameters' ranks regressed out (Marino et al. 2008): the "
+               "sign is the direction of a monotone effect, the size its strength; p-value and "
+               "95% interval (Fisher z) beside it."}
+    columns = {"sobol": ["S1", "S1_conf", "ST", "ST_conf"],
+               "morris": ["mu_star", "mu_star_conf", "sigma", "mu"],
+               "lhs": ["PRCC", "p_value", "ci_low", "ci_high"]}[kind]
+    order_by = {"sobol": "ST", "morris": "mu_star", "lhs": "PRCC"}[kind]
+    lines = [f"## Sensitivity: {METHODS[kind]}", "", explain[kind], ""]
+    indices = result.indices
     for metric, part in (indices.groupby("metric", sort=False) if not indices.empty else []):
-        order = part.sort_values("ST" if sobol else "mu_star", ascending=False)
-        columns = (["S1", "S1_conf", "ST", "ST_conf"] if sobol
-                   else ["mu_star", "mu_star_conf", "sigma", "mu"])
+        if not result.reliable.get(metric, True):
+            continue  # its warning below says why
+        key = part[order_by].abs() if kind == "lhs" else part[order_by]
+        order = part.loc[key.sort_values(ascending=False).index]
         lines += [f"### {metric}", "",
                   markdown_table(["parameter", *columns],
                                  [[r["parameter"], *(r[c] for c in columns)]
                                   for _, r in order.iterrows()]), ""]
-    lines += [f"- {note}" for note in notes]
-    return [*lines, ""] if notes else lines
+    lines += [f"- {note}" for note in result.notes]
+    lines += [f"- **Warning**: {warning}" for warning in result.warnings
+              if not any(warning.startswith(f"{m}: no sensitivity") for m in spec.sweep.metrics)]
+    return [*lines, ""] if result.notes or result.warnings else lines
 
 
 def _failures_section(failed: pd.DataFrame) -> list[str]:
@@ -468,39 +520,98 @@ def _failures_section(failed: pd.DataFrame) -> list[str]:
 # --- entry point --------------------------------------------------------------------------------
 
 
-def analyze_sweep(out: str | Path) -> list[Path]:
-    """Analyse the sweep in ``out``; return the files written (summary.csv, REPORT.md, ...)."""
+@dataclass
+class Analysis:
+    """What ``analyze_sweep`` wrote, and what the user should be told."""
+
+    folder: Path
+    files: list[Path]
+    warnings: list[str] = field(default_factory=list)
+
+
+def analyze_sweep(out: str | Path) -> Analysis:
+    """Analyse the sweep in ``out`` into ``out/analysis`` (replaced as a whole, at the end)."""
     store, spec, manifest = load_sweep(out)
     final, failed = final_rows(store, spec)
     if final.empty and failed.empty:
         raise SweepSpecError(f"{out}: no finished runs yet; run `recip sweep` first")
+    target = store.out / ANALYSIS
+    with staged_folder(target) as folder:
+        files, warnings = _write_analysis(folder, spec, manifest, final, failed, store.out)
+    return Analysis(target, [target / f.relative_to(folder) for f in files], warnings)
+
+
+def _write_analysis(folder: Path, spec: SweepSpec, manifest: dict[str, Any], final: pd.DataFrame,
+                    failed: pd.DataFrame, out: Path) -> tuple[list[Path], list[str]]:
     points = design_points(spec)
     summary = summarise(spec, final, failed, points)
-    written = [store.out / "summary.csv"]
-    write_atomic(written[0], lambda tmp: summary.to_csv(tmp, index=False))
-    folder = store.out / FIGURES
-    folder.mkdir(exist_ok=True)
-    figures: list[Path] = []
+    files = [folder / "summary.csv"]
+    summary.to_csv(files[0], index=False)
+    figures_dir = folder / FIGURES
+    figures_dir.mkdir()
+    figures: list[Path | None] = []
+    warnings: list[str] = []
     sections = _point_table(spec, summary)
-    if spec.design.kind in ("sobol", "morris"):
-        indices, notes = sensitivity(spec, final, len(points))
-        if not indices.empty:
-            written.append(store.out / "sensitivity.csv")
-            write_atomic(written[-1], lambda tmp: indices.to_csv(tmp, index=False))
-            figures.append(plot_sensitivity(spec, indices, folder))
-        sections += _sensitivity_section(spec, indices, notes)
-    elif spec.design.kind in ("grid", "list") and not final.empty:
+    if spec.design.kind in ("sobol", "morris", "lhs"):
+        result = analyse(spec, final, len(points))
+        warnings += result.warnings
+        if not result.indices.empty:
+            files.append(folder / "sensitivity.csv")
+            result.indices.to_csv(files[-1], index=False)
+            figures.append(plot_sensitivity(spec, result.indices, figures_dir))
+        if spec.design.kind == "lhs" and not final.empty:
+            figures += plot_scatter(spec, final, len(points), figures_dir)
+        sections += _sensitivity_section(spec, result)
+    elif not final.empty:
         axes_names = heatmap_axes(points)
         if axes_names is not None:
-            figures += plot_heatmaps(spec, final, axes_names, folder)
+            figures += plot_heatmaps(spec, final, axes_names, figures_dir)
         if spec.design.kind == "grid":
-            figures += plot_effects(spec, final, points, folder)
-    figures = [f for f in figures if f is not None]
-    if figures:
+            figures += plot_effects(spec, final, points, figures_dir)
+    drawn = [f for f in figures if f is not None]
+    if drawn:
         sections += ["## Figures", ""]
-        sections += [f"![{f.stem}]({FIGURES}/{f.name})" for f in figures] + [""]
+        sections += [f"![{f.stem}]({FIGURES}/{f.name})" for f in drawn] + [""]
     sections += _failures_section(failed)
-    report = store.out / "REPORT.md"
-    text = "\n".join([*_overview(spec, manifest, summary, final, failed, store.out), *sections])
-    write_atomic(report, lambda tmp: tmp.write_text(text.rstrip() + "\n"))
-    return [*written, report, *figures]
+    if not failed.empty:
+        warnings.append(f"{len(failed)} runs raised; they are left out (see errors.csv)")
+    report = folder / "REPORT.md"
+    text = "\n".join([*_overview(spec, manifest, summary, final, failed, out), *sections])
+    report.write_text(text.rstrip() + "\n")
+    return [*files, report, *drawn], warnings
+
+
+@contextlib.contextmanager
+def staged_folder(target: Path) -> Iterator[Path]:
+    """A new folder beside ``target`` to write into; on success it replaces ``target`` (two
+    renames: the old one out of the way, the new one in), on failure it is removed. Staging
+    folders left by a killed process are removed first."""
+    _remove_stale(target)
+    stage = target.with_name(f".{target.name}-{os.getpid()}-{secrets.token_hex(3)}.tmp")
+    stage.mkdir()
+    try:
+        yield stage
+    except BaseException:
+        shutil.rmtree(stage, ignore_errors=True)
+        raise
+    old = target.with_name(f".{target.name}-{os.getpid()}-{secrets.token_hex(3)}.old")
+    try:
+        if target.exists():
+            os.replace(target, old)
+        os.replace(stage, target)
+    except BaseException:
+        shutil.rmtree(stage, ignore_errors=True)
+        if old.exists() and not target.exists():
+            os.replace(old, target)  # put the previous analysis back
+        raise
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def _remove_stale(target: Path) -> None:
+    """Remove ``.<name>-<pid>-*.tmp|.old`` folders whose process is gone."""
+    import psutil
+
+    for path in target.parent.glob(f".{target.name}-*-*.*"):
+        pid = path.name.split("-")[1]
+        if pid.isdigit() and not psutil.pid_exists(int(pid)) and path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)

@@ -31,14 +31,14 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from sim.sweep.design import Run, design_points, plan_runs
-from sim.sweep.spec import SweepSpec, SweepSpecError
-from sim.sweep.store import SweepStore, environment, now, result_schema, rows_to_table
-from sim.sweep.worker import RunFunction, RunSettings, ignore_sigint, run_batch
+from sim.sweep.spec import SweepSpec, SweepSpecError, base_overrides, resolve_files
+from sim.sweep.store import FORMAT_VERSION, SweepStore, now, result_schema, rows_to_table
+from sim.sweep.worker import RunFunction, RunSettings, run_batch, start_worker
 
 log = logging.getLogger("recip.sweep")
 
@@ -50,8 +50,12 @@ the work lost to an interruption small, few enough that task overhead stays negl
 
 
 class SweepAborted(RuntimeError):
-    """The sweep could not go on (workers keep dying, the cluster failed); finished runs are
-    saved and ``--resume`` continues."""
+    """The sweep could not go on (workers keep dying, the cluster failed, the disk is full);
+    finished runs are saved and ``--resume`` continues."""
+
+
+class SweepWriteError(SweepAborted):
+    """The output folder could not be written (a full disk, a lost mount) mid-sweep."""
 
 
 # --- backends -----------------------------------------------------------------------------------
@@ -100,8 +104,9 @@ class ProcessBackend:
             context.set_forkserver_preload(["sim.runner", "sim.sweep.worker"])
         else:  # Windows
             context = multiprocessing.get_context("spawn")
+        # Workers exit when this process dies, even by SIGKILL (see start_worker).
         self._pool = ProcessPoolExecutor(self.slots, mp_context=context,
-                                         initializer=ignore_sigint)
+                                         initializer=start_worker, initargs=(os.getpid(),))
         return self._pool
 
     def _stop(self, kill: bool) -> None:
@@ -296,6 +301,9 @@ class SweepOutcome:
     backend: str = ""
     workers: int = 0
     batch: int = 0
+    runs_retried: int = 0
+    warnings: list[str] = field(default_factory=list)
+    """Things the user should know (failed runs kept, a different recip version than before)."""
 
     @property
     def complete(self) -> bool:
@@ -307,46 +315,124 @@ Progress = Callable[[int, int], None]
 
 
 def run_sweep(spec: SweepSpec, out: str | Path, *, workers: int | None = None,
-              scheduler: str | None = None, resume: bool = False,
-              progress: Progress | None = None,
-              run_function: RunFunction | None = None) -> SweepOutcome:
+              scheduler: str | None = None, resume: bool = False, retry_failed: bool = False,
+              progress: Progress | None = None, run_function: RunFunction | None = None,
+              argv: list[str] | None = None) -> SweepOutcome:
     """Run every run of ``spec`` not yet in ``out``, writing a chunk per finished batch.
 
-    ``run_function`` defaults to :func:`sim.runner.run_many`; another (for tests) must be
-    importable by name when runs go to other processes. Raises :class:`SweepSpecError` for an
-    unusable ``out`` or scheduler and :class:`SweepAborted` when the workers cannot go on; on any
-    exit after the start, Ctrl-C included, the manifest says what was done.
+    ``resume`` continues the sweep in ``out`` (same spec, same resolved model); ``retry_failed``
+    (implies ``resume``) also runs again the runs that raised. ``run_function`` defaults to
+    :func:`sim.runner.run_many`; another (for tests) must be importable by name when runs go to
+    other processes. ``argv`` is the command line for the provenance (default ``sys.argv``).
+    Raises :class:`SweepSpecError` for an unusable ``out``, model or scheduler,
+    :class:`SweepAborted` when the workers cannot go on and :class:`SweepWriteError` when ``out``
+    cannot be written; on any exit after the start, Ctrl-C included, the manifest says what was
+    done.
     """
+    from sim.sweep.resolved import resolved_model
+
+    resume = resume or retry_failed
     store = SweepStore(out)
-    previous = store.check(spec, resume=resume)
+    model = resolved_model(spec)
+    previous = store.check(spec, resume=resume, model=model)
+    record = _provenance(spec, argv)
     points = design_points(spec)
     runs = plan_runs(spec, points)
     backend = choose_backend(RunSettings.of(spec), run_function, workers=workers,
                              scheduler=scheduler)
     # The backend starts before anything is written: a failed start leaves no trace.
     with backend, store.writing():
+        with _writes(store):
+            retried = store.forget_failed() if retry_failed else 0
         done, failed = store.finished_runs()
         todo = [run for run in runs if run.run_id not in done]
         batch = spec.sweep.batch or auto_batch(len(todo), backend.slots)
-        session = _Session(store, _start_manifest(spec, previous, points=len(points),
-                                                  runs=len(runs)), done=len(done), failed=failed)
-        session.begin(backend=backend.name, workers=backend.slots, batch=batch)
-        schema = result_schema(spec, points)
+        manifest = _start_manifest(spec, previous, model=model, provenance=record,
+                                   points=len(points), runs=len(runs))
+        session = _Session(store, manifest, done=len(done), failed=failed)
         try:
+            with _writes(store):
+                session.begin(backend=backend.name, workers=backend.slots, batch=batch,
+                              retried=retried, provenance=record)
+            schema = result_schema(spec, points)
             if progress:
                 progress(session.done, len(runs))
             for rows in backend.results(batched(todo, batch)):
-                store.write_chunk(rows_to_table(rows, schema))
-                session.add(rows)
+                with _writes(store):
+                    store.write_chunk(rows_to_table(rows, schema))
+                    session.add(rows)
                 if progress:
                     progress(session.done, len(runs))
         except BaseException as exc:
-            session.end(spec, "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed",
-                        error=None if isinstance(exc, KeyboardInterrupt) else exc)
+            interrupted = isinstance(exc, KeyboardInterrupt)
+            session.end(spec, "interrupted" if interrupted else "failed",
+                        error=None if interrupted else exc, quiet=True)
             raise
         session.end(spec, "complete" if session.done == len(runs) else "incomplete")
-    return SweepOutcome(store.out, len(runs), session.done, session.failed, session.this_session,
-                        session.seconds, session.status, backend.name, backend.slots, batch)
+    outcome = SweepOutcome(store.out, len(runs), session.done, session.failed,
+                           session.this_session, session.seconds, session.status, backend.name,
+                           backend.slots, batch, retried)
+    outcome.warnings += _warnings(previous, record, outcome)
+    return outcome
+
+
+def _provenance(spec: SweepSpec, argv: list[str] | None) -> dict[str, Any]:
+    """Provenance of this session: the spec file, the scenario's files and the network files."""
+    from sim.config import load_scenario
+    from sim.provenance import provenance, scenario_inputs
+    from sim.sweep.resolved import _network_values
+
+    config = load_scenario(spec.sweep.scenario, arm=spec.sweep.arm,
+                           overrides=resolve_files(base_overrides(spec), spec.base_dir))
+    inputs: dict[str, Any] = {}
+    if Path(spec.source).is_file():
+        inputs["sweep spec"] = Path(spec.source)
+    inputs.update(scenario_inputs(config))
+    networks = [resolve_files({"network.path": v}, spec.base_dir)["network.path"]
+                for v in _network_values(spec)]
+    if networks:
+        inputs["network (design)"] = networks
+    return provenance(inputs=inputs, overrides=dict(spec.sweep.fixed), argv=argv)
+
+
+@contextlib.contextmanager
+def _writes(store: SweepStore) -> Iterator[None]:
+    """Writes to the output folder: an OSError there (a full disk) becomes one clear
+    :class:`SweepWriteError`, not a traceback."""
+    try:
+        yield
+    except OSError as exc:
+        raise SweepWriteError(_write_failure(store.out, exc)) from None
+
+
+def _write_failure(out: Path, exc: OSError) -> str:
+    """One line for a write that failed mid-sweep: what, where, and how to go on."""
+    reason = exc.strerror or str(exc) or type(exc).__name__
+    where = f" ({exc.filename})" if exc.filename else ""
+    return (f"cannot write to {out}: {reason}{where}. Runs finished before this are saved; "
+            f"make room (or fix the folder), then continue with --resume")
+
+
+def _warnings(previous: dict[str, Any] | None, record: dict[str, Any],
+              outcome: SweepOutcome) -> list[str]:
+    notes = []
+    if outcome.runs_failed:
+        notes.append(f"{outcome.runs_failed} runs raised (listed in errors.csv); once their cause "
+                     f"is fixed, run them again with --retry-failed")
+    before = _code_versions(previous)
+    now_version = record["recip_version"]
+    if before and before != {now_version}:
+        notes.append(f"earlier sessions of this sweep ran recip {', '.join(sorted(before))}; this "
+                     f"one ran {now_version}: if the model's code changed, rows may differ "
+                     f"between sessions (see each session's provenance in manifest.json)")
+    return notes
+
+
+def _code_versions(previous: dict[str, Any] | None) -> set[str]:
+    if not previous:
+        return set()
+    return {s["provenance"]["recip_version"] for s in previous.get("sessions", [])
+            if isinstance(s.get("provenance"), dict) and "recip_version" in s["provenance"]}
 
 
 class _Session:
@@ -379,14 +465,22 @@ class _Session:
         if time.perf_counter() - self._saved > self.SAVE_EVERY:
             self.save()
 
-    def end(self, spec: SweepSpec, status: str, error: BaseException | None = None) -> None:
+    def end(self, spec: SweepSpec, status: str, error: BaseException | None = None,
+            quiet: bool = False) -> None:
+        """Record how the session ended. ``quiet``: the session is ending on an exception, so a
+        manifest that cannot be written (a full disk) must not hide that exception."""
         self.status = status
         self.entry["finished"] = now()
         if error is not None:
             self.entry["error"] = f"{type(error).__name__}: {error}"
-        if self.failed or self.store.errors_path.exists():
-            self.store.write_errors(spec.design.parameter_names)
-        self.save()
+        try:
+            if self.failed or self.store.errors_path.exists():
+                self.store.write_errors(spec.design.parameter_names)
+            self.save()
+        except OSError as exc:
+            if not quiet:
+                raise SweepWriteError(_write_failure(self.store.out, exc)) from None
+            log.debug("could not update %s: %s", self.store.manifest_path, exc)
 
     def save(self) -> None:
         self.entry.update(status=self.status, runs=self.this_session,
@@ -397,11 +491,15 @@ class _Session:
         self._saved = time.perf_counter()
 
 
-def _start_manifest(spec: SweepSpec, previous: dict[str, Any] | None, *, points: int,
-                    runs: int) -> dict[str, Any]:
+SEED_RULE = ("replication r of every design point: "
+             "int(SeedSequence(seed).spawn(replications)[r].generate_state(1, uint64)[0] >> 1)")
+
+
+def _start_manifest(spec: SweepSpec, previous: dict[str, Any] | None, *, model: dict[str, Any],
+                    provenance: dict[str, Any], points: int, runs: int) -> dict[str, Any]:
     base = previous or {"started": now(), "sessions": []}
     return {
-        "format": 1,
+        "format": FORMAT_VERSION,
         "spec_file": spec.source,
         "fingerprint": spec.fingerprint(),
         # As written (defaults left out), so that it reads like the spec file and loads back.
@@ -411,7 +509,10 @@ def _start_manifest(spec: SweepSpec, previous: dict[str, Any] | None, *, points:
         "points": points,
         "replications": spec.sweep.replications,
         "runs_total": runs,
-        "environment": environment(),
+        "seeds": {"base": spec.sweep.seed, "rule": SEED_RULE},
+        "model": model,
+        # This session's; every session's own is in its entry below.
+        "provenance": provenance,
         "started": base["started"],
         "sessions": base.get("sessions", []),
     }

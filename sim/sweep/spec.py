@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
+import os
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -34,9 +36,29 @@ DESIGN_KINDS = ("grid", "list", "lhs", "sobol", "morris")
 CONTINUOUS_KINDS = ("lhs", "sobol", "morris")
 DEFAULT_LEVELS = 4
 
+# Limits: each large enough for any real study, small enough that nothing is built or run that
+# would exhaust the machine before the user hears about it.
+MAX_STEPS = 100_000
+"""As a scenario's own ``steps`` (sim.config.Scenario.steps)."""
+MAX_RUNS = 1_000_000
+"""Design points x replications. A million runs of a small model is a day on a workstation;
+more is a sign of a typo (a grid of 10 parameters x 10 values is 10**10 points)."""
+MAX_POINTS = MAX_RUNS
+MAX_PARAMETERS = 100
+MAX_METRICS = 200
+MAX_BATCH = 10_000
+MAX_LEVELS = 100
+MAX_SEED = 2**63 - 1
+MAX_SPEC_BYTES = 1 << 20
+MAX_NESTING = 16
+MAX_TEXT = 4096
+FILE_PARAMETERS = ("network.path",)
+"""Override keys whose values are files: a relative path is relative to the spec's folder."""
+
 # A parameter value as TOML gives it. Strict types so that `true` stays a bool and `1` an int.
 Scalar = StrictBool | StrictInt | StrictFloat | StrictStr
 Number = StrictInt | StrictFloat
+Count = StrictInt  # TOML integers only: `steps = "10"` or `steps = 10.5` is a mistake
 
 
 class SweepSpecError(ScenarioError):
@@ -44,7 +66,9 @@ class SweepSpecError(ScenarioError):
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    # allow_inf_nan=False: TOML's nan and inf are never a sensible value in a spec (the
+    # before-validators give the clearer message; this is the backstop).
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, allow_inf_nan=False)
 
 
 class Bounds(_Strict):
@@ -62,22 +86,32 @@ class Bounds(_Strict):
 class Sweep(_Strict):
     """The ``[sweep]`` table: what to run and what to record."""
 
-    scenario: str
-    arm: str | None = None
-    steps: Annotated[int, Field(ge=1)] | None = None
-    replications: Annotated[int, Field(ge=1)] = 1
-    seed: Annotated[int, Field(ge=0)] = 0
-    metrics: list[str] = Field(min_length=1)
-    every: Annotated[int, Field(ge=0)] = 0
-    batch: Annotated[int, Field(ge=1)] | None = None
+    scenario: Annotated[str, Field(min_length=1, max_length=MAX_TEXT)]
+    arm: Annotated[str, Field(max_length=MAX_TEXT)] | None = None
+    steps: Annotated[Count, Field(ge=1, le=MAX_STEPS)] | None = None
+    replications: Annotated[Count, Field(ge=1, le=MAX_RUNS)] = 1
+    seed: Annotated[Count, Field(ge=0, le=MAX_SEED)] = 0
+    metrics: list[str] = Field(min_length=1, max_length=MAX_METRICS)
+    every: Annotated[Count, Field(ge=0, le=MAX_STEPS)] = 0
+    batch: Annotated[Count, Field(ge=1, le=MAX_BATCH)] | None = None
     fixed: dict[str, Scalar] = Field(default={}, alias="set")
 
     @model_validator(mode="before")
     @classmethod
     def _flatten_set(cls, data: Any) -> Any:
         if isinstance(data, dict) and isinstance(data.get("set"), dict):
-            data = {**data, "set": flatten(data["set"])}
+            data = {**data, "set": flatten(data["set"], where="sweep.set")}
+            for name, value in data["set"].items():
+                _check_scalar(f'sweep.set."{name}"', value)
         return data
+
+    @model_validator(mode="after")
+    def _plain_text(self):
+        for field, text in (("sweep.scenario", self.scenario), ("sweep.arm", self.arm)):
+            if text is not None and not text.isprintable():
+                raise ValueError(f"{field} = {text!r}: control characters are not allowed; give "
+                                 f"a scenario name or a path to a .toml file")
+        return self
 
     @model_validator(mode="after")
     def _metric_names(self):
@@ -97,11 +131,11 @@ class Design(_Strict):
     """The ``[design]`` table: which parameter values to run."""
 
     kind: Literal["grid", "list", "lhs", "sobol", "morris"]
-    parameters: dict[str, list[Scalar] | Bounds] = {}
-    points: list[dict[str, Scalar]] = []
-    samples: Annotated[int, Field(ge=1)] | None = None
-    levels: Annotated[int, Field(ge=2)] = DEFAULT_LEVELS
-    second_order: bool = False
+    parameters: dict[str, list[Scalar] | Bounds] = Field(default={}, max_length=MAX_PARAMETERS)
+    points: list[dict[str, Scalar]] = Field(default=[], max_length=MAX_POINTS)
+    samples: Annotated[Count, Field(ge=1, le=MAX_POINTS)] | None = None
+    levels: Annotated[Count, Field(ge=2, le=MAX_LEVELS)] = DEFAULT_LEVELS
+    second_order: StrictBool = False
 
     @model_validator(mode="before")
     @classmethod
@@ -113,11 +147,15 @@ class Design(_Strict):
         data = dict(data)
         kind = data.get("kind")
         if isinstance(data.get("parameters"), dict):
-            data["parameters"] = flatten(data["parameters"])
+            data["parameters"] = flatten(data["parameters"], where="design.parameters")
             for name, value in data["parameters"].items():
                 _check_parameter_shape(kind, name, value)
         if isinstance(data.get("points"), list):
-            data["points"] = [flatten(p) if isinstance(p, dict) else p for p in data["points"]]
+            data["points"] = [flatten(p, where=f"design.points[{i}]") if isinstance(p, dict) else p
+                              for i, p in enumerate(data["points"])]
+            for i, point in enumerate(data["points"]):
+                for name, value in (point.items() if isinstance(point, dict) else ()):
+                    _check_scalar(f'design.points[{i}]."{name}"', value)
         return data
 
     @model_validator(mode="after")
@@ -143,10 +181,46 @@ class Design(_Strict):
         if self.second_order and self.kind != "sobol":
             raise ValueError("design.second_order = true: only kind = 'sobol' takes "
                              "second_order")
+        if self.kind == "morris" and self.levels % 2:
+            raise ValueError(f"design.levels = {self.levels}: Morris needs an even number of "
+                             f"levels (an odd number biases the sample), e.g. {self.levels + 1}")
         if self.kind == "grid":
             for name, values in self.parameters.items():
                 _check_grid_values(name, values)  # type: ignore[arg-type]
+        if len(self.parameter_names) > MAX_PARAMETERS:
+            raise ValueError(f"design.points: {len(self.parameter_names)} parameters; at most "
+                             f"{MAX_PARAMETERS}")
+        count = self.point_count()
+        if count > MAX_POINTS:
+            raise ValueError(f"design: {self._count_text()} = {count:,} design points; at most "
+                             f"{MAX_POINTS:,}. Use fewer values or samples (an lhs or sobol "
+                             f"design covers many parameters with far fewer points)")
         return self
+
+    def point_count(self) -> int:
+        """The number of design points, computed without building them."""
+        d = len(self.parameter_names)
+        if self.kind == "grid":
+            return math.prod(len(v) for v in self.parameters.values())  # type: ignore[arg-type]
+        if self.kind == "list":
+            return len(self.points)
+        n = self.samples or 0
+        if self.kind == "sobol":
+            return n * (2 * d + 2 if self.second_order else d + 2)
+        if self.kind == "morris":
+            return n * (d + 1)
+        return n
+
+    def _count_text(self) -> str:
+        d = len(self.parameter_names)
+        if self.kind == "grid":
+            return "a grid of " + " x ".join(str(len(v)) for v in self.parameters.values())
+        if self.kind == "sobol":
+            per_sample = f"2 x {d} + 2" if self.second_order else f"{d} + 2"
+            return f"design.samples = {self.samples} x ({per_sample})"
+        if self.kind == "morris":
+            return f"design.samples = {self.samples} x ({d} + 1)"
+        return f"design.{'points' if self.kind == 'list' else 'samples'}"
 
     @property
     def parameter_names(self) -> list[str]:
@@ -170,7 +244,19 @@ class SweepSpec(_Strict):
         if both:
             raise ValueError(f"sweep.set and the design both set {', '.join(both)}; a parameter is "
                              f"either fixed (sweep.set) or varied (design), not both")
+        runs = self.design.point_count() * self.sweep.replications
+        if runs > MAX_RUNS:
+            raise ValueError(f"sweep.replications = {self.sweep.replications} x "
+                             f"{self.design.point_count():,} design points = {runs:,} runs; at "
+                             f"most {MAX_RUNS:,} runs per sweep")
         return self
+
+    @property
+    def base_dir(self) -> Path:
+        """The folder relative paths in the spec are relative to: the spec file's (the working
+        directory for a spec built in code)."""
+        source = Path(self.source)
+        return source.parent.absolute() if source.suffix == ".toml" else Path.cwd()
 
     def fingerprint(self) -> str:
         """A hash of everything that decides the rows (not ``batch`` nor the file's location):
@@ -181,7 +267,7 @@ class SweepSpec(_Strict):
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def flatten(table: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+def flatten(table: Mapping[str, Any], prefix: str = "", *, where: str = "") -> dict[str, Any]:
     """Dotted names from nested tables: ``{"buyers": {"n": [1]}}`` -> ``{"buyers.n": [1]}``.
 
     TOML reads an unquoted ``buyers.n = 5`` as nested tables; a ``{low, high}`` table is bounds,
@@ -194,10 +280,34 @@ def flatten(table: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     for key, value in table.items():
         name = f"{prefix}{key}"
         if isinstance(value, dict) and value and not set(value) <= {"low", "high"}:
-            flat.update(flatten(value, f"{name}."))
+            if name.count(".") >= MAX_NESTING:
+                raise ValueError(f'{where}."{name}": nested more than {MAX_NESTING} levels deep; '
+                                 f"parameter names are dotted keys such as \"buyers.n\"")
+            flat.update(flatten(value, f"{name}.", where=where))
         else:
             flat[name] = value
     return flat
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _check_scalar(where: str, value: Any) -> None:
+    """A parameter value: a finite number, a string without control characters, or a boolean."""
+    if not isinstance(value, bool | int | float | str):
+        kind = ("a list" if isinstance(value, list) else "a table" if isinstance(value, dict)
+                else "a date or time" if hasattr(value, "isoformat") else type(value).__name__)
+        raise ValueError(f"{where} = {_shown(value)}: must be one number, string or boolean, "
+                         f"not {kind}")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"{where} = {value!r}: must be a finite number (nan and inf are not "
+                         f"allowed)")
+    if isinstance(value, str) and not value.isprintable():
+        raise ValueError(f"{where} = {value!r}: control characters are not allowed in a value")
+    if isinstance(value, str) and len(value) > MAX_TEXT:
+        raise ValueError(f"{where}: a text value of {len(value):,} characters; at most "
+                         f"{MAX_TEXT:,}")
 
 
 def _check_parameter_shape(kind: Any, name: str, value: Any) -> None:
@@ -207,9 +317,11 @@ def _check_parameter_shape(kind: Any, name: str, value: Any) -> None:
             raise ValueError(f"{where}: kind = {kind!r} takes bounds, e.g. "
                              f'"{name}" = {{ low = 0.1, high = 0.9 }}')
         low, high = value["low"], value["high"]
-        numbers = all(isinstance(v, int | float) and not isinstance(v, bool) for v in (low, high))
-        if not numbers:
+        if not all(_is_number(v) for v in (low, high)):
             raise ValueError(f"{where}: low and high must be numbers")
+        if not all(math.isfinite(v) for v in (low, high)):
+            raise ValueError(f"{where}: low and high must be finite numbers (nan and inf are "
+                             f"not allowed)")
         if not low < high:
             raise ValueError(f"{where}: low must be below high")
     elif kind == "grid":
@@ -222,6 +334,7 @@ def _check_parameter_shape(kind: Any, name: str, value: Any) -> None:
             if not isinstance(item, bool | int | float | str):
                 raise ValueError(f"{where}: values must be numbers, strings or booleans, not "
                                  f"{item!r}")
+            _check_scalar(f'design.parameters."{name}"', item)
     elif kind == "list":
         raise ValueError(f"{where}: kind = 'list' takes [[design.points]] tables, not "
                          f"[design.parameters]")
@@ -284,21 +397,47 @@ def _check_continuous(design: Design) -> None:
 def load_spec(path: str | Path, *, check_scenario: bool = True) -> SweepSpec:
     """Load a sweep spec file and check it, before any run, against the scenario it names.
 
-    A relative scenario path (``scenario = "my.toml"``) is taken relative to the spec file.
-    Raises :class:`SweepSpecError` naming the file, the field, the value and what is allowed.
+    A relative scenario path (``scenario = "my.toml"``) and relative network files
+    (``network.path``) are taken relative to the spec file. Raises :class:`SweepSpecError`
+    naming the file, the field, the value and what is allowed.
     """
     path = Path(path)
-    if not path.is_file():
-        raise SweepSpecError(f"sweep spec {str(path)!r} does not exist")
-    try:
-        raw = tomllib.loads(path.read_text())
-    except tomllib.TOMLDecodeError as exc:
-        raise SweepSpecError(f"{path}: not valid TOML: {exc}") from None
+    raw = _read_spec(path)
     spec = parse_spec(raw, origin=str(path))
     spec.sweep.scenario = _resolve_scenario(spec.sweep.scenario, path.parent)
     if check_scenario:
         check_against_scenario(spec)
     return spec
+
+
+def _read_spec(path: Path) -> dict[str, Any]:
+    """The spec file's TOML, or a one-line error for anything that is not a small text file."""
+    try:
+        if not path.exists():
+            raise SweepSpecError(f"sweep spec {str(path)!r} does not exist")
+        if not path.is_file():
+            raise SweepSpecError(f"sweep spec {str(path)!r} is not a regular file; give a .toml "
+                                 f"file")
+        size = path.stat().st_size
+        if size > MAX_SPEC_BYTES:
+            raise SweepSpecError(f"{path}: {size:,} bytes; a sweep spec is at most "
+                                 f"{MAX_SPEC_BYTES:,} bytes (list long designs as lhs or sobol)")
+        data = path.read_bytes()
+    except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the path
+        raise SweepSpecError(f"sweep spec {str(path)!r} cannot be read: "
+                             f"{getattr(exc, 'strerror', None) or exc}") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise SweepSpecError(f"{path}: not UTF-8 text (byte {exc.start}); save the spec as "
+                             f"UTF-8") from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise SweepSpecError(f"{path}: not valid TOML: {exc}") from None
+    except RecursionError:
+        raise SweepSpecError(f"{path}: not valid TOML: arrays or tables nested too deeply"
+                             ) from None
 
 
 def parse_spec(raw: Mapping[str, Any], *, origin: str = "<spec>") -> SweepSpec:
@@ -316,28 +455,79 @@ def _resolve_scenario(scenario: str, base: Path) -> str:
     if not candidate.is_absolute():
         candidate = base / candidate
     # An absolute path so that workers started elsewhere (a Dask cluster) find the same file.
-    return str(candidate.resolve()) if candidate.is_file() else scenario
+    try:
+        return str(candidate.resolve()) if candidate.is_file() else scenario
+    except (OSError, ValueError):
+        return scenario  # unreadable: the scenario check says so
+
+
+def resolve_files(overrides: Mapping[str, Any], base: str | Path) -> dict[str, Any]:
+    """``overrides`` with the values of :data:`FILE_PARAMETERS` made absolute against ``base``
+    (the spec's folder), so that a sweep runs the same from any working directory.
+
+    >>> resolve_files({"network.path": "nets/a.edges", "buyers.n": 5}, "/study")
+    {'network.path': '/study/nets/a.edges', 'buyers.n': 5}
+    """
+    resolved = dict(overrides)
+    for key in FILE_PARAMETERS:
+        value = resolved.get(key)
+        if isinstance(value, str) and value and not os.path.isabs(value):
+            resolved[key] = os.path.join(str(base), value)
+    return resolved
+
+
+ALLOWED = {
+    "sweep": "a table, [sweep]",
+    "design": "a table, [design]",
+    "sweep.scenario": "a shipped scenario's name or a path to a .toml file",
+    "sweep.arm": "the name of one of the scenario's arms",
+    "sweep.steps": f"a whole number from 1 to {MAX_STEPS:,} (or none: the scenario's own)",
+    "sweep.replications": f"a whole number from 1 to {MAX_RUNS:,}",
+    "sweep.seed": "a whole number from 0 to 2**63 - 1",
+    "sweep.metrics": f"a list of 1 to {MAX_METRICS} metric names",
+    "sweep.every": f"a whole number from 0 (the final step only) to {MAX_STEPS:,}",
+    "sweep.batch": f"a whole number from 1 to {MAX_BATCH:,} (or none: automatic)",
+    "sweep.set": "a table of dotted keys and numbers, strings or booleans",
+    "design.parameters": f"a table of 1 to {MAX_PARAMETERS} parameters",
+    "design.points": f"1 to {MAX_POINTS:,} [[design.points]] tables",
+    "design.samples": f"a whole number from 1 to {MAX_POINTS:,}",
+    "design.levels": f"an even whole number from 2 to {MAX_LEVELS}",
+    "design.second_order": "true or false",
+}
+"""What each field allows, added to pydantic's own messages."""
+
+MAX_SHOWN = 120
+"""Characters of a value repeated in a message (a huge value is cut)."""
 
 
 def describe_errors(exc: ValidationError, origin: str) -> str:
     """One line per problem: ``field = value: what is wrong and what is allowed``."""
     lines = []
     for err in exc.errors():
-        loc = ".".join(str(part) for part in err["loc"] if part != "source")
+        parts = [str(part) for part in err["loc"] if part != "source"]
+        loc = ".".join(parts)
         msg = err["msg"].removeprefix("Value error, ")
+        shown = _shown(err.get("input"))
         if err["type"] == "extra_forbidden":
             allowed = _allowed_fields(err["loc"][:-1])
-            lines.append(f"{loc} = {err['input']!r}: unknown field; allowed: {', '.join(allowed)}")
+            lines.append(f"{loc} = {shown}: unknown field; allowed: {', '.join(allowed)}")
         elif err["type"] == "missing":
             lines.append(f"{loc}: missing; this field is required")
         elif err["type"] == "literal_error":
             allowed = ", ".join(repr(k) for k in DESIGN_KINDS)
-            lines.append(f"{loc} = {err['input']!r}: must be one of {allowed}")
+            lines.append(f"{loc} = {shown}: must be one of {allowed}")
         elif err["type"] == "value_error":
             lines.append(msg)  # our own checks: the message already names field and value
         else:
-            lines.append(f"{loc} = {err['input']!r}: {msg}" if loc else msg)
+            field = ".".join(parts[:2])
+            allowed = f"; allowed: {ALLOWED[field]}" if field in ALLOWED else ""
+            lines.append(f"{loc} = {shown}: {msg}{allowed}" if loc else msg)
     return f"{origin}: " + ("\n  " if len(lines) > 1 else "") + "\n  ".join(lines)
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= MAX_SHOWN else f"{text[:MAX_SHOWN]}... ({len(text):,} characters)"
 
 
 def _allowed_fields(loc: tuple) -> list[str]:
@@ -352,31 +542,161 @@ def _allowed_fields(loc: tuple) -> list[str]:
 
 
 def check_against_scenario(spec: SweepSpec) -> None:
-    """Fail before any run if the scenario, arm, a parameter, a value or a metric is not usable.
+    """Fail before any run if the scenario, arm, a parameter, a value, a network file or a
+    metric is not usable.
 
     Each parameter is tried with its extreme values (numbers) or every value (strings,
     booleans), the other parameters at their first value, so a bad name or an out-of-range value
-    is found without running anything.
+    is found without running anything. Every network file is opened and its network built once.
     """
-    from sim.config import load_scenario
-
-    origin, sweep = spec.source, spec.sweep
+    sweep = spec.sweep
 
     def attempt(field: str, overrides: Mapping[str, Any], arm: str | None = sweep.arm):
-        try:
-            return load_scenario(sweep.scenario, arm=arm, overrides=overrides)
-        except ScenarioError as exc:
-            raise SweepSpecError(f"{origin}: {field}: {exc}") from None
+        return _load(spec, field, overrides, arm)
 
     attempt(f"sweep.scenario = {sweep.scenario!r}", {}, arm=None)
     if sweep.arm is not None:
         attempt(f"sweep.arm = {sweep.arm!r}", {})
-    config = attempt("sweep.set", dict(sweep.fixed))
-    base = {**sweep.fixed, **_first_values(spec)}
+    base = base_overrides(spec)
+    config = _load_base(spec, base)
+    # The base loads: a failure below is the value tried, not another parameter.
     for name, values in _values_to_try(spec).items():
         for value in values:
             attempt(f'design.parameters."{name}" = {value!r}', {**base, name: value})
+    _check_network_files(spec, base)
     _check_metrics(spec, config)
+
+
+def _load_base(spec: SweepSpec, base: dict[str, Any]) -> Any:
+    """The scenario with ``sweep.set`` and the design's first values, or an error blaming the
+    value at fault.
+
+    They are loaded together because a set value may need a design value (network.kind =
+    "edgelist" needs the design's network.path): on its own, such a value would fail. So the
+    value blamed is the one whose removal makes the rest load; failing that (two bad values),
+    a design value that fails on its own or a set value that fails with the design's values;
+    failing that, the combination.
+    """
+    design = _first_values(spec)
+    field = "sweep.set with the design's first values" if design else "sweep.set"
+    try:
+        return _load(spec, field, base, spec.sweep.arm)
+    except SweepSpecError as together:
+        suspects = [(f'design.parameters."{k}" = {v!r}', k, v) for k, v in design.items()]
+        suspects += [(f'sweep.set."{k}" = {v!r}', k, v) for k, v in spec.sweep.fixed.items()]
+        for where, key, value in suspects:
+            rest = {k: v for k, v in base.items() if k != key}
+            if _loads(spec, rest):
+                _load(spec, where, {key: value}, spec.sweep.arm)  # its own message, if alone
+                _load(spec, where, base, spec.sweep.arm)  # else the message in company
+        for where, key, value in suspects:  # with the design's values a set value may need
+            _load(spec, where, {**design, key: value} if key in spec.sweep.fixed
+                  else {key: value}, spec.sweep.arm)
+        raise together from None
+
+
+def _loads(spec: SweepSpec, overrides: dict[str, Any]) -> bool:
+    try:
+        _load(spec, "", overrides, spec.sweep.arm)
+    except SweepSpecError:
+        return False
+    return True
+
+
+def _load(spec: SweepSpec, field: str, overrides: Mapping[str, Any], arm: str | None):
+    """The scenario with ``overrides`` (files resolved against the spec), or an error that names
+    the spec's ``field``."""
+    from sim.config import load_scenario
+
+    try:
+        return load_scenario(spec.sweep.scenario, arm=arm,
+                             overrides=resolve_files(overrides, spec.base_dir))
+    except ScenarioError as exc:
+        raise SweepSpecError(f"{spec.source}: {field}: {exc}") from None
+    except (TypeError, ValueError, KeyError, IndexError, AttributeError, RecursionError) as exc:
+        # The scenario loader should have said ScenarioError; still one line for the user.
+        raise SweepSpecError(f"{spec.source}: {field}: not a usable value "
+                             f"({type(exc).__name__}: {exc})") from None
+
+
+def _file_values(spec: SweepSpec) -> list[tuple[str, str, dict[str, Any]]]:
+    """Each file named in the spec (FILE_PARAMETERS): the field, the value as written, and the
+    overrides of the first design point that uses it."""
+    found: dict[str, tuple[str, dict[str, Any]]] = {}
+    fixed = dict(spec.sweep.fixed)
+    design = spec.design
+    for key in FILE_PARAMETERS:
+        if isinstance(fixed.get(key), str):
+            found.setdefault(fixed[key], (f'sweep.set."{key}"', {**fixed, **_first_values(spec)}))
+        if design.kind == "grid" and isinstance(design.parameters.get(key), list):
+            first = {**fixed, **_first_values(spec)}
+            for value in design.parameters[key]:  # type: ignore[union-attr]
+                found.setdefault(value, (f'design.parameters."{key}"', {**first, key: value}))
+        if design.kind == "list":
+            for i, point in enumerate(design.points):
+                if isinstance(point.get(key), str):
+                    found.setdefault(point[key], (f'design.points[{i}]."{key}"', {**fixed, **point}))
+    return [(field, value, overrides) for value, (field, overrides) in found.items()]
+
+
+def _check_network_files(spec: SweepSpec, base: Mapping[str, Any]) -> None:
+    """Every network file (in the spec, or the scenario's own) exists, is a readable regular
+    file, and builds a network of the run's size: checked once, before the sweep starts."""
+    checks = _file_values(spec)
+    if not checks:
+        checks = [("sweep.scenario", "", dict(base))]  # the scenario's own network file, if any
+    for field, value, overrides in checks:
+        where = f"{field} = {value!r}" if value else field
+        config = _load(spec, where, overrides, spec.sweep.arm)
+        if config.network.kind not in ("edgelist", "graphml"):
+            continue
+        path = Path(config.network.path or "")
+        problem = _file_problem(path)
+        if problem:
+            relative = (f" (relative paths are relative to the spec's folder {spec.base_dir})"
+                        if value and not os.path.isabs(value) else "")
+            raise SweepSpecError(f"{spec.source}: {where}: network file {str(path)!r} "
+                                 f"{problem}{relative}")
+        _try_network(spec, where, config)
+
+
+def _file_problem(path: Path) -> str | None:
+    try:
+        if not path.exists():
+            return "does not exist"
+        if not path.is_file():
+            return "is not a regular file"
+        if path.stat().st_size == 0:
+            return "is empty"
+        with path.open("rb") as handle:
+            handle.read(1)
+    except (OSError, ValueError) as exc:
+        return f"cannot be read ({getattr(exc, 'strerror', None) or exc})"
+    return None
+
+
+def _try_network(spec: SweepSpec, where: str, config: Any) -> None:
+    """Build the network of a file once: a file that cannot make this run's network fails here,
+    not in every run."""
+    import numpy as np
+
+    from sim.network import build_network
+
+    try:
+        build_network(config.network, config.buyers.n, np.random.default_rng(0))
+    except ScenarioError as exc:
+        raise SweepSpecError(f"{spec.source}: {where}: {exc}") from None
+    except Exception as exc:  # a file networkx cannot read: its reader's message, on one line
+        reason = " ".join(str(exc).split()) or type(exc).__name__
+        raise SweepSpecError(f"{spec.source}: {where}: cannot read network file "
+                             f"{config.network.path!r} as {config.network.kind} "
+                             f"({type(exc).__name__}: {reason})") from None
+
+
+def base_overrides(spec: SweepSpec) -> dict[str, Any]:
+    """``sweep.set`` with each design parameter at its first value: a valid scenario to load
+    when the design's own values do not matter (they are overridden per point)."""
+    return {**spec.sweep.fixed, **_first_values(spec)}
 
 
 def _first_values(spec: SweepSpec) -> dict[str, Any]:

@@ -9,15 +9,17 @@ Layout of ``OUT``::
 
 Every run's rows sit in exactly one chunk, its failure included (one row with ``error`` set and
 no metrics), so the chunks alone say which runs are finished: ``--resume`` reads only their
-``run_id`` column. Nothing ever holds all rows in memory: readers go chunk by chunk.
+``run_id`` column. ``--retry-failed`` first rewrites each chunk without its failed runs (one
+atomic replace per chunk), so a run is never in two chunks, even if that is interrupted. Nothing
+ever holds all rows in memory: readers go chunk by chunk. JSON is strict (no NaN or Infinity).
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
-import platform
 import secrets
 import tempfile
 from collections.abc import Iterator, Sequence
@@ -26,20 +28,48 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from sim.sweep.resolved import changes, describe_changes
 from sim.sweep.spec import SweepSpec, SweepSpecError
 
 ID_COLUMNS = ("run_id", "point", "replication", "seed")
 MANIFEST = "manifest.json"
 ERRORS = "errors.csv"
 CHUNKS = "chunks"
-FORMAT_VERSION = 1
+LOCK = ".lock"
+FORMAT_VERSION = 2
+"""2: the manifest records the resolved model and each session's provenance."""
 
 
 def now() -> str:
     """The time as an ISO 8601 string in UTC (for the manifest)."""
     return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def strict_json(obj: Any, **dumps: Any) -> str:
+    """``json.dumps`` that never writes NaN or Infinity (strict readers reject them): non-finite
+    floats become null, numpy scalars Python numbers.
+
+    >>> strict_json({"a": float("nan"), "b": [1.5, float("inf")]})
+    '{"a": null, "b": [1.5, null]}'
+    """
+    return json.dumps(_finite(obj), allow_nan=False, **dumps)
+
+
+def _finite(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {str(k): _finite(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_finite(v) for v in obj]
+    if hasattr(obj, "item") and not isinstance(obj, str | bytes):  # numpy scalars
+        obj = obj.item()
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, str | int | float | bool) or obj is None:
+        return obj
+    return str(obj)
 
 
 def result_schema(spec: SweepSpec, points: Sequence[dict[str, Any]]) -> pa.Schema:
@@ -82,6 +112,10 @@ def write_atomic(path: Path, write) -> None:
     os.close(fd)
     try:
         write(Path(tmp))
+        # mkstemp makes the file private; results are for sharing, as the umask allows
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -102,13 +136,23 @@ class SweepStore:
 
     # --- opening ------------------------------------------------------------------------------
 
-    def check(self, spec: SweepSpec, *, resume: bool) -> dict[str, Any] | None:
+    def check(self, spec: SweepSpec, *, resume: bool,
+              model: dict[str, Any] | None = None) -> dict[str, Any] | None:
         """Check that the sweep may write here (nothing is created); return the previous
         manifest when resuming one.
 
-        Without ``resume`` an existing non-empty folder is refused; with it, the folder must hold
-        a sweep of the same spec (same fingerprint) or nothing yet.
+        A folder another sweep is writing is refused. Without ``resume`` an existing non-empty
+        folder is refused; with it, the folder must hold a sweep of the same spec (same
+        fingerprint) and the same resolved ``model`` (see :mod:`sim.sweep.resolved`), or nothing
+        yet.
         """
+        if self.out.exists() and not self.out.is_dir():
+            raise SweepSpecError(f"--out {self.out} is a file, not a folder; give a folder for the "
+                                 f"sweep's results")
+        holder = self._lock_holder()
+        if holder is not None:
+            raise SweepSpecError(f"{self.out}: a sweep is already writing here ({holder}); wait "
+                                 f"for it to end or stop it, then --resume")
         previous = None
         if self.out.exists() and any(self.out.iterdir()):
             if not resume:
@@ -118,12 +162,55 @@ class SweepStore:
             if previous is None and self.chunk_files():
                 raise SweepSpecError(f"{self.out}: chunks without {MANIFEST}; not a sweep folder "
                                      f"this version can resume; choose another --out")
-            if previous is not None and previous.get("fingerprint") != spec.fingerprint():
-                raise SweepSpecError(
-                    f"{self.out} holds a sweep of a different spec (from "
-                    f"{previous.get('spec_file')!r}); resuming would mix results. Choose another "
-                    f"--out, or restore that spec")
+            if previous is not None:
+                self._check_same_sweep(spec, previous, model)
         return previous
+
+    def _check_same_sweep(self, spec: SweepSpec, previous: dict[str, Any],
+                          model: dict[str, Any] | None) -> None:
+        if previous.get("fingerprint") != spec.fingerprint():
+            differences = _spec_changes(previous.get("spec"), spec)
+            raise SweepSpecError(
+                f"{self.out} holds a sweep of a different spec (from "
+                f"{previous.get('spec_file')!r}"
+                + (f"; changed: {describe_changes(differences)}" if differences else "")
+                + "); resuming would mix results. Choose another --out, or restore that spec")
+        if model is None:
+            return
+        old = previous.get("model")
+        if not isinstance(old, dict):
+            raise SweepSpecError(
+                f"{self.out} was written by an older recip that did not record the resolved "
+                f"model, so resuming cannot check that new runs use the same rules; start the "
+                f"sweep again with another --out")
+        if old.get("fingerprint") != model["fingerprint"]:
+            changed = changes(old, model)
+            raise SweepSpecError(
+                f"{self.out}: the model differs from the one its runs were made with, so "
+                f"resuming would mix results of two models. Changed since the sweep started "
+                f"(from the scenario file, scenarios/_defaults.toml, _strategies.toml or a "
+                f"network file): {describe_changes(changed) or 'the resolved parameters'}. "
+                f"Restore them, or run the sweep again with another --out")
+
+    def _lock_holder(self) -> str | None:
+        """Who holds ``OUT/.lock`` now ("pid N"), or None. Opens the lock only if it exists."""
+        path = self.out / LOCK
+        if not path.is_file():
+            return None
+        try:
+            import fcntl
+        except ImportError:  # Windows: no advisory locks
+            return None
+        try:
+            with open(path, "r+") as handle:
+                try:
+                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    return handle.read().strip() or "another process"
+                fcntl.flock(handle, fcntl.LOCK_UN)
+        except OSError:
+            return None  # unreadable: writing() will say what is wrong
+        return None
 
     @contextlib.contextmanager
     def writing(self) -> Iterator[None]:
@@ -133,8 +220,13 @@ class SweepStore:
         The lock is an ``flock`` on ``OUT/.lock``: the system drops it when the holder dies,
         even by SIGKILL, so a killed sweep never blocks its own resumption.
         """
-        self.chunks.mkdir(parents=True, exist_ok=True)
-        with open(self.out / ".lock", "a+") as handle:
+        try:
+            self.chunks.mkdir(parents=True, exist_ok=True)
+            handle = open(self.out / LOCK, "a+")  # noqa: SIM115 - held for the whole block
+        except OSError as exc:
+            raise SweepSpecError(f"--out {self.out}: cannot write there ({exc.strerror or exc}); "
+                                 f"choose another --out") from None
+        with handle:
             _lock_or_fail(handle, self.out)
             for stale in self.chunks.glob(".*.tmp"):
                 stale.unlink(missing_ok=True)
@@ -165,6 +257,27 @@ class SweepStore:
                                              table["error"].to_pylist(), strict=True) if e})
         return ids, failed
 
+    def forget_failed(self) -> int:
+        """Remove the failed runs from the chunks, so that they run again; return how many.
+
+        Each chunk holding a failure is rewritten without it (atomically; a chunk of failures
+        only is deleted). Interrupted half-way, the runs already removed are simply not done
+        yet: the next resume runs them. Their errors stay in ``errors.csv`` until then.
+        """
+        forgotten = 0
+        for chunk in self.chunk_files():
+            errors = self._read(chunk, columns=["error"])["error"]
+            if errors.null_count == len(errors):
+                continue
+            table = self._read(chunk)
+            ok = table.filter(pc.is_null(table["error"]))
+            forgotten += len(set(table["run_id"].to_pylist()) - set(ok["run_id"].to_pylist()))
+            if ok.num_rows:
+                write_atomic(chunk, lambda tmp, ok=ok: pq.write_table(ok, tmp))
+            else:
+                chunk.unlink()
+        return forgotten
+
     def iter_tables(self, columns: list[str] | None = None) -> Iterator[pa.Table]:
         """The chunks one at a time (each holds whole runs)."""
         for chunk in self.chunk_files():
@@ -189,8 +302,8 @@ class SweepStore:
             raise SweepSpecError(f"{self.manifest_path}: not valid JSON ({exc})") from None
 
     def write_manifest(self, manifest: dict[str, Any]) -> None:
-        """Replace the manifest atomically."""
-        text = json.dumps(manifest, indent=2, default=str)
+        """Replace the manifest atomically (strict JSON)."""
+        text = strict_json(manifest, indent=2)
         write_atomic(self.manifest_path, lambda tmp: tmp.write_text(text))
 
     def write_errors(self, parameter_names: Sequence[str]) -> int:
@@ -212,6 +325,21 @@ class SweepStore:
         return len(errors)
 
 
+def _spec_changes(old: Any, spec: SweepSpec) -> list[str]:
+    """Fields that differ between the spec in a manifest and ``spec`` (empty if unknown)."""
+    from sim.sweep.resolved import dotted
+    from sim.sweep.spec import parse_spec
+
+    try:
+        before = parse_spec(old).model_dump(mode="json", by_alias=True, exclude={"source"})
+    except (SweepSpecError, TypeError):
+        return []
+    after = spec.model_dump(mode="json", by_alias=True, exclude={"source"})
+    for dump in (before, after):
+        dump["sweep"].pop("batch", None)
+    return changes({"parameters": dotted(before)}, {"parameters": dotted(after)})
+
+
 def _lock_or_fail(handle, out: Path) -> None:
     try:
         import fcntl
@@ -228,17 +356,6 @@ def _lock_or_fail(handle, out: Path) -> None:
     handle.truncate()
     handle.write(f"pid {os.getpid()}")
     handle.flush()
-
-
-def environment() -> dict[str, str]:
-    """Versions that decide the results, for the manifest (read from the installed packages'
-    metadata: importing mesa would cost the driver half a second)."""
-    from importlib.metadata import version
-
-    import sim
-
-    return {"recip": sim.__version__, "mesa": version("mesa"), "numpy": version("numpy"),
-            "python": platform.python_version(), "platform": platform.platform()}
 
 
 def read_results(out: str | Path, columns: list[str] | None = None) -> Any:

@@ -6,13 +6,16 @@ engine, not the driver's Parquet, progress and cluster machinery: a fresh pool s
 
 from __future__ import annotations
 
+import os
 import signal
+import threading
 import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from sim.sweep.design import Run
+from sim.sweep.spec import resolve_files
 
 if TYPE_CHECKING:
     from sim.sweep.spec import SweepSpec
@@ -32,11 +35,19 @@ class RunSettings:
     metrics: tuple[str, ...]
     every: int | None
     fixed: Mapping[str, Any] = field(default_factory=dict)
+    base: str = ""
+    """The spec's folder: relative file parameters (network.path) are relative to it."""
 
     @classmethod
     def of(cls, spec: SweepSpec) -> RunSettings:
         s = spec.sweep
-        return cls(s.scenario, s.arm, s.steps, tuple(s.metrics), s.every or None, dict(s.fixed))
+        return cls(s.scenario, s.arm, s.steps, tuple(s.metrics), s.every or None, dict(s.fixed),
+                   str(spec.base_dir))
+
+    def overrides(self, run: Run) -> dict[str, Any]:
+        """The overrides of one run: the fixed ones, the design point's, files made absolute."""
+        overrides = {**self.fixed, **run.parameters}
+        return resolve_files(overrides, self.base) if self.base else overrides
 
 
 def run_batch(settings: RunSettings, runs: list[Run], run_function: RunFunction | None = None
@@ -75,7 +86,7 @@ def _checked_rows(settings: RunSettings, runs: list[Run], run_function: RunFunct
                   ) -> list[list[dict[str, Any]]]:
     """The checked rows of ``runs``, one list per run."""
     results = run_function(settings.scenario, arm=settings.arm,
-                           runs=[({**settings.fixed, **run.parameters}, run.seed) for run in runs],
+                           runs=[(settings.overrides(run), run.seed) for run in runs],
                            steps=settings.steps, metrics=list(settings.metrics),
                            every=settings.every)
     if len(results) != len(runs):
@@ -96,3 +107,36 @@ def _checked_rows(settings: RunSettings, runs: list[Run], run_function: RunFunct
 def ignore_sigint() -> None:
     """Workers leave Ctrl-C to the driver, which stops them: no traceback from every worker."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+PARENT_POLL_SECONDS = 0.5
+
+
+def start_worker(parent_pid: int) -> None:
+    """Initializer of a local worker process: ignore Ctrl-C (see :func:`ignore_sigint`) and exit
+    as soon as the driver ``parent_pid`` is gone, however it died.
+
+    A driver killed by SIGKILL cannot stop its pool, and a worker blocked on its task queue, or
+    busy with a long batch, would not notice; a daemon thread checks the driver every
+    :data:`PARENT_POLL_SECONDS` (by pid and start time, so a recycled pid does not fool it).
+    """
+    ignore_sigint()
+    import psutil
+
+    try:
+        parent = psutil.Process(parent_pid)
+    except psutil.NoSuchProcess:
+        os._exit(1)
+
+    def alive() -> bool:
+        try:  # a killed driver whose own parent has not reaped it yet is a zombie: gone too
+            return parent.is_running() and parent.status() != psutil.STATUS_ZOMBIE
+        except psutil.Error:
+            return False
+
+    def watch() -> None:
+        while alive():
+            threading.Event().wait(PARENT_POLL_SECONDS)
+        os._exit(1)  # no cleanup to do: the driver writes every output
+
+    threading.Thread(target=watch, name="recip-watch-driver", daemon=True).start()
