@@ -537,8 +537,8 @@ def load_scenario(scenario: str | Path | Scenario = "pushy_vs_active", *, arm: s
     ``arm`` picks one of the scenario's named conditions; ``overrides`` are dotted keys
     (``{"buyers.n": 500, "strategies.active.gift.value": 10}``) applied last. When the buyers'
     network is a graph handed over (``graph_nodes``: its number of nodes) or a network file,
-    ``buyers.n`` follows it; an override (or, for a file, the same scenario file) that sets
-    another ``buyers.n`` is an error.
+    ``buyers.n`` follows it; an override that sets another ``buyers.n`` is an error, and so is a
+    scenario file that names both a network file and another ``buyers.n``.
 
     >>> load_scenario("pushy_vs_active", overrides={"buyers.n": 300}).buyers.n
     300
@@ -594,8 +594,11 @@ def load_scenario(scenario: str | Path | Scenario = "pushy_vs_active", *, arm: s
         nodes = load_network_file(resolved.network.kind, resolved.network.path).n
     if nodes is None or nodes == resolved.buyers.n:
         return resolved
+    # buyers.n contradicts the network only when set where the network itself is set, or later:
+    # a scenario's own n was for its own network, not for a file an override swaps in
+    network_overridden = any(key == "network" or key.startswith("network.") for key in overrides)
     where = ("override" if "buyers.n" in overrides else
-             "scenario" if n_in_file and graph_nodes is None else None)
+             "scenario" if n_in_file and graph_nodes is None and not network_overridden else None)
     if where is not None:
         network = "the graph" if graph_nodes is not None else repr(resolved.network.path)
         raise ScenarioError(f"{origin} ({where}): buyers.n = {resolved.buyers.n}, but {network} "

@@ -226,15 +226,15 @@ def test_network_files_resolve_against_the_spec_folder_from_any_directory(tmp_pa
 @pytest.mark.parametrize(("paths", "make", "expected"), [
     ('"nets/ring.edges", "nets/none.edges"', None,
      ['design.parameters."network.path" = \'nets/none.edges\'', "does not exist",
-      "relative to the spec's folder"]),
+      "relative to the scenario or spec file"]),
     ('"nets/ring.edges", "nets/empty.edges"', lambda d: (d / "empty.edges").write_text(""),
      ["'nets/empty.edges'", "is empty"]),
     ('"nets/ring.edges", "nets"', None, ["'nets'", "is not a regular file"]),
     ('"nets/ring.edges", "nets/small.edges"', lambda d: ring(d / "small.edges", n=30),
-     ["'nets/small.edges'", "30 nodes but buyers.n = 40"]),
+     ["'nets/small.edges'", "buyers.n = 40, but", "has 30 nodes"]),
     ('"nets/ring.edges", "nets/weighted.edges"',
      lambda d: (d / "weighted.edges").write_text("0 1 {'w': }\n"),
-     ["'nets/weighted.edges'", "cannot read network file"]),
+     ["'nets/weighted.edges'", "line 1", "has 4 fields"]),
 ])
 def test_bad_network_files_are_refused_before_the_sweep_starts(tmp_path, paths, make, expected):
     ring(tmp_path / "nets" / "ring.edges")

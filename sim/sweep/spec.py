@@ -640,57 +640,14 @@ def _file_values(spec: SweepSpec) -> list[tuple[str, str, dict[str, Any]]]:
 
 
 def _check_network_files(spec: SweepSpec, base: Mapping[str, Any]) -> None:
-    """Every network file (in the spec, or the scenario's own) exists, is a readable regular
-    file, and builds a network of the run's size: checked once, before the sweep starts."""
+    """Every network file (in the spec, or the scenario's own) loads: it exists, is a readable
+    regular file, parses, and fits the run (``load_scenario`` reads and checks it, naming the
+    file and line). Checked once, before the sweep starts."""
     checks = _file_values(spec)
     if not checks:
         checks = [("sweep.scenario", "", dict(base))]  # the scenario's own network file, if any
     for field, value, overrides in checks:
-        where = f"{field} = {value!r}" if value else field
-        config = _load(spec, where, overrides, spec.sweep.arm)
-        if config.network.kind not in ("edgelist", "graphml"):
-            continue
-        path = Path(config.network.path or "")
-        problem = _file_problem(path)
-        if problem:
-            relative = (f" (relative paths are relative to the spec's folder {spec.base_dir})"
-                        if value and not os.path.isabs(value) else "")
-            raise SweepSpecError(f"{spec.source}: {where}: network file {str(path)!r} "
-                                 f"{problem}{relative}")
-        _try_network(spec, where, config)
-
-
-def _file_problem(path: Path) -> str | None:
-    try:
-        if not path.exists():
-            return "does not exist"
-        if not path.is_file():
-            return "is not a regular file"
-        if path.stat().st_size == 0:
-            return "is empty"
-        with path.open("rb") as handle:
-            handle.read(1)
-    except (OSError, ValueError) as exc:
-        return f"cannot be read ({getattr(exc, 'strerror', None) or exc})"
-    return None
-
-
-def _try_network(spec: SweepSpec, where: str, config: Any) -> None:
-    """Build the network of a file once: a file that cannot make this run's network fails here,
-    not in every run."""
-    import numpy as np
-
-    from sim.network import build_network
-
-    try:
-        build_network(config.network, config.buyers.n, np.random.default_rng(0))
-    except ScenarioError as exc:
-        raise SweepSpecError(f"{spec.source}: {where}: {exc}") from None
-    except Exception as exc:  # a file networkx cannot read: its reader's message, on one line
-        reason = " ".join(str(exc).split()) or type(exc).__name__
-        raise SweepSpecError(f"{spec.source}: {where}: cannot read network file "
-                             f"{config.network.path!r} as {config.network.kind} "
-                             f"({type(exc).__name__}: {reason})") from None
+        _load(spec, f"{field} = {value!r}" if value else field, overrides, spec.sweep.arm)
 
 
 def base_overrides(spec: SweepSpec) -> dict[str, Any]:
