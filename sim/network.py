@@ -556,9 +556,10 @@ def read_graphml(path: str | Path) -> BuyerGraph:
     index, first_seen = pd.factorize(np.array(ids, dtype=object))  # order of first appearance
     at = np.array(edges_at, dtype=np.int64)
     ends = np.column_stack([index[at], index[at + 1]]).ravel() if at.size else index[:0]
-    node_data: dict[str, list[Any]] = {}
+    node_data: dict[str, list[Any]] = {name: [None] * first_seen.size
+                                       for name in {name for _, name, _ in data}}
     for place, name, text in data:
-        node_data.setdefault(name, [None] * first_seen.size)[index[place]] = text
+        node_data[name][index[place]] = text
     for name, default in keys.values():
         if name in node_data and default is not None:
             node_data[name] = [default if v is None else v for v in node_data[name]]

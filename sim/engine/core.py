@@ -9,6 +9,7 @@ import numpy as np
 
 from sim import rules
 from sim.config import Scenario
+from sim.engine.day import run_day
 from sim.engine.draws import Streams, counter_uniforms
 from sim.engine.stack import PerTie, Stack, Ties
 from sim.engine.state import (
@@ -151,9 +152,10 @@ class Engine:
         return counter_uniforms(day, purpose, self.stack.draw_address(ties), key)
 
     def flag(self, ties: Ties, flag: np.ndarray, tally: str, where=None) -> Ties:
-        """Set a once-only tie flag on ``ties`` (where ``where``); count newly set ones per seller."""
-        chosen = ties if where is None else ties.where(where)
-        new = chosen.where(~chosen.get(flag))
+        """Set a once-only tie flag on ``ties`` (where ``where``); count newly set ones per seller
+        in ``tallies.<tally>``; return the newly set."""
+        new = ~ties.get(flag) if where is None else where & ~ties.get(flag)
+        new = ties.where(new)
         new.put(flag, True)
         getattr(self.tallies, tally)[:] += new.count(self.rows)
         return new
@@ -236,6 +238,11 @@ class Engine:
     def over_buyers_sellers(self, values_at, ties: Ties) -> np.ndarray:
         """For each tie, the sum over all sellers of its buyer's run of ``values_at(index)`` (a
         function of flat tie indices), added seller by seller as a sum over a run's rows would."""
+        if self.runs == 1:  # the buyer's ties are its column, one row per seller
+            total = values_at(ties.buyer)
+            for k in range(1, self.s):
+                total = total + values_at(ties.buyer + k * self.n)
+            return total
         run = self.stack.row_run[ties.row]
         first = self.stack.first_row[run] * self.n + (ties.index % self.n)
         total = values_at(first)
@@ -252,8 +259,6 @@ class Engine:
 
     def step(self) -> None:
         """Advance one day (:func:`sim.engine.day.run_day`)."""
-        from sim.engine.day import run_day
-
         run_day(self)
 
     # --- what metrics and agents read -----------------------------------------------------------

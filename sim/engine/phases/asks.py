@@ -50,8 +50,9 @@ def ask(e: Engine, day: int) -> np.ndarray:
     ties = e.ties(asked)
     a, p, b = PerTie(e.plan.ask, ties.row), e.params(ties), ties.buyer
     said_no_before = ties.get(st.said_no) > 0
-    concede = said_no_before & (a.concede_to > 0) & ~ties.get(st.conceded)
-    retreated = concede | ties.get(st.conceded)
+    conceded_before = ties.get(st.conceded)
+    concede = said_no_before & (a.concede_to > 0) & ~conceded_before
+    retreated = concede | conceded_before
     size = np.where(retreated & (a.concede_to > 0), a.concede_to, a.size)
     after_no = said_no_before & ~concede
     explicit = ~a.implicit
@@ -80,9 +81,10 @@ def ask(e: Engine, day: int) -> np.ndarray:
                                   no_opt_out=p.pressure_no_opt_out,
                                   after_no_weight=p.pressure_after_no,
                                   disproportion_weight=p.disproportion_weight)
+    before = ties.get(st.reactance)
     reactance = np.where(explicit, rules.accumulate_reactance(
-        ties.get(st.reactance), pressure, buyers.reactance_proneness[b],
-        typical_proneness=p.typical_proneness), ties.get(st.reactance))
+        before, pressure, buyers.reactance_proneness[b], typical_proneness=p.typical_proneness),
+        before)
     ties.put(st.reactance, reactance)
     responses.respond(e, day, ties, size, disproportion, concede, reactance)
     return asked

@@ -79,18 +79,8 @@ def compliance_drive(e: Engine, ties: Ties, disproportion: np.ndarray,
     """Rules 3, 4, 8, 10: the push towards yes for the asked ``ties``
     (:func:`sim.rules.compliance_drive`), with what each buyer owes the run's other sellers."""
     st, p = e.state, e.params(ties)
-    gross, motive, status = st.gross.reshape(-1), e.readings()[2].reshape(-1), st.status.reshape(-1)
-
-    def positive_gift_debt(index):
-        return np.maximum(gross[index] * motive[index], 0.0)
-
-    def customer(index):
-        return (status[index] == CUSTOMER).astype(np.int64)
-
-    gift_debt_to_others = (e.over_buyers_sellers(positive_gift_debt, ties)
-                           - positive_gift_debt(ties.index))
-    customer_elsewhere = (e.over_buyers_sellers(customer, ties) - customer(ties.index)) > 0
-    indirect = rules.indirect_obligation(gift_debt_to_others, indirect_share=p.indirect_share)
+    debt_to_others, customer_elsewhere = _with_other_sellers(e, ties)
+    indirect = rules.indirect_obligation(debt_to_others, indirect_share=p.indirect_share)
     return rules.compliance_drive(
         e.obligation_of(ties), indirect, e.plan.liking[ties.row, 0], ties.get(st.trust),
         disproportion, excess, customer_elsewhere, debt_weight=p.debt_weight,
@@ -98,6 +88,37 @@ def compliance_drive(e: Engine, ties: Ties, disproportion: np.ndarray,
         trust_weight=p.trust_weight, neutral_trust=p.neutral_trust,
         disproportion_weight=p.disproportion_weight, reactance_weight=p.reactance_weight,
         competition_weight=p.competition_weight)
+
+
+def _with_other_sellers(e: Engine, ties: Ties) -> tuple[np.ndarray, np.ndarray]:
+    """For each tie: the buyer's positive gift debt to the run's other sellers (the debt to all
+    of them, added seller by seller, less this one's) and whether the buyer is another seller's
+    customer."""
+    gross, motive = e.state.gross.ravel(), e.readings()[2].ravel()
+    status = e.state.status.ravel()
+
+    def positive_gift_debt(index):
+        return np.maximum(gross[index] * motive[index], 0.0)
+
+    def customer(index):
+        return (status[index] == CUSTOMER).astype(np.int64)
+
+    if e.runs > 1:
+        own_debt = positive_gift_debt(ties.index)
+        debt_to_others = e.over_buyers_sellers(positive_gift_debt, ties) - own_debt
+        elsewhere = (e.over_buyers_sellers(customer, ties) - customer(ties.index)) > 0
+        return debt_to_others, elsewhere
+    # one run: the buyer's ties are its column, seller k's at buyer + k * n; each read once
+    debts = [positive_gift_debt(ties.buyer + k * e.n) for k in range(e.s)]
+    customers = [customer(ties.buyer + k * e.n) for k in range(e.s)]
+    own = ties.row
+    total, customers_total = debts[0], customers[0]
+    for k in range(1, e.s):
+        total = total + debts[k]
+        customers_total = customers_total + customers[k]
+    own_debt = np.choose(own, debts) if e.s > 1 else debts[0]
+    own_customer = np.choose(own, customers) if e.s > 1 else customers[0]
+    return total - own_debt, (customers_total - own_customer) > 0
 
 
 def settle(e: Engine, ties: Ties, repayment: np.ndarray) -> None:
