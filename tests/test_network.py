@@ -222,3 +222,12 @@ def test_mean_neighbours_says_what_the_parameters_imply():
     built = build_network(_spec("barabasi_albert", m=3), 400, np.random.default_rng(1)).network
     assert _spec("barabasi_albert", m=3).mean_neighbours(400) == pytest.approx(
         built.degrees().mean())
+
+
+def test_the_readme_lists_every_network_kind():
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    listed = next(line for line in readme.splitlines() if line.startswith('kind = "barabasi_albert"'))
+    named = {word.strip(" ,") for word in listed.split("#", 1)[1].split()}
+    assert named | {"barabasi_albert"} == set(NETWORK_KINDS)
