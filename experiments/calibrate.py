@@ -1,162 +1,192 @@
-"""Fit the global rule parameters once, against the calibration targets of RECIPROCITY.md.
+"""Fit the global rule parameters once, on every calibration target of RECIPROCITY.md (both sets),
+with a Bayesian method, and check each study left out.
 
-Method: Nelder-Mead on a small set of global parameters of ``[rules]`` (below, with bounds),
-minimising the sum of squared standardised errors of the model against the papers' figures
-(Strohmetz et al. 2002, studies 1 and 2; Regan 1971): each target contributes
-((model - paper) / half-width of its tolerance)^2; one-sided targets contribute only when missed.
-Runs use the real model through ``sim.validate.run_validation`` with fixed seeds (common random
-numbers), so the objective is deterministic. Scenario files are never changed; the result is
-written into ``scenarios/_defaults.toml`` (lines marked ``# fitted``) and
-``experiments/CALIBRATION.md``.
+Method (details in the module docstring of :mod:`sim.calibration.fit` and in the report it
+writes, ``experiments/CALIBRATION.md``): emcee's ensemble sampler over the parameters in
+``FITTED`` (uniform priors within bounds, log-uniform where marked), the likelihood comparing
+each target's statistic (mean of the model over fixed seeds, common random numbers) with the
+paper's figure. Every walker of an iteration runs in one batch of stacked engines.
 
-Usage: python experiments/calibrate.py [--reps 3] [--maxiter 300] [--dry-run]
+Outputs: ``scenarios/_posterior.csv`` (the posterior draws, shipped: ``recip validate`` draws
+its posterior-predictive intervals from them), the ``# fitted`` lines of
+``scenarios/_defaults.toml`` (the draw with the highest posterior density: the defaults are the
+posterior's point estimate), ``experiments/CALIBRATION.md`` and its figures in
+``experiments/calibration/``. Leave-one-study-out: each study (scenario file) is left out in turn,
+the parameters refitted without it, and its targets predicted from that posterior.
+
+Scenario files are never changed; no parameter is set per scenario, arm or study.
+
+Usage: python experiments/calibrate.py [--walkers 40] [--iterations 400] [--loso-iterations 200]
+       [--workers 2] [--no-loso] [--quick] [--fresh]
+Checkpoints in experiments/calibration/ make an interrupted run continue (``--fresh`` restarts).
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
-import math
+import json
 import re
+import sys
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
-from scipy.optimize import minimize
 
-from sim.config import load_scenario
+from sim import list_scenarios, load_scenario
+from sim.calibration.evaluate import build_plan
+from sim.calibration.fit import (
+    Parameter,
+    Problem,
+    posterior,
+    predictive,
+    sample,
+    write_draws,
+)
 from sim.paths import scenarios_dir
-from sim.validate import run_validation
+from sim.runner import replication_seeds
 
-FITTED = {  # name: (low, high)
-    "value_exponent": (0.3, 1.0),
-    "expected_weight": (0.0, 1.0),
-    "surprise_bonus": (0.0, 1.0),
-    "personal_bonus": (0.0, 1.0),
-    "debt_weight": (0.2, 4.0),
-    "debt_saturation": (0.1, 5.0),
-    "liking_weight": (0.0, 0.5),
-    "indirect_share": (0.0, 1.0),
-}
-SCENARIOS = ["mint_study", "regan_1971"]
+HERE = Path(__file__).resolve().parent
+OUT = HERE / "calibration"
 
+FITTED = [
+    Parameter("rules.debt_weight", 0.2, 5.0, note="rule 4: the debt's push at saturation"),
+    Parameter("rules.debt_saturation", 0.01, 5.0, "log",
+              "rule 4: the debt (in units of the stakes) at which the push is half its most"),
+    Parameter("rules.value_exponent", 0.3, 1.0, note="rule 5: diminishing returns in quantity"),
+    Parameter("rules.expected_weight", 0.0, 1.0, note="rule 5: weight of the expected gift"),
+    Parameter("rules.surprise_bonus", 0.0, 3.0, note="rule 5: extra weight of a surprise"),
+    Parameter("rules.personal_bonus", 0.0, 3.0, note="rule 5: extra weight of a personal gift"),
+    Parameter("rules.liking_weight", 0.0, 0.5, note="rule 4: liking's own push"),
+    Parameter("rules.indirect_share", 0.0, 1.0, note="rule 10: debt that spills to others"),
+    Parameter("rules.mass_weight", 0.02, 1.0, "log", "rule 1: a mass-mailed gift's weight"),
+    Parameter("rules.cash_weight", 0.02, 1.0, "log", "rule 1: a gift of money's weight"),
+    Parameter("rules.gratitude_share", 0.0, 1.0, note="rule 6: momentary gratitude's share"),
+    Parameter("rules.gratitude_half_life", 1 / 96, 1.0, "log",
+              "rule 6: gratitude's half-life, days (15 minutes to a day)"),
+    Parameter("rules.concession_weight", 0.0, 5.0, note="rule 11: a retreat's debt"),
+    Parameter("rules.contrast_weight", 0.0, 0.5, note="rule 11: a larger request as reference"),
+    Parameter("rules.crowding_out", 0.0, 1.5, note="rule 1: a promised gift's trade framing"),
+]
 
-def to_params(z: np.ndarray) -> dict[str, float]:
-    """Unbounded optimiser coordinates to bounded parameters (logistic map)."""
-    out = {}
-    for value, (name, (low, high)) in zip(z, FITTED.items(), strict=True):
-        out[name] = low + (high - low) / (1.0 + math.exp(-value))
-    return out
-
-
-def to_coordinates(params: dict[str, float]) -> np.ndarray:
-    z = []
-    for name, (low, high) in FITTED.items():
-        share = min(max((params[name] - low) / (high - low), 1e-4), 1 - 1e-4)
-        z.append(math.log(share / (1 - share)))
-    return np.array(z)
-
-
-def standardised_errors(rows, targets) -> list[float]:
-    errors = []
-    for row, target in zip(rows, targets, strict=True):
-        low, high = target.get("low", -math.inf), target.get("high", math.inf)
-        if math.isfinite(low) and math.isfinite(high) and "paper" in target:
-            errors.append((row.model_mean - target["paper"]) / ((high - low) / 2))
-        else:  # one-sided: penalise only a miss, in units of the paper's value or 1
-            scale = abs(target.get("paper", 1.0)) or 1.0
-            miss = max(low - row.model_mean, row.model_mean - high, 0.0)
-            errors.append(4.0 * miss / scale)
-    return errors
+FIT_BUYERS = {"falk_2007": 3000}
+"""Population per run while fitting (the rest at most ``FIT_CAP``); the checks use each
+scenario's own population."""
+FIT_CAP = 1200
+FIT_SEEDS = replication_seeds(2026, 2)
+PREDICT_SEEDS = replication_seeds(7, 3)
+PREDICT_DRAWS = 40
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--reps", type=int, default=3)
-    parser.add_argument("--maxiter", type=int, default=300)
-    parser.add_argument("--dry-run", action="store_true", help="fit and report, write nothing")
-    args = parser.parse_args()
+def calibration_entries() -> list[tuple[str, object]]:
+    """Every target of every shipped scenario, in scenario order."""
+    return [(name, target) for name in list_scenarios()
+            for target in load_scenario(name).calibration.targets]
 
+
+def fit_caps() -> dict[str, int]:
+    return {name: FIT_BUYERS.get(name, FIT_CAP) for name in list_scenarios()}
+
+
+def current_defaults() -> dict[str, float]:
     rules = load_scenario("mint_study").rules
-    start = {name: getattr(rules, name) for name in FITTED}
-    targets = [t for name in SCENARIOS for t in load_scenario(name).calibration["targets"]]
-
-    def rows_for(params):
-        return run_validation(reps=args.reps, quick=False, scenarios=SCENARIOS, facts=False,
-                              overrides={f"rules.{k}": v for k, v in params.items()})
-
-    def objective(z):
-        return float(np.sum(np.square(standardised_errors(rows_for(to_params(z)), targets))))
-
-    began = time.time()
-    first = objective(to_coordinates(start))
-    result = minimize(objective, to_coordinates(start), method="Nelder-Mead",
-                      options={"maxiter": args.maxiter, "xatol": 1e-3, "fatol": 1e-4})
-    fitted = {k: round(v, 4) for k, v in to_params(result.x).items()}
-    rows = rows_for(fitted)
-    errors = standardised_errors(rows, targets)
-    elapsed = time.time() - began
-    print(f"objective {first:.3f} -> {result.fun:.3f} in {result.nit} iterations, {elapsed:.0f} s")
-    for name, value in fitted.items():
-        print(f"  {name:>16} {start[name]:.4f} -> {value:.4f}")
-    if args.dry_run:
-        return
-    write_defaults(fitted)
-    write_report(start, fitted, first, result, rows, errors, elapsed, args.reps)
+    return {p.key: float(getattr(rules, p.key.split(".", 1)[1])) for p in FITTED}
 
 
-def write_defaults(fitted: dict[str, float]) -> None:
+def fit(entries, *, walkers, iterations, workers, checkpoint, label, seed=1):
+    problem = Problem(build_plan(entries, buyers_cap=fit_caps()), FITTED, FIT_SEEDS)
+    began = time.perf_counter()
+
+    def progress(done: int, total: int) -> None:
+        if done % 10 == 0 or done == total:
+            elapsed = time.perf_counter() - began
+            print(f"  {label}: iteration {done}/{total}, {elapsed / 60:.1f} min", flush=True)
+
+    chain = sample(problem, walkers=walkers, iterations=iterations, start=current_defaults(),
+                   seed=seed, workers=workers, checkpoint=checkpoint, progress=progress)
+    return problem, chain, posterior(problem, chain)
+
+
+def write_defaults(best: dict[str, float]) -> None:
     path = scenarios_dir() / "_defaults.toml"
     text = path.read_text()
-    stamp = f"# fitted: experiments/calibrate.py, {dt.date.today().isoformat()}"
-    for name, value in fitted.items():
-        text, count = re.subn(rf"(?m)^{name} = .*$", f"{name} = {value}  {stamp}", text)
+    stamp = f"# fitted: experiments/calibrate.py, {dt.date.today().isoformat()} (posterior mode)"
+    for key, value in best.items():
+        name = key.split(".", 1)[1]
+        text, count = re.subn(rf"(?m)^{name} = .*$", f"{name} = {value:.6g}  {stamp}", text)
         if count != 1:
             raise SystemExit(f"{path}: expected one line '{name} = ...', found {count}")
     path.write_text(text)
 
 
-def write_report(start, fitted, first, result, rows, errors, elapsed, reps) -> None:
-    lines = [
-        "# Calibration", "",
-        "Written by `experiments/calibrate.py`; re-run it to refit (it rewrites the `# fitted`",
-        "lines of `scenarios/_defaults.toml` and this file).", "",
-        "## Method", "",
-        "- Data: the calibration targets of RECIPROCITY.md, stored as `[[calibration.targets]]`",
-        "  in `scenarios/mint_study.toml` (Strohmetz et al. 2002) and `scenarios/regan_1971.toml`",
-        "  (Regan 1971). The scenario files describe each study's context (prices in today's",
-        "  dollars, the no-gift baseline tip or ticket count, what diners expected) and are not",
-        "  changed by the fit; no parameter is set per scenario or per arm.",
-        "- Fitted: eight global parameters of the rules (below), within bounds, through a logistic",
-        "  map. All other rule parameters keep their judgment values in `_defaults.toml`.",
-        "- Objective: the sum over targets of ((model - paper) / half-width of the tolerance)^2;",
-        "  one-sided targets (a ratio >= 1.7, one-then-second above two-at-once) add a penalty",
-        "  only when missed.",
-        f"- Model runs: the real model via `sim.validate.run_validation`, {reps} replications per",
-        "  arm with fixed seeds (common random numbers), 2,000 diners or subjects per run.",
-        f"- Optimiser: scipy Nelder-Mead; {result.nit} iterations, {elapsed:.0f} s.",
-        "", "## Result", "",
-        f"Objective {first:.3f} at the starting values -> {result.fun:.3f}.", "",
-        "Identification: `surprise_bonus` and `personal_bonus` act together in the mint study's",
-        "one-then-second arm (a surprise meant for this table); only Regan's irrelevant favour",
-        "(a surprise, not personal) separates them, so their split is weakly identified.",
-        "`expected_weight` near 0 says the customary candy adds nearly nothing through the debt",
-        "channel; its small lift comes from the trust a sincere gift adds (`gift_trust`).", "",
-        "| parameter | rule | bounds | start | fitted |", "|---|---|---|---|---|",
-    ]
-    rule_of = {"value_exponent": 5, "expected_weight": 5, "surprise_bonus": 5,
-               "personal_bonus": 5, "debt_weight": 4, "debt_saturation": 4, "liking_weight": 4,
-               "indirect_share": 10}
-    for name, (low, high) in FITTED.items():
-        lines.append(f"| `{name}` | {rule_of[name]} | [{low}, {high}] | {start[name]:.4f} | "
-                     f"{fitted[name]:.4f} |")
-    lines += ["", "## Residuals at the fitted values", "",
-              "| study | condition | paper | model | standardised error |", "|---|---|---|---|---|"]
-    for row, err in zip(rows, errors, strict=True):
-        lines.append(f"| {row.study} | {row.condition} | {row.paper} | {row.model_mean:.3f} | "
-                     f"{err:+.2f} |")
-    Path(__file__).with_name("CALIBRATION.md").write_text("\n".join(lines) + "\n")
+def summarise(entries, sets, best, workers) -> tuple[np.ndarray, np.ndarray]:
+    """Each target at full population: at the point estimate, and over posterior draws."""
+    plan = build_plan(entries)
+    with ProcessPoolExecutor(workers) as pool:
+        at_best = predictive(plan, [best], PREDICT_SEEDS, pool=pool)[0]
+        draws = predictive(plan, sets, PREDICT_SEEDS, pool=pool)
+    return at_best, draws
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--walkers", type=int, default=40)
+    parser.add_argument("--iterations", type=int, default=400)
+    parser.add_argument("--loso-iterations", type=int, default=200)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--no-loso", action="store_true")
+    parser.add_argument("--quick", action="store_true", help="a short run to try the script")
+    parser.add_argument("--fresh", action="store_true", help="ignore existing checkpoints")
+    args = parser.parse_args()
+    if args.quick:
+        args.walkers, args.iterations, args.loso_iterations = 32, 6, 4
+    OUT.mkdir(parents=True, exist_ok=True)
+    if args.fresh:
+        for old in OUT.glob("chain*.pkl"):
+            old.unlink()
+
+    entries = calibration_entries()
+    began = time.perf_counter()
+    print(f"fitting {len(FITTED)} parameters on {len(entries)} targets", flush=True)
+    problem, chain, post = fit(entries, walkers=args.walkers, iterations=args.iterations,
+                               workers=args.workers, checkpoint=OUT / "chain.pkl", label="fit")
+    best = post.best()
+    fit_minutes = (time.perf_counter() - began) / 60
+    write_draws(scenarios_dir() / "_posterior.csv", post)
+    write_defaults(best)
+    at_best, draws = summarise(entries, post.sample_sets(PREDICT_DRAWS, seed=3), best,
+                               args.workers)
+
+    loso = []
+    if not args.no_loso:
+        studies = list(dict.fromkeys(name for name, _ in entries))
+        for study in studies:
+            kept = [entry for entry in entries if entry[0] != study]
+            left = [entry for entry in entries if entry[0] == study]
+            _, _, post_s = fit(kept, walkers=args.walkers, iterations=args.loso_iterations,
+                               workers=args.workers, checkpoint=OUT / f"chain_loso_{study}.pkl",
+                               label=f"without {study}")
+            plan = build_plan(left)
+            with ProcessPoolExecutor(args.workers) as pool:
+                predicted = predictive(plan, post_s.sample_sets(PREDICT_DRAWS, seed=5),
+                                       PREDICT_SEEDS, pool=pool)
+            for i, (_, target) in enumerate(left):
+                low, mid, high = np.nanpercentile(predicted[:, i], [2.5, 50, 97.5])
+                loso.append({"study": study, "target": target.study, "condition": target.condition,
+                             "paper": target.paper_text or target.paper, "band": target.tolerance,
+                             "prediction": float(mid), "low": float(low), "high": float(high),
+                             "inside": bool(target.passes(mid, low, high))})
+    total_minutes = (time.perf_counter() - began) / 60
+    from calibration_report import write_report
+
+    write_report(problem=problem, chain=chain, post=post, entries=entries, at_best=at_best,
+                 draws=draws, loso=loso, fit_minutes=fit_minutes, total_minutes=total_minutes,
+                 args=vars(args), out=OUT, report=HERE / "CALIBRATION.md")
+    (OUT / "loso.json").write_text(json.dumps(loso, indent=2) + "\n")
+    print(f"done in {total_minutes:.0f} min; report: {HERE / 'CALIBRATION.md'}")
 
 
 if __name__ == "__main__":
+    sys.path.insert(0, str(HERE))
     main()

@@ -27,6 +27,7 @@ from pydantic import (
 )
 
 from sim import strategies
+from sim.calibration.targets import CalibrationTable
 from sim.errors import ScenarioError
 from sim.files import deep_merge, read_toml
 from sim.metrics import CORE_METRICS, OUTCOME_KINDS
@@ -172,8 +173,16 @@ class BuyerSpec(_Spec):
 
 # --- the sellers' acts --------------------------------------------------------------------------
 
-AskKind = Literal["reply", "meeting", "purchase", "donation", "tip", "tickets", "review",
-                  "referral", "renewal", "signup"]
+ASK_KINDS: dict[str, str] = {
+    "purchase": "money", "donation": "money", "tip": "money", "tickets": "money",
+    "renewal": "money",
+    "reply": "effort", "signup": "effort", "meeting": "effort", "review": "effort",
+    "referral": "effort", "volunteer": "effort", "work": "effort",
+}
+"""What each kind of ask costs the buyer: ``money`` asks are weighed against the buyer's budget
+(an ask above it is refused more often); ``effort`` asks (time, attention, a name on a list) are
+not. Either kind repays a debt at its dollar size (rule 3: in the same kind or another)."""
+AskKind = Literal[tuple(ASK_KINDS)]
 
 
 class GiftSpec(_Spec):
@@ -199,6 +208,18 @@ class GiftSpec(_Spec):
     """Value the seller claims; above ``value`` it is an over-claim found out (rule 13)."""
     hidden_conditions: bool = False
     """Strings not disclosed, found out later (rules 7, 9, 13)."""
+    channel: Literal["in_person", "addressed", "mass"] = "in_person"
+    """How personally it was given: handed over in person, personally addressed, or
+    mass-mailed (rule 1: a mass mailing weighs less than a favour done in person)."""
+    form: Literal["in_kind", "cash"] = "in_kind"
+    """A thing (or a favour), or money (a bonus, a wage rise): money reads as payment more than
+    as a gift (rule 1; Heyman & Ariely 2004; Kube, Maréchal & Puppe 2012)."""
+    promised: bool = False
+    """Promised with the ask and handed over only on compliance (a premium, a thank-you gift):
+    no debt before, and it frames the exchange as a trade (Newman & Shen 2012)."""
+    freedom_importance: Unit = 0.0
+    """How much the buyer cares about a freedom this favour restricts (rule 8: Brehm & Cole
+    1966): 0 none; towards 1 the reactance it causes outweighs the obligation it creates."""
     first_day: Duration = 0.0
     """How long after first contact the first gift is given (days, or e.g. ``"2 hours"``)."""
     every: Duration = 0.0
@@ -215,7 +236,23 @@ class AskSpec(_Spec):
     mode: Literal["yes_no", "amount"] = "yes_no"
     """yes_no: comply or not; amount: the buyer chooses how much (tips, tickets, donations)."""
     size: Pos = 50.0
-    """Size of the ask in dollars, weighed against the gift (rule 3) and the buyer's budget."""
+    """Size of the ask in dollars (for effort asks, what the effort is worth), weighed against
+    the gift (rule 3) and, for money asks, the buyer's budget."""
+    stakes: Pos | None = None
+    """The size of the exchange the seller's gifts belong to, in dollars (default: ``size``):
+    a gift's debt is weighed against it (rule 1). For work asked step after step, the pay for
+    the whole job."""
+    requester: Annotated[int, Field(ge=0)] = 0
+    """Which member of the seller's team makes the ask."""
+    concede_requester: Annotated[int, Field(ge=0)] | None = None
+    """Who makes the retreat to ``concede_to`` (default: the same requester). A concession
+    binds only towards the requester who made it (rule 11)."""
+    choices: list[Annotated[float, Field(gt=0.0)]] = []
+    """Other sizes offered at the same time: the buyer picks one of them, ``size``, or none
+    (yes/no asks). The largest shown is a reference point for the smaller ones."""
+    reference: NonNeg = 0.0
+    """A larger request described but not made (0: none): a reference point that makes this
+    ask seem smaller (Cialdini et al. 1975, exposure control)."""
     revenue: NonNeg | None = None
     """Revenue per yes in dollars (default: ``size``); per unit for amount asks."""
     delay: Duration = 7.0
@@ -234,6 +271,10 @@ class AskSpec(_Spec):
     """After a first "no", retreat to this smaller ask (door-in-the-face); 0: no concession."""
     implicit: bool = False
     """A customary ask (the bill and its tip): no timing or proportion cues."""
+    open: bool = False
+    """The ask names no amount: the buyer decides how much (an appeal, a tip). ``size`` is then
+    only what a typical response is worth; it is not weighed against a gift (rule 3) or the
+    budget. Amount asks are always open."""
     integer: bool = False
     """Amount asks only: the amount comes in whole units (raffle tickets)."""
     repeat_every: Duration = 0.0
@@ -287,6 +328,18 @@ class RuleParams(_Spec):
     cost_weight: NonNeg
     strings_freedom: Unit
     gate_freedom: Unit
+    addressed_weight: Unit
+    """A personally addressed gift weighs this much of one handed over in person."""
+    mass_weight: Unit
+    """A mass-mailed gift weighs this much of one handed over in person."""
+    cash_weight: Unit
+    """A gift of money weighs this much of a gift in kind of the same value."""
+    crowding_out: NonNeg
+    """A gift promised in return for compliance frames the exchange as a trade: the pull
+    towards yes (log-odds, or log-amount) it takes away."""
+    incentive_weight: NonNeg
+    """...and the push a promised reward gives as an incentive, per unit of its value relative to
+    the stakes."""
     # rule 2
     exact_tolerance: Unit
     hostility_restraint: Unit
@@ -308,6 +361,10 @@ class RuleParams(_Spec):
     personal_bonus: NonNeg
     # rule 6
     obligation_half_life: PosDuration
+    gratitude_share: Unit
+    """Share of a gift's felt value that is momentary gratitude rather than lasting obligation."""
+    gratitude_half_life: PosDuration
+    """Gratitude fades within hours (Gneezy & List 2006); felt obligation over days."""
     # rule 7
     cue_ask_soon: NonNeg
     ask_soon_window: PosDuration
@@ -332,6 +389,13 @@ class RuleParams(_Spec):
     pressure_strings: NonNeg
     typical_proneness: Annotated[float, Field(gt=0.0, le=1.0)]
     """Reactance proneness at which pressure turns into reactance one for one."""
+    restriction_weight: NonNeg
+    """How much of a favour's debt the reactance it causes cancels, per unit of the importance of
+    the freedom it restricts (above 1: an important freedom turns the favour against the giver)."""
+    boomerang_rate: NonNeg
+    """Past the threshold, the chance of doing the opposite grows with excess reactance at this rate."""
+    boomerang_strength: NonNeg
+    """How far below their own baseline a buyer who does the opposite goes (log-odds or log-amount)."""
     reactance_threshold: Pos
     reactance_half_life: PosDuration
     reactance_weight: NonNeg
@@ -356,6 +420,9 @@ class RuleParams(_Spec):
     warning_trust: NonNeg
     # rule 11
     concession_weight: NonNeg
+    contrast_weight: NonNeg
+    """A larger request seen before or beside an ask makes it seem smaller: log-odds per e-fold
+    of the larger one over this one (perceptual contrast, Cialdini et al. 1975)."""
     # rule 12
     competition_weight: NonNeg
     """Log-odds penalty on an ask to a buyer already a customer of another seller (need met)."""
@@ -435,8 +502,9 @@ class Scenario(_Spec):
     """Extra metrics this context reports, by name (e.g. tip_percent = "mean_amount")."""
     arms: dict[str, dict[str, Any]] = {}
     """Named conditions: dotted-key settings applied over the scenario (common random numbers)."""
-    calibration: dict[str, Any] = {}
-    """Targets from the literature that ``recip validate`` checks (see sim.validate)."""
+    calibration: CalibrationTable = CalibrationTable()
+    """Targets from the literature and qualitative facts that ``recip validate`` checks
+    (:mod:`sim.calibration.targets`)."""
 
     @model_validator(mode="after")
     def _sellers_have_strategies(self):
@@ -455,6 +523,34 @@ class Scenario(_Spec):
                                  f"for every scenario; give the outcome another name (core "
                                  f"metrics: {', '.join(CORE_METRICS)})")
         return self
+
+    @model_validator(mode="after")
+    def _calibration_names_real_arms_and_metrics(self):
+        arms = {None, *self.arms}
+        table = self.calibration
+        for i, target in enumerate(table.targets):
+            for field in ("arm", "baseline"):
+                if getattr(target, field) not in arms:
+                    raise ValueError(f"calibration.targets.{i}.{field} = {getattr(target, field)!r}"
+                                     f" is not an arm; allowed: {', '.join(self.arms) or 'none'}")
+            for field in ("metric", "baseline_metric"):
+                self._check_metric(f"calibration.targets.{i}.{field}", getattr(target, field))
+        self._check_metric("calibration.metric", table.metric)
+        for i, fact in enumerate(table.facts):
+            for j, check in enumerate(fact.checks):
+                for side in ("more", "less"):
+                    where = f"calibration.facts.{i}.checks.{j}.{side}"
+                    if getattr(check, side).arm not in arms:
+                        raise ValueError(f"{where}.arm = {getattr(check, side).arm!r} is not an "
+                                         f"arm; allowed: {', '.join(self.arms) or 'none'}")
+                    self._check_metric(f"{where}.metric", getattr(check, side).metric)
+        return self
+
+    def _check_metric(self, where: str, name: str | None) -> None:
+        known = [*CORE_METRICS, *self.outcomes]
+        if name is not None and name not in known:
+            raise ValueError(f"{where} = {name!r} is not a metric of this scenario; allowed: "
+                             f"{', '.join(known)}")
 
     @property
     def strategies_in_play(self) -> list[str]:

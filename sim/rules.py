@@ -63,6 +63,43 @@ def benefit_value(perceived_value, need, cost_to_means, imputed_motive, freedom,
     return _f(perceived_value) * need_factor * cost_factor * _f(imputed_motive) * _f(freedom)
 
 
+def relative_value(value, stakes):
+    """Rule 1: a benefit is weighed against the size of the exchange it belongs to, not in
+    absolute dollars: a $5 gift is a lot beside a $10 tip and little beside a $10,000 contract.
+    The result has no unit, so the debt does not depend on the currency.
+
+    >>> relative_value(np.array([5.0, 5.0]), np.array([10.0, 10_000.0])).tolist()
+    [0.5, 0.0005]
+    """
+    return _f(value) / _f(stakes)
+
+
+CHANNELS = ("in_person", "addressed", "mass")
+"""How a gift is given, in the order of ``channel_weight``'s codes."""
+
+
+def channel_weight(channel, *, addressed_weight: float, mass_weight: float):
+    """Rule 1, how personally it was given: a gift handed over in person (code 0) weighs fully,
+    a personally addressed one (1) ``addressed_weight``, a mass-mailed one (2) ``mass_weight``
+    (Gouldner 1960: the value of a benefit depends on the giver's effort and motive; Falk 2007:
+    gifts enclosed in a charity mailing).
+
+    >>> channel_weight(np.array([0, 1, 2]), addressed_weight=0.7, mass_weight=0.4).tolist()
+    [1.0, 0.7, 0.4]
+    """
+    return np.choose(np.asarray(channel), [1.0, _f(addressed_weight), _f(mass_weight)])
+
+
+def form_weight(cash, *, cash_weight: float):
+    """Rule 1: money given reads as payment more than as a gift, so it weighs ``cash_weight`` of
+    a gift in kind of the same value (Heyman & Ariely 2004; Kube, Maréchal & Puppe 2012).
+
+    >>> form_weight(np.array([False, True]), cash_weight=0.3).tolist()
+    [1.0, 0.3]
+    """
+    return np.where(cash, cash_weight, 1.0)
+
+
 def freedom_of_giving(conditional, gated, *, strings_freedom: float, gate_freedom: float):
     """Rule 1, the freedom of the giving: 1 for a free gift, less with strings or a gate.
 
@@ -75,6 +112,21 @@ def freedom_of_giving(conditional, gated, *, strings_freedom: float, gate_freedo
     """
     f = np.where(conditional, strings_freedom, 1.0) * np.where(gated, gate_freedom, 1.0)
     return _f(f)
+
+
+def trade_framing(promised, value_relative, *, crowding_out: float, incentive_weight: float):
+    """Rule 1 turned around: a gift promised with the ask and handed over only on compliance (a
+    premium, a thank-you gift) is not given freely, so it creates no debt; it frames the
+    exchange as a trade, which takes ``crowding_out`` from the pull towards yes, while the
+    reward itself adds ``incentive_weight`` per unit of its value relative to the stakes
+    (Newman & Shen 2012: a promised thank-you gift lowered giving; Deci, Koestner & Ryan 1999;
+    Fehr & Gächter 2000 on incentives crowding out voluntary cooperation).
+
+    >>> trade_framing(np.array([False, True]), 0.2, crowding_out=0.3,
+    ...               incentive_weight=0.5).round(3).tolist()
+    [0.0, -0.2]
+    """
+    return np.where(promised, incentive_weight * _f(value_relative) - crowding_out, 0.0)
 
 
 # --- Rule 2 -----------------------------------------------------------------------------------
@@ -97,6 +149,29 @@ def settle_account(obligation, repayment, *, exact_tolerance: float):
     closed = (obligation > 0) & (np.abs(repayment - obligation) <= exact_tolerance * obligation)
     remaining = np.where(closed, 0.0, np.maximum(obligation - repayment, 0.0))
     return remaining, closed
+
+
+def repayment_by_amount(amount, baseline, unit_value, stakes):
+    """Rule 2: what an amount given repays is what the buyer gives beyond what they would have
+    given anyway (their own baseline), in units of the stakes.
+
+    >>> repayment_by_amount(np.array([30.0, 15.0]), 20.0, 1.0, 40.0).tolist()
+    [0.25, 0.0]
+    """
+    return np.maximum(_f(amount) - _f(baseline), 0.0) * _f(unit_value) / _f(stakes)
+
+
+def repayment_by_yes(size, stakes, p_anyway, p_yes):
+    """Rule 2: what a yes repays is the part of it the debt brought about: the ask's size (in
+    units of the stakes) times the share of the chance of yes that is owed to the debt,
+    ``1 - p_anyway / p_yes`` (a yes the buyer would have given anyway repays nothing).
+
+    >>> repayment_by_yes(80.0, 80.0, np.array([0.2, 0.2]), np.array([0.2, 0.5])).round(2).tolist()
+    [0.0, 0.6]
+    """
+    share = np.maximum(1.0 - _ratio(_f(p_anyway), _f(p_yes), where=_f(p_yes) > 0, otherwise=1.0),
+                       0.0)
+    return _f(size) / _f(stakes) * share
 
 
 def hostility_restrained(positive_obligation, *, restraint: float):
@@ -181,18 +256,33 @@ def compliance_drive(own_obligation, indirect, liking, trust, disproportion, exc
             - competition_weight * _f(customer_elsewhere))
 
 
-def compliance_probability(base_logit, drive, ask_size, budget, *, price_weight: float):
-    """Rule 4 on a yes/no ask: the chance of a yes, from the buyer's own baseline (log-odds), the
-    drive, and the price against the buyer's budget (each e-fold above the budget costs
-    ``price_weight`` log-odds).
+def yes_logit(base_logit, drive, ask_size, budget, money=True, *, price_weight: float):
+    """Rule 4 on a yes/no ask: the log-odds of a yes, from the buyer's own baseline, the drive,
+    and, for a money ask, the price against the buyer's budget (each e-fold above the budget
+    costs ``price_weight`` log-odds; an effort ask is not weighed against the budget).
+
+    >>> float(yes_logit(0.0, 0.5, 50.0, 100.0, price_weight=1.0))
+    0.5
+    >>> float(yes_logit(0.0, 0.0, 100.0 * np.e, 100.0, price_weight=1.0)).__round__(6)
+    -1.0
+    >>> float(yes_logit(0.0, 0.0, 100.0 * np.e, 100.0, False, price_weight=1.0))
+    0.0
+    """
+    price = np.where(money, np.maximum(np.log(_f(ask_size) / _f(budget)), 0.0), 0.0)
+    return _f(base_logit) + _f(drive) - price_weight * price
+
+
+def compliance_probability(base_logit, drive, ask_size, budget, money=True, *,
+                           price_weight: float):
+    """Rule 4 on a yes/no ask: the chance of a yes, the sigmoid of :func:`yes_logit`.
 
     >>> round(float(compliance_probability(0.0, 0.0, 50.0, 100.0, price_weight=1.0)), 2)
     0.5
     >>> round(float(compliance_probability(0.0, 0.0, 100.0 * np.e, 100.0, price_weight=1.0)), 4)
     0.2689
     """
-    price = np.maximum(np.log(_f(ask_size) / _f(budget)), 0.0)
-    return _sigmoid(_f(base_logit) + _f(drive) - price_weight * price)
+    return _sigmoid(yes_logit(base_logit, drive, ask_size, budget, money,
+                              price_weight=price_weight))
 
 
 def amount_given(base_amount, drive):
@@ -298,6 +388,19 @@ def decay_factor(days, *, half_life: float):
     [1.0, 0.5, 0.25]
     """
     return 0.5 ** (_f(days) / half_life)
+
+
+def gratitude_and_obligation(felt_value, *, gratitude_share: float):
+    """Rules 5 and 6: a gift's felt value is partly momentary gratitude, which fades within
+    hours, and partly felt obligation, which fades over days (Gneezy & List 2006: gift-wage
+    effects gone within hours of work; Burger et al. 1997: a favour's effect on compliance gone
+    after about a week). Returns ``(obligation, gratitude)``.
+
+    >>> gratitude_and_obligation(np.array([1.0]), gratitude_share=0.25)
+    (array([0.75]), array([0.25]))
+    """
+    felt_value = _f(felt_value)
+    return felt_value * (1.0 - gratitude_share), felt_value * gratitude_share
 
 
 def per_step_probability(daily, step_days):
@@ -475,6 +578,32 @@ def accumulate_reactance(reactance, pressure, proneness, *, typical_proneness: f
     return _f(reactance) + _f(proneness) / typical_proneness * _f(pressure)
 
 
+def favour_restriction(debt, importance, proneness, *, restriction_weight: float,
+                       typical_proneness: float):
+    """Rule 8: a favour that restricts a freedom that matters to the buyer causes reactance that
+    offsets, continuously, the obligation it creates: the debt keeps ``1 - restriction_weight x
+    importance x (proneness / typical)`` of itself, which turns negative (resentment) for an
+    important freedom, so that such a favour lowers compliance below no favour (Brehm & Cole
+    1966).
+
+    >>> favour_restriction(np.array([1.0, 1.0, 1.0]), np.array([0.0, 0.5, 1.0]), 0.5,
+    ...                    restriction_weight=1.5, typical_proneness=0.5).tolist()
+    [1.0, 0.25, -0.5]
+    """
+    return _f(debt) * (1.0 - restriction_weight * _f(importance) * _f(proneness)
+                       / typical_proneness)
+
+
+def boomerang_probability(excess_reactance, *, boomerang_rate: float):
+    """Rule 8: past the threshold some buyers do the opposite of what is asked (Brehm 1966,
+    boomerang): the chance grows with the reactance beyond the threshold.
+
+    >>> boomerang_probability(np.array([0.0, 1.0]), boomerang_rate=0.5).round(3).tolist()
+    [0.0, 0.393]
+    """
+    return 1.0 - np.exp(-boomerang_rate * _f(excess_reactance))
+
+
 def reactance_excess(reactance, *, threshold: float):
     """Rule 8: reactance beyond the buyer's threshold, where avoidance and refusal begin.
 
@@ -564,6 +693,35 @@ def concession_debt(first_ask, second_ask, same_requester, *, concession_weight:
     kept = _ratio(second_ask, first_ask, where=first_ask > 0, otherwise=1.0)
     share_given_up = _unit(1.0 - kept)
     return np.where(same_requester, concession_weight * share_given_up, 0.0)
+
+
+def reference_contrast(size, reference, *, contrast_weight: float):
+    """Rule 11's companion: a larger request seen before or beside this one (the refused large
+    ask, or one described but not made) is a reference point that makes this ask seem smaller:
+    ``contrast_weight`` log-odds per e-fold of the larger over this one (Cialdini et al. 1975,
+    experiment 1: the exposure control raised compliance less than the retreat did).
+
+    >>> reference_contrast(30.0, np.array([0.0, 30.0, 3000.0]), contrast_weight=0.1).round(3).tolist()
+    [0.0, 0.0, 0.461]
+    """
+    size = _f(size)
+    return contrast_weight * np.log(np.maximum(_f(reference), size) / size)
+
+
+def choice_probabilities(utilities):
+    """Rule 12, a choice of ways to respond: the chance of picking each option offered at once
+    (rows of ``utilities``, log-odds against saying no), or none (last row): a multinomial
+    logit, which for one option is the usual chance of a yes.
+
+    >>> choice_probabilities(np.array([[0.0], [-np.inf]])).round(3).ravel().tolist()
+    [0.5, 0.0, 0.5]
+    """
+    utilities = _f(utilities)
+    top = np.maximum(utilities.max(axis=0), 0.0)
+    weights = np.exp(utilities - top)
+    none = np.exp(-top)
+    total = weights.sum(axis=0) + none
+    return np.concatenate([weights / total, (none / total)[None]])
 
 
 # --- Rule 12 ----------------------------------------------------------------------------------

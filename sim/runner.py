@@ -114,6 +114,32 @@ def run_stacked(configs: Sequence[Scenario], seeds: Sequence[int], *,
     return results
 
 
+def collect_sums(configs: Sequence[Scenario], seeds: Sequence[int],
+                 at: Sequence[Sequence[int]], inputs: Sequence[Any] | None = None,
+                 ) -> list[dict[int, dict[str, np.ndarray]]]:
+    """Run one model per (scenario, seed), stacked in engines, and return for each run its
+    per-seller sums (``Engine.seller_sums``, the rows of that run) at the steps ``at[i]``: what
+    every metric is computed from, at any step or over any window of steps (the difference of
+    two steps' sums). Each run is exactly the run ``ReciprocityModel(config, rng=seed)`` alone.
+    ``inputs``: each run's prebuilt :class:`sim.engine.RunInputs` (or None), for runs that share
+    them.
+    """
+    results: list[dict[int, dict[str, np.ndarray]]] = [{} for _ in configs]
+    for chosen in stacks(configs):
+        engine = Engine([configs[i] for i in chosen], [seed_sequence_from(seeds[i]) for i in chosen],
+                        inputs=None if inputs is None else [inputs[i] for i in chosen])
+        wanted = [sorted(set(at[i])) for i in chosen]
+        for step in range(1, max(max(w) for w in wanted) + 1):
+            engine.step()
+            due = [run for run, steps in enumerate(wanted) if step in steps]
+            if due:
+                sums = engine.seller_sums()
+                for run in due:
+                    rows = engine.stack.rows_of(run)
+                    results[chosen[run]][step] = {name: values[rows] for name, values in sums.items()}
+    return results
+
+
 def _run_engine(engine: Engine, horizons: list[int], names: list[list[str]],
                 every: int | None) -> list[list[dict[str, Any]]]:
     """Step ``engine`` to the longest horizon; the rows of each run in it at its own steps."""

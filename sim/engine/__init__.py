@@ -8,7 +8,7 @@
 The model's mathematics is not here: every phase calls the named rules of :mod:`sim.rules`.
 """
 
-from sim.engine.core import Engine
+from sim.engine.core import Engine, RunInputs
 from sim.engine.draws import Purpose, Streams, counter_uniforms, seed_sequence_from
 from sim.engine.state import (
     CHURNED,
@@ -22,5 +22,5 @@ from sim.engine.state import (
 )
 
 __all__ = ["CHURNED", "CUSTOMER", "EVENT_KINDS", "OPTED_OUT", "PROSPECT", "RETENTION_DAYS",
-           "STATUS_NAMES", "UNREACHED", "Engine", "Purpose", "Streams", "counter_uniforms",
+           "STATUS_NAMES", "UNREACHED", "Engine", "Purpose", "RunInputs", "Streams", "counter_uniforms",
            "seed_sequence_from"]

@@ -4,6 +4,7 @@ daily phases share. What happens in a day is :func:`sim.engine.day.run_day`."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -27,6 +28,35 @@ from sim.engine.state import (
 from sim.network import BuyerGraph, BuyerNetwork, bfs_order, build_network, padded_union
 
 
+@dataclass(frozen=True)
+class RunInputs:
+    """What a run draws before its first day, from its own streams in this order: the buyers'
+    network, their traits, each seller's first ties (anchors) and reach order, and the key of
+    its behaviour draws. They depend on the scenario's network, population and sellers, not on
+    the rule parameters (except ``detection_enabled``), so runs that differ only in rule
+    parameters (a calibration) can build them once (:meth:`build`) and share them."""
+
+    graph: BuyerGraph
+    population: Buyers
+    anchors: list[np.ndarray]
+    orders: list[np.ndarray]
+    behaviour_key: np.uint64
+
+    @classmethod
+    def build(cls, scenario: Scenario, seed: np.random.SeedSequence,
+              graph: BuyerGraph | None = None) -> RunInputs:
+        streams = Streams.from_seed_sequence(seed)
+        n = scenario.buyers.n
+        graph = build_network(scenario.network, n, streams.network, graph)
+        population = Buyers.draw(scenario, streams.population, graph)
+        reach = [scenario.strategy_of(i).reach for i in range(len(scenario.sellers))]
+        anchors = [streams.population.choice(n, size=min(n if r.everyone else r.initial, n),
+                                             replace=False) for r in reach]
+        orders = [bfs_order(graph.network, anchor, streams.population) if anchor.size
+                  else streams.population.permutation(n) for anchor in anchors]
+        return cls(graph, population, anchors, orders, streams.behaviour_key)
+
+
 class Engine:
     """Vectorised state and daily update of one model run, or of several runs stacked.
 
@@ -37,19 +67,22 @@ class Engine:
     bit for bit the results it gives alone; sweeps and validation stack runs so that the fixed
     cost of a day's numpy calls is paid once for all of them. ``graph`` is a buyer graph handed
     over by the user (one for all runs, or one per run, ``None`` where the scenario's own
-    network is used). The layout of the arrays is :mod:`sim.engine.stack`'s.
+    network is used); ``inputs`` each run's :class:`RunInputs` if already built. The layout of
+    the arrays is :mod:`sim.engine.stack`'s.
     """
 
     def __init__(self, scenario: Scenario | Sequence[Scenario],
                  seed: np.random.SeedSequence | Sequence[np.random.SeedSequence], *,
                  record_events: bool = False,
-                 graph: BuyerGraph | Sequence[BuyerGraph | None] | None = None):
+                 graph: BuyerGraph | Sequence[BuyerGraph | None] | None = None,
+                 inputs: Sequence[RunInputs | None] | None = None):
         seeds = [seed] if isinstance(seed, np.random.SeedSequence) else list(seed)
         if not seeds:
             raise ValueError("seed: at least one SeedSequence is needed")
         scenarios = (list(scenario) if isinstance(scenario, Sequence)
                      else [scenario] * len(seeds))
         graphs = list(graph) if isinstance(graph, Sequence) else [graph] * len(seeds)
+        inputs = list(inputs) if inputs is not None else [None] * len(seeds)
         if len(scenarios) != len(seeds) or len(graphs) != len(seeds):
             raise ValueError(f"scenario, graph: {len(scenarios)} scenarios and {len(graphs)} "
                              f"graphs for {len(seeds)} seeds")
@@ -66,40 +99,27 @@ class Engine:
         self.record_events = record_events
         self.events: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         self.warning_counts: np.ndarray | None = None
-        self._build_runs(scenarios, seeds, graphs)
+        self._build_runs(scenarios, seeds, graphs, inputs)
         self.tallies = Tallies(self.rows)
         self.state = TieState.start((self.rows, self.n), self.rules.initial_trust)
         self._readings: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
 
     def _build_runs(self, scenarios: list[Scenario], seeds: list[np.random.SeedSequence],
-                    graphs: list[BuyerGraph | None]) -> None:
-        """Each run's network, population, sellers' first ties and reach orders, from its own
-        streams, in the order a run alone draws them."""
-        networks, populations, orders, keys = [], [], [], []
-        self.anchors: list[list[np.ndarray]] = []
+                    graphs: list[BuyerGraph | None], inputs: list[RunInputs | None]) -> None:
+        """Lay the runs' networks, populations, first ties and reach orders side by side."""
+        built = [given if given is not None else RunInputs.build(sc, seq, graph)
+                 for sc, seq, graph, given in zip(scenarios, seeds, graphs, inputs, strict=True)]
+        self.anchors: list[list[np.ndarray]] = [run.anchors for run in built]
         """``anchors[run][seller]``: the buyers each seller starts from (its own ties)."""
-        self.graphs: list[BuyerGraph] = []
-        for run, (sc, seq, given) in enumerate(zip(scenarios, seeds, graphs, strict=True)):
-            streams = Streams.from_seed_sequence(seq)
-            n = sc.buyers.n
-            graph = build_network(sc.network, n, streams.network, given)
-            populations.append(Buyers.draw(sc, streams.population, graph))
-            initial = self.plan.reach_initial[self.stack.rows_of(run)].astype(int)
-            anchors = [streams.population.choice(n, size=min(k, n), replace=False)
-                       for k in initial]
-            orders += [bfs_order(graph.network, anchor, streams.population) if anchor.size
-                       else streams.population.permutation(n) for anchor in anchors]
-            networks.append(graph.network)
-            self.graphs.append(graph)
-            self.anchors.append(anchors)
-            keys.append(streams.behaviour_key)
-        self.network: BuyerNetwork = padded_union(networks, self.n)
-        self.buyers = Buyers.stack(populations, self.n)
+        self.graphs: list[BuyerGraph] = [run.graph for run in built]
+        self.network: BuyerNetwork = padded_union([run.graph.network for run in built], self.n)
+        self.buyers = Buyers.stack([run.population for run in built], self.n)
+        orders = [order for run in built for order in run.orders]
         self.reach_order = np.concatenate(orders)
         """Every row's buyers in the order it reaches them (its run's columns), row after row."""
         self.reach_start = np.concatenate([[0], np.cumsum([o.size for o in orders])[:-1]])
         self.reach_cursor = np.zeros(self.rows, dtype=np.int64)
-        self.behaviour_keys = np.array(keys, dtype=np.uint64)
+        self.behaviour_keys = np.array([run.behaviour_key for run in built], dtype=np.uint64)
 
     # --- layout -------------------------------------------------------------------------------
 
@@ -226,14 +246,17 @@ class Engine:
         return self.state.last_gift_day
 
     def effective_obligation(self) -> np.ndarray:
-        """Felt debt towards each seller: gift debt weighed by the motive read, plus concessions.
-        Negative where a gift was read as manipulation (resentment)."""
-        return self.state.gross * self.readings()[2] + self.state.concession
+        """Felt debt towards each seller, in units of the stakes: what gifts left (obligation and
+        gratitude) weighed by the motive read, plus concessions. Negative where a gift was read
+        as manipulation or restricted an important freedom (resentment)."""
+        st = self.state
+        return (st.gross + st.gratitude) * self.readings()[2] + st.concession
 
     def obligation_of(self, ties: Ties) -> np.ndarray:
         """:meth:`effective_obligation` for ``ties`` only."""
         st = self.state
-        return ties.get(st.gross) * ties.get(self.readings()[2]) + ties.get(st.concession)
+        return ((ties.get(st.gross) + ties.get(st.gratitude)) * ties.get(self.readings()[2])
+                + ties.get(st.concession))
 
     def over_buyers_sellers(self, values_at, ties: Ties) -> np.ndarray:
         """For each tie, the sum over all sellers of its buyer's run of ``values_at(index)`` (a

@@ -30,6 +30,7 @@ class Purpose(IntEnum):
     DISCOVER = 7      # finding hidden conditions
     ROUND = 8         # rounding an amount to whole units
     WARN = 9          # warning neighbours after complaining
+    BOOMERANG = 10    # doing the opposite, past the reactance threshold
 
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)

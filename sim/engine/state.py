@@ -14,9 +14,10 @@ from typing import Any
 
 import numpy as np
 
-from sim.config import Scenario, Strategy
+from sim.config import ASK_KINDS, Scenario, Strategy
 from sim.engine.stack import Stack
 from sim.network import BuyerGraph
+from sim.rules import CHANNELS
 
 # Tie status codes.
 UNREACHED, PROSPECT, CUSTOMER, CHURNED, OPTED_OUT = 0, 1, 2, 3, 4
@@ -124,7 +125,11 @@ class TieState:
     status: np.ndarray
     contact_day: np.ndarray
     gross: np.ndarray
-    """Felt gift debt before the motive reading (>= 0)."""
+    """Felt obligation from gifts before the motive reading (>= 0), in units of the stakes;
+    fades over days."""
+    gratitude: np.ndarray
+    """Momentary gratitude from gifts before the motive reading (>= 0), in units of the stakes;
+    fades within hours."""
     concession: np.ndarray
     """Debt from a requester's concession (>= 0)."""
     given: np.ndarray
@@ -169,6 +174,7 @@ class TieState:
 
         return cls(
             status=np.zeros(shape, dtype=np.int8), contact_day=days(), gross=amounts(),
+            gratitude=amounts(),
             concession=amounts(), given=amounts(), suspicion=amounts(),
             trust=np.broadcast_to(np.asarray(initial_trust, dtype=float), shape).copy(),
             reactance=amounts(), gifts_offered=counts(), last_offer_day=days(),
@@ -209,6 +215,8 @@ class Tallies:
     churned: np.ndarray = field(init=False)
     churned_within_90d: np.ndarray = field(init=False)
     days_to_convert: np.ndarray = field(init=False)
+    closed: np.ndarray = field(init=False)
+    """Ties whose account an exact repayment closed (rule 2)."""
 
     def __post_init__(self):
         for name in self.names():
@@ -265,15 +273,22 @@ class GiftPlan:
     conditional: np.ndarray
     gated: np.ndarray
     hidden_conditions: np.ndarray
+    promised: np.ndarray
+    freedom_importance: np.ndarray
+    channel: np.ndarray
+    """0 in person, 1 personally addressed, 2 mass-mailed (``rules.CHANNELS``)."""
+    cash: np.ndarray
 
     @classmethod
     def of(cls, strategies: list[Strategy], step_days: list[float]) -> GiftPlan:
         gifts = [st.gift for st in strategies]
-        flags = ("unexpected_second", "conditional", "gated", "hidden_conditions")
+        flags = ("unexpected_second", "conditional", "gated", "hidden_conditions", "promised")
         durations = ("first_day", "every", "after_sale_every")
         counts = (*durations, "max_gifts")
         columns = {f.name: _column([getattr(g, f.name) for g in gifts], _dtype(f.name, flags, counts))
-                   for f in fields(cls) if f.name != "claimed_value"}
+                   for f in fields(cls) if f.name not in ("claimed_value", "channel", "cash")}
+        columns["channel"] = _column([CHANNELS.index(g.channel) for g in gifts], np.int8)
+        columns["cash"] = _column([g.form == "cash" for g in gifts], bool)
         for name in durations:  # in steps of each row's run
             columns[name] = _column(in_steps([getattr(g, name) for g in gifts], step_days),
                                     np.int32)
@@ -300,14 +315,26 @@ class AskPlan:
     choice_of_response: np.ndarray
     implicit: np.ndarray
     integer: np.ndarray
+    open: np.ndarray
     amount_mode: np.ndarray
     asks: np.ndarray
     """False for a party that only gives (the seller's ``asks = false``)."""
+    stakes: np.ndarray
+    """The size of the exchange the seller's gifts belong to (dollars)."""
+    money: np.ndarray
+    """A money ask (weighed against the budget) rather than an effort ask."""
+    same_requester: np.ndarray
+    """The retreat comes from the requester who made the first ask (a concession binds)."""
+    reference: np.ndarray
+    """A larger request described but not made (0: none)."""
+    choices: np.ndarray
+    """Other sizes offered at once, padded with 0: shape (rows, most choices of any row)."""
 
     @classmethod
     def of(cls, strategies: list[Strategy], asks: list[bool], step_days: list[float]) -> AskPlan:
         spec = [st.ask for st in strategies]
-        flags = ("follow_up_after_no", "opt_out", "choice_of_response", "implicit", "integer")
+        flags = ("follow_up_after_no", "opt_out", "choice_of_response", "implicit", "integer",
+                 "open")
         durations = ("delay", "every", "repeat_every")
         counts = (*durations, "max_asks")
         columns = {name: _column([getattr(a, name) for a in spec], _dtype(name, flags, counts))
@@ -315,10 +342,19 @@ class AskPlan:
         for name in durations:  # in steps of each row's run
             columns[name] = _column(in_steps([getattr(a, name) for a in spec], step_days),
                                     np.int32)
+        widest = max((len(a.choices) for a in spec), default=0)
         return cls(**columns,
                    revenue=_column([a.size if a.revenue is None else a.revenue for a in spec]),
                    amount_mode=_column([a.mode == "amount" for a in spec], bool),
-                   asks=_column(asks, bool))
+                   asks=_column(asks, bool),
+                   stakes=_column([a.size if a.stakes is None else a.stakes for a in spec]),
+                   money=_column([ASK_KINDS[a.kind] == "money" and not a.open
+                                  and a.mode == "yes_no" for a in spec], bool),
+                   same_requester=_column([a.concede_requester in (None, a.requester)
+                                           for a in spec], bool),
+                   reference=_column([a.reference for a in spec]),
+                   choices=np.array([[*a.choices, *[0.0] * (widest - len(a.choices))]
+                                     for a in spec], dtype=float).reshape(len(spec), widest))
 
 
 @dataclass(frozen=True)

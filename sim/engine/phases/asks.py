@@ -42,7 +42,7 @@ def due(e: Engine, day: int) -> np.ndarray:
 
 def ask(e: Engine, day: int) -> np.ndarray:
     """Today's asks: concessions, cues and pressure, then the buyers' responses. Returns the
-    ties asked."""
+    ties asked (a mask)."""
     st, buyers = e.state, e.buyers
     asked = due(e, day)
     if not asked.any():
@@ -57,16 +57,20 @@ def ask(e: Engine, day: int) -> np.ndarray:
     after_no = said_no_before & ~concede
     explicit = ~a.implicit
 
-    # Rule 11: the retreat itself is a concession, owed to this requester only.
+    # Rule 11: the retreat itself is a concession, owed only to the requester who made the
+    # refused first ask (a retreat by someone else concedes nothing).
     if concede.any():
         retreating = ties.where(concede)
         retreating.add(st.concession, rules.concession_debt(
-            a.size[concede], a.concede_to[concede], True,
+            a.size[concede], a.concede_to[concede], a.same_requester[concede],
             concession_weight=e.params(retreating).concession_weight))
     ties.put(st.conceded, retreated)
+    # The larger request seen before this one (the refused first ask) or described beside it.
+    reference = np.where(concede, a.size, a.reference)
 
     # Rule 7: the ask as a cue to the gift's motive (a customary ask gives none).
-    disproportion = np.where(explicit, rules.ask_disproportion(
+    named = explicit & ~a.open & ~a.amount_mode  # an ask that names its size
+    disproportion = np.where(named, rules.ask_disproportion(
         size, ties.get(st.given), equivalence_tolerance=p.equivalence_tolerance), 0.0)
     last_gift = ties.get(st.last_gift_day)
     days_since_gift = np.where(last_gift >= 0, (day - last_gift) * p.step_days, np.nan)
@@ -86,5 +90,5 @@ def ask(e: Engine, day: int) -> np.ndarray:
         before, pressure, buyers.reactance_proneness[b], typical_proneness=p.typical_proneness),
         before)
     ties.put(st.reactance, reactance)
-    responses.respond(e, day, ties, size, disproportion, concede, reactance)
+    responses.respond(e, day, ties, size, reference, disproportion, concede, reactance)
     return asked

@@ -11,9 +11,11 @@ if TYPE_CHECKING:
 
 
 def fade(e: Engine) -> None:
-    """One step of decay for every tie (a step lasts ``step_days``): gift debt and concessions by
-    ``obligation_half_life``, reactance by ``reactance_half_life``."""
+    """One step of decay for every tie (a step lasts ``step_days``): felt obligation and
+    concessions by ``obligation_half_life``, gratitude by ``gratitude_half_life``, reactance by
+    ``reactance_half_life``."""
     p, st = e.rules, e.state
     st.gross *= rules.decay_factor(p.step_days, half_life=p.obligation_half_life)
+    st.gratitude *= rules.decay_factor(p.step_days, half_life=p.gratitude_half_life)
     st.concession *= rules.decay_factor(p.step_days, half_life=p.obligation_half_life)
     st.reactance *= rules.decay_factor(p.step_days, half_life=p.reactance_half_life)

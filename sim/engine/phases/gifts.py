@@ -9,7 +9,7 @@ import numpy as np
 
 from sim import rules
 from sim.engine.draws import Purpose
-from sim.engine.stack import PerTie
+from sim.engine.stack import PerTie, Ties
 from sim.engine.state import CUSTOMER, NEVER, PROSPECT
 
 if TYPE_CHECKING:
@@ -48,8 +48,8 @@ def due(e: Engine, day: int) -> np.ndarray:
               & (st.last_offer_day <= np.where(g.every > 0, day - g.every, NEVER)))
     keep_giving = st.last_offer_day <= np.where(g.after_sale_every > 0, day - g.after_sale_every,
                                                 NEVER)
-    return (g.value > 0) & (((st.status == PROSPECT) & (first | repeat))
-                            | ((st.status == CUSTOMER) & keep_giving))
+    return (g.value > 0) & ~g.promised & (((st.status == PROSPECT) & (first | repeat))
+                                          | ((st.status == CUSTOMER) & keep_giving))
 
 
 def give(e: Engine, day: int) -> np.ndarray:
@@ -83,18 +83,11 @@ def give(e: Engine, day: int) -> np.ndarray:
                                           cue_generic=p.cue_generic,
                                           useless_weight=p.cue_useless,
                                           overclaim_weight=p.cue_overclaim))
-    value_kw = dict(value_exponent=p.value_exponent, expected_weight=p.expected_weight,
-                    surprise_bonus=p.surprise_bonus, personal_bonus=p.personal_bonus)
-    perceived = rules.perceived_gift_value(g.value, g.quantity, p.expected_gift_quantity,
-                                           g.surprise, g.personalised, **value_kw)
-    if g.unexpected_second.any():  # (skipped when no one gives one: it would add exact zeros)
-        second = rules.unexpected_second_value(g.value, p.expected_gift_quantity, **value_kw)
-        perceived = perceived + np.where(g.unexpected_second, second, 0.0)
-    freedom = rules.freedom_of_giving(g.conditional, g.gated, strings_freedom=p.strings_freedom,
-                                      gate_freedom=p.gate_freedom)
-    debt = rules.benefit_value(perceived, buyers.need[b], g.cost_to_means, 1.0, freedom,
-                               need_weight=p.need_weight, cost_weight=p.cost_weight)
-    took.add(st.gross, np.where(buyers.reciprocator[b], debt, 0.0))
+    obligation, gratitude = rules.gratitude_and_obligation(
+        np.where(buyers.reciprocator[b], felt_value(e, took), 0.0),
+        gratitude_share=p.gratitude_share)
+    took.add(st.gross, obligation)
+    took.add(st.gratitude, gratitude)
     took.add(st.given, g.value * (g.quantity + g.unexpected_second))
     if g.conditional.any():  # rule 8: visible strings restrict freedom
         with_strings = took.where(g.conditional)
@@ -110,3 +103,51 @@ def give(e: Engine, day: int) -> np.ndarray:
     e.record("tactic", took, reading == rules.TACTIC)
     e.record("manipulation", took, reading == rules.MANIPULATION)
     return offered
+
+
+def felt_value(e: Engine, ties: Ties) -> np.ndarray:
+    """What the gifts ``ties`` receive today are worth to them, in units of the stakes of the
+    exchange they belong to (rules 1, 5, 8): the perceived value of what was given (surprise,
+    personal touch, quantity against what was expected), by the buyer's need, the giver's cost
+    and the freedom of the giving, by how personally it was given and in what form, less the
+    reactance it causes if it restricts a freedom that matters."""
+    g, p, b, buyers = PerTie(e.plan.gift, ties.row), e.params(ties), ties.buyer, e.buyers
+    unit = rules.relative_value(g.value, e.plan.ask.stakes[ties.row, 0])
+    value_kw = dict(value_exponent=p.value_exponent, expected_weight=p.expected_weight,
+                    surprise_bonus=p.surprise_bonus, personal_bonus=p.personal_bonus)
+    perceived = rules.perceived_gift_value(unit, g.quantity, p.expected_gift_quantity,
+                                           g.surprise, g.personalised, **value_kw)
+    if g.unexpected_second.any():  # (skipped when no one gives one: it would add exact zeros)
+        second = rules.unexpected_second_value(unit, p.expected_gift_quantity, **value_kw)
+        perceived = perceived + np.where(g.unexpected_second, second, 0.0)
+    freedom = rules.freedom_of_giving(g.conditional, g.gated, strings_freedom=p.strings_freedom,
+                                      gate_freedom=p.gate_freedom)
+    debt = rules.benefit_value(perceived, buyers.need[b], g.cost_to_means, 1.0, freedom,
+                               need_weight=p.need_weight, cost_weight=p.cost_weight)
+    debt = (debt * rules.channel_weight(g.channel, addressed_weight=p.addressed_weight,
+                                        mass_weight=p.mass_weight)
+            * rules.form_weight(g.cash, cash_weight=p.cash_weight))
+    if np.any(g.freedom_importance):
+        debt = rules.favour_restriction(debt, g.freedom_importance,
+                                        buyers.reactance_proneness[b],
+                                        restriction_weight=p.restriction_weight,
+                                        typical_proneness=p.typical_proneness)
+    return debt
+
+
+def hand_over_promised(e: Engine, day: int, ties: Ties) -> None:
+    """A promised gift handed over on compliance: payment in a trade, so no debt (rule 1), but
+    a kept promise adds trust like a sincere gift."""
+    st = e.state
+    if ties.size == 0:
+        return
+    e.flag(ties, st.offered_gift, "offered")
+    e.flag(ties, st.accepted_gift, "accepted")
+    ties.put(st.last_gift_day, day)
+    ties.put(st.last_offer_day, day)
+    ties.put(st.first_gift_day, np.where(ties.get(st.first_gift_day) < 0, day,
+                                         ties.get(st.first_gift_day)))
+    g = PerTie(e.plan.gift, ties.row)
+    ties.add(st.given, g.value * g.quantity)
+    ties.add(st.trust, e.params(ties).gift_trust)
+    e.record("gift", ties)

@@ -10,6 +10,7 @@ import numpy as np
 
 from sim import rules
 from sim.engine.draws import Purpose
+from sim.engine.phases import gifts
 from sim.engine.stack import PerTie, Ties
 from sim.engine.state import CUSTOMER, OPTED_OUT, PROSPECT
 
@@ -17,23 +18,30 @@ if TYPE_CHECKING:
     from sim.engine.core import Engine
 
 
-def respond(e: Engine, day: int, ties: Ties, size: np.ndarray, disproportion: np.ndarray,
-            concede: np.ndarray, reactance: np.ndarray) -> None:
-    """The asked ``ties`` answer an ask of ``size`` dollars."""
+def respond(e: Engine, day: int, ties: Ties, size: np.ndarray, reference: np.ndarray,
+            disproportion: np.ndarray, concede: np.ndarray, reactance: np.ndarray) -> None:
+    """The asked ``ties`` answer an ask of ``size`` dollars, a larger request ``reference``
+    having been seen before or beside it (0: none)."""
     st, buyers, t = e.state, e.buyers, e.tallies
     a, p, b = PerTie(e.plan.ask, ties.row), e.params(ties), ties.buyer
     excess = rules.reactance_excess(reactance, threshold=p.reactance_threshold)
     avoiding = reactance > p.avoid_threshold
-    drive = compliance_drive(e, ties, disproportion, excess)
+    drive, debt_push = compliance_drive(e, ties, disproportion, excess)
+    drive = drive + _framing(e, ties)
+    u_yes, u_reply, u_opt_out, u_round, u_opposite = e.draw(
+        day, (Purpose.YES, Purpose.REPLY, Purpose.OPT_OUT, Purpose.ROUND, Purpose.BOOMERANG),
+        ties)
+    # Rule 8: past the threshold some do the opposite, going below their own baseline.
+    opposite = (excess > 0) & (u_opposite < rules.boomerang_probability(
+        excess, boomerang_rate=p.boomerang_rate))
+    drive = np.where(opposite, -p.boomerang_strength, drive)
+    debt_push = np.where(opposite, 0.0, debt_push)
 
-    # Yes/no asks.
+    # Yes/no asks (one size, or a choice of sizes offered at once).
     yes_no = ~a.amount_mode
-    p_yes = rules.compliance_probability(buyers.base_logit[b], drive, size, buyers.budget[b],
-                                         price_weight=p.price_weight)
-    u_yes, u_reply, u_opt_out, u_round = e.draw(
-        day, (Purpose.YES, Purpose.REPLY, Purpose.OPT_OUT, Purpose.ROUND), ties)
+    chosen, p_yes, p_anyway = _choose(e, ties, size, reference, drive, debt_push, u_yes)
     answers = yes_no & ~avoiding
-    yes = answers & (u_yes < p_yes)
+    yes = answers & (chosen > 0)
     said_no = answers & ~yes & (u_reply < p.decline_reply_share)
     ignored = yes_no & ~yes & ~said_no
     opt_out = ignored & avoiding & a.opt_out & (u_opt_out < p.opt_out_rate)
@@ -48,7 +56,8 @@ def respond(e: Engine, day: int, ties: Ties, size: np.ndarray, disproportion: np
     complied = yes | gave
 
     _count_asks(e, ties, complied, concede, a.amount_mode, amount)
-    t.revenue += ties.per_seller(np.where(yes, a.revenue * (1.0 - a.discount), 0.0)
+    per_yes = a.revenue * _ratio_or_one(chosen, size)
+    t.revenue += ties.per_seller(np.where(yes, per_yes * (1.0 - a.discount), 0.0)
                                  + amount * a.revenue, e.rows)
     new_customer = complied & (ties.get(st.status) == PROSPECT)
     t.conversions += ties.count(e.rows, new_customer)
@@ -62,8 +71,17 @@ def respond(e: Engine, day: int, ties: Ties, size: np.ndarray, disproportion: np
     opting_out = ties.where(opt_out)
     opting_out.put(st.status, OPTED_OUT)
     t.opted_out += opting_out.count(e.rows)
-    settle(e, ties.where(complied), np.where(a.amount_mode, amount * a.revenue, size)[complied])
+
+    # Rule 2: what the buyer gave beyond what they would have anyway repays the debt.
+    repaid = np.where(a.amount_mode,
+                      rules.repayment_by_amount(amount, buyers.base_amount[b], a.revenue,
+                                                a.stakes),
+                      rules.repayment_by_yes(np.where(chosen > 0, chosen, size), a.stakes,
+                                             p_anyway, p_yes))
+    settle(e, ties.where(complied), repaid[complied])
     ties.add(st.trust, np.where(complied & e.plan.thanks[ties.row, 0], p.thank_trust, 0.0))
+    gifts.hand_over_promised(e, day, ties.where(complied & e.plan.gift.promised[ties.row, 0]
+                                                & (e.plan.gift.value[ties.row, 0] > 0)))
 
     e.flag(ties, st.asked, "asked")
     e.flag(ties, st.replied, "replied", yes | said_no | gave)
@@ -75,31 +93,84 @@ def respond(e: Engine, day: int, ties: Ties, size: np.ndarray, disproportion: np
         e.record(kind, ties, mask)
 
 
+def _choose(e: Engine, ties: Ties, size: np.ndarray, reference: np.ndarray, drive: np.ndarray,
+            debt_push: np.ndarray, uniform: np.ndarray):
+    """Rules 4, 11, 12 on yes/no asks: the size each buyer says yes to (0: none), the chance of
+    a yes, and the chance of a yes without the debt's push (what they would have done anyway).
+    With several sizes offered at once the buyer picks one or none (a multinomial logit); the
+    largest request seen is the reference point that makes the others seem smaller."""
+    p, b = e.params(ties), ties.buyer
+    money = e.plan.ask.money[ties.row, 0]
+    options = [size]
+    if e.plan.ask.choices.shape[1]:
+        options += [e.plan.ask.choices[ties.row, k] for k in range(e.plan.ask.choices.shape[1])]
+    largest = np.maximum(reference, np.max(options, axis=0))
+
+    def utilities(push):
+        rows = []
+        for option in options:
+            offered = option > 0  # (choices are padded with 0: not an option)
+            size_ = np.where(offered, option, 1.0)
+            rows.append(np.where(offered, rules.yes_logit(
+                e.buyers.base_logit[b], push + rules.reference_contrast(
+                    size_, largest, contrast_weight=p.contrast_weight),
+                size_, e.buyers.budget[b], money, price_weight=p.price_weight), -np.inf))
+        return np.stack(rows)
+
+    chances = rules.choice_probabilities(utilities(drive))
+    anyway = 1.0 - rules.choice_probabilities(utilities(drive - debt_push))[-1]
+    picked = (uniform[None] >= np.cumsum(chances[:-1], axis=0)).sum(axis=0)
+    chosen = np.where(picked < len(options),
+                      np.choose(np.minimum(picked, len(options) - 1), options), 0.0)
+    return chosen, 1.0 - chances[-1], anyway
+
+
+def _framing(e: Engine, ties: Ties) -> np.ndarray:
+    """Rule 1 turned around: the pull a gift promised with this ask takes away (or adds)."""
+    promised = e.plan.gift.promised[ties.row, 0]
+    if not promised.any():
+        return np.zeros(ties.size)
+    g, p = PerTie(e.plan.gift, ties.row), e.params(ties)
+    value = rules.relative_value(g.value * g.quantity, e.plan.ask.stakes[ties.row, 0])
+    return rules.trade_framing(promised & (g.value > 0), value, crowding_out=p.crowding_out,
+                               incentive_weight=p.incentive_weight)
+
+
+def _ratio_or_one(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
+    return np.divide(numerator, denominator, out=np.ones_like(denominator, dtype=float),
+                     where=numerator > 0)
+
+
 def compliance_drive(e: Engine, ties: Ties, disproportion: np.ndarray,
-                     excess: np.ndarray) -> np.ndarray:
+                     excess: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Rules 3, 4, 8, 10: the push towards yes for the asked ``ties``
-    (:func:`sim.rules.compliance_drive`), with what each buyer owes the run's other sellers."""
+    (:func:`sim.rules.compliance_drive`), with what each buyer owes the run's other sellers;
+    and the part of it that is the debt's own push (:func:`sim.rules.obligation_drive`)."""
     st, p = e.state, e.params(ties)
     debt_to_others, customer_elsewhere = _with_other_sellers(e, ties)
     indirect = rules.indirect_obligation(debt_to_others, indirect_share=p.indirect_share)
-    return rules.compliance_drive(
-        e.obligation_of(ties), indirect, e.plan.liking[ties.row, 0], ties.get(st.trust),
+    owed = e.obligation_of(ties)
+    drive = rules.compliance_drive(
+        owed, indirect, e.plan.liking[ties.row, 0], ties.get(st.trust),
         disproportion, excess, customer_elsewhere, debt_weight=p.debt_weight,
         debt_saturation=p.debt_saturation, liking_weight=p.liking_weight,
         trust_weight=p.trust_weight, neutral_trust=p.neutral_trust,
         disproportion_weight=p.disproportion_weight, reactance_weight=p.reactance_weight,
         competition_weight=p.competition_weight)
+    debt_push = rules.obligation_drive(owed + indirect, debt_weight=p.debt_weight,
+                                       debt_saturation=p.debt_saturation)
+    return drive, debt_push
 
 
 def _with_other_sellers(e: Engine, ties: Ties) -> tuple[np.ndarray, np.ndarray]:
     """For each tie: the buyer's positive gift debt to the run's other sellers (the debt to all
     of them, added seller by seller, less this one's) and whether the buyer is another seller's
     customer."""
-    gross, motive = e.state.gross.ravel(), e.readings()[2].ravel()
-    status = e.state.status.ravel()
+    gross, gratitude = e.state.gross.ravel(), e.state.gratitude.ravel()
+    motive, status = e.readings()[2].ravel(), e.state.status.ravel()
 
     def positive_gift_debt(index):
-        return np.maximum(gross[index] * motive[index], 0.0)
+        return np.maximum((gross[index] + gratitude[index]) * motive[index], 0.0)
 
     def customer(index):
         return (status[index] == CUSTOMER).astype(np.int64)
@@ -123,7 +194,8 @@ def _with_other_sellers(e: Engine, ties: Ties) -> tuple[np.ndarray, np.ndarray]:
 
 
 def settle(e: Engine, ties: Ties, repayment: np.ndarray) -> None:
-    """Rule 2: a yes repays the felt debt; exact repayment closes the account."""
+    """Rule 2: what the buyer gave beyond their baseline (``repayment``, in units of the stakes)
+    repays the felt debt; exact repayment closes the account."""
     if ties.size == 0:
         return
     st = e.state
@@ -132,8 +204,9 @@ def settle(e: Engine, ties: Ties, repayment: np.ndarray) -> None:
                                              exact_tolerance=e.params(ties).exact_tolerance)
     share_left = np.divide(remaining, owed, out=np.ones_like(owed), where=owed > 0)
     ties.put(st.gross, ties.get(st.gross) * share_left)
+    ties.put(st.gratitude, ties.get(st.gratitude) * share_left)
     ties.put(st.concession, 0.0)
-    ties.put(st.account_closed, ties.get(st.account_closed) | closed)
+    e.flag(ties, st.account_closed, "closed", closed)
 
 
 def _count_asks(e: Engine, ties: Ties, complied, concede, amount_mode, amount) -> None:

@@ -31,9 +31,10 @@ def refer(e: Engine, day: int, owed: np.ndarray) -> Ties:
     referring = ties.where(e.draw(day, Purpose.REFER, ties)
                            < rules.per_step_probability(prob, p.step_days))
     e.tallies.referrals += referring.count(e.rows)
-    referring.put(st.gross, rules.debt_after_referral(
-        referring.get(st.gross), referral_repayment=PerTie(e.rules, referring.row)
-        .referral_repayment))
+    repaid = PerTie(e.rules, referring.row).referral_repayment
+    for debt in (st.gross, st.gratitude):
+        referring.put(debt, rules.debt_after_referral(referring.get(debt),
+                                                      referral_repayment=repaid))
     e.record("referral", referring)
     return referring
 
