@@ -165,9 +165,11 @@ class Chain:
 
 def sample(problem: Problem, *, walkers: int, iterations: int, start: dict[str, float],
            seed: int = 0, workers: int = 1, pool: Any = None, checkpoint: Path | None = None,
+           spread: float = 0.01,
            progress: Callable[[int, int], None] | None = None) -> Chain:
     """Run emcee for ``iterations`` (continuing a checkpoint if there is one), walkers started
-    in a small ball around ``start`` (dotted keys; missing ones at the middle of their prior)."""
+    in a ball around ``start`` (dotted keys; missing ones at the middle of their prior) of
+    ``spread`` (a share of each prior's range)."""
     import emcee
 
     chain = _load(checkpoint) if checkpoint is not None and Path(checkpoint).exists() else None
@@ -179,13 +181,14 @@ def sample(problem: Problem, *, walkers: int, iterations: int, start: dict[str, 
 
         with ProcessPoolExecutor(workers) as shared:
             return sample(problem, walkers=walkers, iterations=iterations, start=start,
-                          seed=seed, pool=shared, checkpoint=checkpoint, progress=progress)
+                          seed=seed, pool=shared, checkpoint=checkpoint, spread=spread,
+                          progress=progress)
     moves = [(emcee.moves.DEMove(), 0.8), (emcee.moves.DESnookerMove(), 0.2)]
     sampler = emcee.EnsembleSampler(
         walkers, problem.ndim, lambda units: problem.log_probability(
             units, workers=workers, pool=pool), vectorize=True, moves=moves)
     if chain is None:
-        position = np.clip(center + 0.01 * rng.standard_normal((walkers, problem.ndim)), 0, 1)
+        position = np.clip(center + spread * rng.standard_normal((walkers, problem.ndim)), 0, 1)
         state = emcee.State(position, random_state=np.random.RandomState(seed).get_state())
         chain = Chain(np.empty((0, walkers, problem.ndim)), np.empty((0, walkers)),
                       np.zeros(walkers))
