@@ -136,6 +136,11 @@ def backfire_rate(t: Totals) -> float:
     return t.ratio("backfired", "accepted")
 
 
+@metric("ties whose account an exact repayment closed (rule 2) / converted ties", unit="share")
+def closed_account_rate(t: Totals) -> float:
+    return t.ratio("closed", "conversions")
+
+
 @metric("mean days from the first gift (or first contact, with no gift) to conversion, over "
         "converted ties (NaN before any conversion)", unit="days")
 def mean_time_to_conversion(t: Totals) -> float:

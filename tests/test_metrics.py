@@ -15,7 +15,7 @@ TOTALS = Totals(
     churned_within_90d=8.0, referrals=7.0, warnings_sent=30.0, trust=120.0, sincerity=140.0,
     owed=50.0, backfired=4.0, days_to_convert=300.0, amount_total=90.0, amount_asks=30.0,
     asks_answered_yes=45.0, asks_made=150.0, first_asks=100.0, first_asks_yes=30.0,
-    conceded_asks=20.0, conceded_asks_yes=9.0)
+    conceded_asks=20.0, conceded_asks_yes=9.0, closed=6.0)
 
 # One expectation per registered metric: adding a metric without one here fails.
 EXPECTED = {
@@ -23,7 +23,7 @@ EXPECTED = {
     "discount_depth": 0.1, "complaint_rate": 0.05, "opt_out_rate": 0.03, "churn_rate": 0.3,
     "retention_90d": 0.8, "referrals": 7.0, "negative_wom": 30.0, "mean_trust": 0.6,
     "mean_perceived_sincerity": 0.7, "outstanding_obligation": 0.25, "backfire_rate": 0.05,
-    "mean_time_to_conversion": 7.5, "mean_amount": 3.0, "ask_compliance": 0.3,
+    "mean_time_to_conversion": 7.5, "closed_account_rate": 0.15, "mean_amount": 3.0, "ask_compliance": 0.3,
     "first_ask_compliance": 0.3, "conceded_ask_compliance": 0.45, "revenue_per_buyer": 20.0,
     "referrals_per_buyer": 0.035,
 }

@@ -1,10 +1,11 @@
 """Invariants of the rules and the engine, checked by hypothesis."""
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sim import rules
+from sim import load_scenario, rules
 from sim.model import ReciprocityModel
 
 unit = st.floats(0.0, 1.0)
@@ -111,7 +112,8 @@ def test_drive_is_monotone_in_disproportion():
     e = _run({}, 3, steps=15).engine
     ties = e.ties(np.ones((e.s, e.n), dtype=bool))
     zero = np.zeros(ties.size)
-    assert (compliance_drive(e, ties, zero + 0.5, zero) < compliance_drive(e, ties, zero, zero)).all()
+    assert (compliance_drive(e, ties, zero + 0.5, zero)[0]
+            < compliance_drive(e, ties, zero, zero)[0]).all()
 
 
 KINDS = ["watts_strogatz", "erdos_renyi", "barabasi_albert", "stochastic_block", "complete"]
@@ -136,3 +138,88 @@ def test_stacked_runs_equal_runs_alone_on_any_network(n, runs, scenario):
     np.testing.assert_array_equal(
         [[list(row.values()) for row in run] for run in stacked],
         [[list(row.values()) for row in run] for run in alone])
+
+
+# --- Model 2 properties ------------------------------------------------------------------------
+
+
+@settings(max_examples=6, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.floats(1.0, 200.0), st.floats(0.0, 1.0))
+def test_a_promised_gift_never_creates_debt_before_compliance(seed, value, detection):
+    """A gift promised with the ask and given only on compliance creates no debt, ever: before
+    compliance there is nothing given, and when handed over it is payment in a trade."""
+    model = ReciprocityModel("pushy_vs_active", rng=seed, build_agents=False, collect=False,
+                             overrides={"buyers.n": 150, "strategies.active.gift.promised": True,
+                                        "strategies.active.gift.value": value,
+                                        "buyers.detection_skill.mean": detection})
+    active = model.sellers_of("active")
+    for _ in range(30):
+        model.step()
+        st_ = model.engine.state
+        assert (st_.gross[active] == 0).all() and (st_.gratitude[active] == 0).all()
+    complied = model.engine.state.converted_day[active] >= 0
+    assert (model.engine.state.accepted_gift[active] == complied).all()
+
+
+@settings(max_examples=5, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.sampled_from([1 / 128, 0.25, 4.0, 128.0]))
+def test_obligation_does_not_depend_on_the_currency_unit(seed, rate):
+    """Every dollar amount times ``rate`` (gifts, asks, stakes, revenue, budgets): the felt debt,
+    in units of the stakes, and every decision stay the same. The rates are powers of two so the
+    rescaling is exact in binary floating point; with 0.01 a budget exactly equal to a price can
+    round to either side and one decision in thousands flips, which is rounding, not the model."""
+    base = load_scenario("pushy_vs_active", overrides={"buyers.n": 150})
+    money = {}
+    for name in ("pushy", "active"):
+        s = base.strategies[name]
+        money.update({f"strategies.{name}.gift.value": s.gift.value * rate,
+                      f"strategies.{name}.ask.size": s.ask.size * rate})
+    money.update({"buyers.budget.mean": base.buyers.budget.mean * rate,
+                  "buyers.budget.sd": base.buyers.budget.sd * rate})
+    runs = [_run(extra, seed, steps=30).engine for extra in ({}, money)]
+    np.testing.assert_allclose(runs[0].effective_obligation(), runs[1].effective_obligation(),
+                               rtol=1e-9, atol=1e-12)
+    np.testing.assert_array_equal(runs[0].state.status, runs[1].state.status)
+    assert runs[1].tallies.revenue.sum() == pytest.approx(runs[0].tallies.revenue.sum() * rate)
+
+
+def test_a_day_of_hours_gives_the_daily_results_within_noise():
+    """The same scenario with a step of one day and of one hour (24 steps a day): every
+    duration and daily rate means the same real time, so daily-scale results agree within
+    noise (replications on common seeds)."""
+    from sim.runner import replication_seeds, run_many
+
+    names = ["conversion_rate", "complaint_rate", "referrals", "retention_90d", "mean_trust"]
+    seeds = replication_seeds(3, 12)
+    daily = run_many("pushy_vs_active", metrics=names,
+                     runs=[({"buyers.n": 300, "steps": 45}, s) for s in seeds])
+    hourly = run_many("pushy_vs_active", metrics=names,
+                      runs=[({"buyers.n": 300, "steps": 45 * 24, "step": "1 hour"}, s)
+                            for s in seeds])
+    for name in names:
+        a = np.array([r[-1][name] for r in daily])
+        b = np.array([r[-1][name] for r in hourly])
+        se = np.sqrt(a.var(ddof=1) / a.size + b.var(ddof=1) / b.size) + 1e-12
+        assert abs(a.mean() - b.mean()) < 3 * se + 0.02 * abs(a.mean()), name
+
+
+@settings(max_examples=8, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.floats(100.0, 10_000.0), st.floats(5.0, 90.0),
+       st.floats(0.1, 5.0))
+def test_a_concession_from_another_requester_never_helps(seed, large, small, weight):
+    """Rule 11: a retreat made by someone other than the requester who was refused concedes
+    nothing: no concession debt, and no more yeses than from that requester's own retreat."""
+    settings_ = {"buyers.n": 200, "rules.concession_weight": weight,
+                 "strategies.door_in_the_face.ask.size": large,
+                 "strategies.door_in_the_face.ask.concede_to": small}
+
+    def run(arm):
+        model = ReciprocityModel("door_in_the_face", arm=arm, rng=seed, build_agents=False,
+                                 overrides=settings_)
+        model.run_model()
+        return model
+
+    other, same = run("other_requester"), run("same_requester")
+    assert (other.engine.state.concession == 0).all()
+    assert (other.latest_metrics["conceded_ask_compliance"]
+            <= same.latest_metrics["conceded_ask_compliance"])

@@ -151,3 +151,88 @@ def test_rule13_boundaries_refusal_and_bait():
     cue = rules.bait_cue(np.array([0.5]), np.array([10.0]), np.array([10.0]), useless_weight=0.4,
                          overclaim_weight=0.3)
     assert cue.tolist() == pytest.approx([0.2])
+
+
+# --- Model 2: stakes, channel, form, gratitude, repayment, promised gifts, freedom, choices ----
+
+
+def test_rule1_debt_is_relative_to_the_stakes_and_currency_free():
+    # a $5 gift beside a $10 tip is a lot; beside a $10,000 contract it is nothing
+    assert rules.relative_value(5.0, 10.0) == 0.5 and rules.relative_value(5.0, 10_000.0) < 0.001
+    # changing the currency unit changes nothing
+    assert rules.relative_value(5.0 * 0.9, 10.0 * 0.9) == pytest.approx(rules.relative_value(5.0, 10.0))
+
+
+def test_rule1_how_personally_and_in_what_form_it_was_given():
+    weights = rules.channel_weight(np.array([0, 1, 2]), addressed_weight=0.7, mass_weight=0.4)
+    assert weights.tolist() == [1.0, 0.7, 0.4]  # in person > addressed > mass-mailed (Falk 2007)
+    assert rules.form_weight(True, cash_weight=0.3) < rules.form_weight(False, cash_weight=0.3)
+
+
+def test_rule1_a_promised_gift_frames_a_trade():
+    # a small promised thank-you gift lowers the pull (Newman & Shen 2012) ...
+    small = rules.trade_framing(True, 0.2, crowding_out=0.3, incentive_weight=0.5)
+    assert small < 0
+    # ... a large promised reward can outweigh the crowding out, and no promise changes nothing
+    assert rules.trade_framing(True, 2.0, crowding_out=0.3, incentive_weight=0.5) > 0
+    assert rules.trade_framing(False, 2.0, crowding_out=0.3, incentive_weight=0.5) == 0
+
+
+def test_rule2_repayment_is_what_is_given_beyond_the_baseline():
+    # a tip of 20 points where 15 would have been given anyway repays 5 points' worth
+    assert rules.repayment_by_amount(20.0, 15.0, 0.3, 6.0) == pytest.approx(5 * 0.3 / 6.0)
+    assert rules.repayment_by_amount(10.0, 15.0, 0.3, 6.0) == 0.0  # less than usual repays nothing
+    # a yes the buyer would have given anyway repays nothing; one the debt brought about does
+    assert rules.repayment_by_yes(80.0, 80.0, 0.4, 0.4) == 0.0
+    assert rules.repayment_by_yes(80.0, 80.0, 0.2, 0.4) == pytest.approx(0.5)
+    # exact repayment of what is owed closes the account (Gouldner 1960)
+    owed = 0.5
+    _, closed = rules.settle_account(owed, rules.repayment_by_yes(80.0, 80.0, 0.2, 0.4),
+                                     exact_tolerance=0.1)
+    assert bool(closed)
+
+
+def test_rule6_gratitude_is_the_fast_part_of_a_gift():
+    obligation, gratitude = rules.gratitude_and_obligation(2.0, gratitude_share=0.25)
+    assert obligation + gratitude == pytest.approx(2.0)
+    hour = 1 / 24
+    # after six hours gratitude (half-life one hour) is nearly gone; obligation (days) is not
+    assert rules.decay_factor(6 * hour, half_life=hour) < 0.02
+    assert rules.decay_factor(6 * hour, half_life=3.0) > 0.9
+
+
+def test_rule6_daily_rates_mean_the_same_whatever_the_step():
+    daily = 0.2
+    hourly = rules.per_step_probability(daily, 1 / 24)
+    assert 1 - (1 - hourly) ** 24 == pytest.approx(daily)
+    assert rules.per_step_probability(daily, 1.0) == daily
+
+
+def test_rule8_a_favour_restricting_an_important_freedom_turns_against_the_giver():
+    kw = dict(restriction_weight=1.5, typical_proneness=0.5)
+    assert rules.favour_restriction(1.0, 0.0, 0.5, **kw) == 1.0   # no freedom at stake
+    assert 0 < rules.favour_restriction(1.0, 0.2, 0.5, **kw) < 1.0
+    assert rules.favour_restriction(1.0, 1.0, 0.5, **kw) < 0      # Brehm & Cole (1966)
+    # past the threshold some do the opposite, more the further past it
+    p = rules.boomerang_probability(np.array([0.0, 0.5, 2.0]), boomerang_rate=0.5)
+    assert p[0] == 0 and p[1] < p[2] < 1
+
+
+def test_rule11_a_larger_request_is_a_reference_point():
+    assert rules.reference_contrast(30.0, 0.0, contrast_weight=0.1) == 0.0     # none seen
+    assert rules.reference_contrast(30.0, 10.0, contrast_weight=0.1) == 0.0    # smaller: none
+    assert rules.reference_contrast(30.0, 3000.0, contrast_weight=0.1) == pytest.approx(
+        0.1 * np.log(100))
+
+
+def test_rule12_a_choice_of_asks_is_a_multinomial_logit():
+    one = rules.choice_probabilities(np.array([[0.3]]))
+    assert one[0, 0] == pytest.approx(1 / (1 + np.exp(-0.3)))   # one option: the usual yes
+    several = rules.choice_probabilities(np.array([[1.0], [-2.0]]))
+    assert several.sum() == pytest.approx(1.0) and several[0, 0] > several[1, 0]
+
+
+def test_rule4_effort_asks_are_not_weighed_against_the_budget():
+    money = rules.yes_logit(0.0, 0.0, 1000.0, 100.0, True, price_weight=1.0)
+    effort = rules.yes_logit(0.0, 0.0, 1000.0, 100.0, False, price_weight=1.0)
+    assert effort == 0.0 and money == pytest.approx(-np.log(10.0))

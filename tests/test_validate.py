@@ -10,14 +10,33 @@ from sim.validate import run_validation
 runner = CliRunner()
 
 
+SECOND_SET = ("Falk 2007", "Gneezy & List 2006, library", "Gneezy & List 2006, fundraising",
+              "Cialdini et al. 1975, exp. 1", "Newman & Shen 2012, exp. 1")
+
+
 def test_validate_quick_passes_and_writes_report(tmp_path):
     result = runner.invoke(app, ["validate", "--quick", "--out", str(tmp_path)])
     assert result.exit_code == 0, result.output
     data = json.loads((tmp_path / "validation.json").read_text())
-    assert data["passed"] and len(data["rows"]) >= 20
+    assert data["passed"] and len(data["rows"]) >= 40
     report = (tmp_path / "REPORT.md").read_text()
-    assert "Strohmetz" in report and "Regan 1971" in report
+    for study in ("Strohmetz", "Regan 1971", *SECOND_SET, "Burger", "Brehm & Cole"):
+        assert study in report, study
     assert list(tmp_path.glob("*.png"))
+    targets = [r for r in data["rows"] if r["kind"] != "fact"]
+    assert all(r["pp_low"] is not None and r["pp_low"] <= r["pp_high"] for r in targets)
+
+
+def test_validate_set_applies_to_every_run_and_is_recorded(tmp_path):
+    result = runner.invoke(app, ["validate", "--quick", "--out", str(tmp_path), "--set",
+                                 "rules.concession_weight=0"])
+    data = json.loads((tmp_path / "validation.json").read_text())
+    assert data["overrides"] == {"rules.concession_weight": 0}
+    retreat = next(r for r in data["rows"] if r["condition"].startswith("retreat by the same"))
+    assert not retreat["passed"] and result.exit_code == 1
+    bad = runner.invoke(app, ["validate", "--quick", "--out", str(tmp_path / "x"), "--set",
+                              "rules.concession_weight=-1"])
+    assert bad.exit_code == 2 and "concession_weight" in bad.output
 
 
 def test_editing_a_fitted_parameter_moves_the_table():

@@ -27,6 +27,11 @@ RETENTION_DAYS = 90
 NEVER = np.iinfo(np.int32).min
 """A day that no tie's last act is on or before: the threshold of a schedule with no repeats."""
 
+BUDGET_FLOOR_SHARE = 0.005
+"""No buyer's budget is below this share of the mean budget (a budget of nothing would make every
+price infinitely heavy). A share, not a dollar amount, so the model does not depend on the
+currency unit: at the default mean of $200 the floor is $1."""
+
 EVENT_KINDS = ("gift", "gift_refused", "ask", "yes", "no", "ignored", "tactic", "manipulation",
                "complaint", "warning", "referral", "opt_out", "churn", "deception_found")
 
@@ -64,7 +69,7 @@ class Buyers:
         skill = _trait(rng, b.detection_skill, n, 0.0, 1.0)
         buyers = cls(
             need=_trait(rng, b.need, n, 0.0, 1.0),
-            budget=_trait(rng, b.budget, n, 1.0, np.inf),
+            budget=_trait(rng, b.budget, n, BUDGET_FLOOR_SHARE * b.budget.mean, np.inf),
             detection_skill=skill,
             reactance_proneness=_trait(rng, b.reactance_proneness, n, 0.0, 1.0),
             reciprocator=rng.random(n) < b.reciprocator_share,
