@@ -125,7 +125,7 @@ def run_validation(*, reps: int, quick: bool, seed: int = 0, scenarios: list[str
         predictive = np.nanmean(evaluate(plan, draws, seeds[:POSTERIOR_SEEDS],
                                          workers=workers), axis=2)
     rows, first_of_fact = [], _first_checks(names, facts)
-    for i, ((name, entry), item) in enumerate(zip(entries, plan.items, strict=True)):
+    for i, ((name, entry), _item) in enumerate(zip(entries, plan.items, strict=True)):
         samples = stats[i]
         mean, lo, hi = _mean_ci(samples)
         pp = (None, None) if predictive is None else tuple(
