@@ -15,7 +15,8 @@ TOTALS = Totals(
     churned_within_90d=8.0, referrals=7.0, warnings_sent=30.0, trust=120.0, sincerity=140.0,
     owed=50.0, backfired=4.0, days_to_convert=300.0, amount_total=90.0, amount_asks=30.0,
     asks_answered_yes=45.0, asks_made=150.0, first_asks=100.0, first_asks_yes=30.0,
-    conceded_asks=20.0, conceded_asks_yes=9.0)
+    conceded_asks=20.0, conceded_asks_yes=9.0, gift_cost=1000.0, contact_cost=600.0,
+    discounts=400.0)
 
 # One expectation per registered metric: adding a metric without one here fails.
 EXPECTED = {
@@ -26,6 +27,9 @@ EXPECTED = {
     "mean_time_to_conversion": 7.5, "mean_amount": 3.0, "ask_compliance": 0.3,
     "first_ask_compliance": 0.3, "conceded_ask_compliance": 0.45, "revenue_per_buyer": 20.0,
     "referrals_per_buyer": 0.035,
+    # costs and returns: net = 4000 - 1000 - 600 = 2400 dollars
+    "gift_cost": 1000.0, "contact_cost": 600.0, "discounts_given": 400.0, "net_revenue": 2400.0,
+    "return_on_gifts": 2.4, "cost_per_conversion": 40.0, "value_per_buyer_reached": 12.0,
 }
 
 
@@ -44,7 +48,8 @@ def test_empty_denominators_give_zero_for_counts_and_nan_for_means():
         value = metric.value(empty)
         if name in ("retention_90d", "mean_trust", "mean_perceived_sincerity",
                     "outstanding_obligation", "mean_time_to_conversion", "mean_amount",
-                    "ask_compliance", "first_ask_compliance", "conceded_ask_compliance"):
+                    "ask_compliance", "first_ask_compliance", "conceded_ask_compliance",
+                    "return_on_gifts", "cost_per_conversion", "value_per_buyer_reached"):
             assert math.isnan(value), name
         else:
             assert value == 0.0, name

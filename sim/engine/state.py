@@ -209,6 +209,10 @@ class Tallies:
     churned: np.ndarray = field(init=False)
     churned_within_90d: np.ndarray = field(init=False)
     days_to_convert: np.ndarray = field(init=False)
+    # dollars (sim.metrics' cost metrics)
+    gift_cost: np.ndarray = field(init=False)
+    contact_cost: np.ndarray = field(init=False)
+    discounts: np.ndarray = field(init=False)
 
     def __post_init__(self):
         for name in self.names():
@@ -256,6 +260,7 @@ class GiftPlan:
     conditional: np.ndarray
     gated: np.ndarray
     hidden_conditions: np.ndarray
+    unit_cost: np.ndarray
 
     @classmethod
     def of(cls, strategies: list[Strategy]) -> GiftPlan:
@@ -263,9 +268,11 @@ class GiftPlan:
         flags = ("unexpected_second", "conditional", "gated", "hidden_conditions")
         days = ("first_day", "every", "max_gifts", "after_sale_every")
         columns = {f.name: _column([getattr(g, f.name) for g in gifts], _dtype(f.name, flags, days))
-                   for f in fields(cls) if f.name != "claimed_value"}
+                   for f in fields(cls) if f.name not in ("claimed_value", "unit_cost")}
         columns["claimed_value"] = _column([g.value if g.claimed_value is None
                                             else g.claimed_value for g in gifts])
+        columns["unit_cost"] = _column([g.value if g.unit_cost is None else g.unit_cost
+                                        for g in gifts])
         return cls(**columns)
 
 
@@ -290,6 +297,7 @@ class AskPlan:
     amount_mode: np.ndarray
     asks: np.ndarray
     """False for a party that only gives (the seller's ``asks = false``)."""
+    unit_cost: np.ndarray
 
     @classmethod
     def of(cls, strategies: list[Strategy], asks: list[bool]) -> AskPlan:
@@ -297,7 +305,8 @@ class AskPlan:
         flags = ("follow_up_after_no", "opt_out", "choice_of_response", "implicit", "integer")
         days = ("delay", "every", "max_asks", "repeat_every")
         columns = {name: _column([getattr(a, name) for a in spec], _dtype(name, flags, days))
-                   for name in ("size", "urgency", "concede_to", "discount", *days, *flags)}
+                   for name in ("size", "urgency", "concede_to", "discount", "unit_cost", *days,
+                                *flags)}
         return cls(**columns,
                    revenue=_column([a.size if a.revenue is None else a.revenue for a in spec]),
                    amount_mode=_column([a.mode == "amount" for a in spec], bool),

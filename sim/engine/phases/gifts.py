@@ -94,6 +94,7 @@ def give(e: Engine, day: int) -> np.ndarray:
                                need_weight=p.need_weight, cost_weight=p.cost_weight)
     took.add(st.gross, np.where(buyers.reciprocator[b], debt, 0.0))
     took.add(st.given, g.value * (g.quantity + g.unexpected_second))
+    e.tallies.gift_cost += took.per_seller(g.unit_cost * (g.quantity + g.unexpected_second), e.rows)
     if g.conditional.any():  # rule 8: visible strings restrict freedom
         with_strings = took.where(g.conditional)
         with_strings.put(st.reactance, rules.accumulate_reactance(
