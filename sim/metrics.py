@@ -200,8 +200,8 @@ def value_per_buyer_reached(t: Totals) -> float:
 # --- outcome kinds: reported when a scenario names them ----------------------------------------
 
 
-@metric("mean amount given per amount ask (tip percent, tickets, dollars donated)", unit="amount",
-        core=False)
+@metric("mean amount given per amount ask (tip percent, tickets, dollars donated)",
+        unit="amount per ask: tip %, tickets or dollars", core=False)
 def mean_amount(t: Totals) -> float:
     return t.ratio("amount_total", "amount_asks", NAN)
 
