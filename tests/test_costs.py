@@ -182,3 +182,23 @@ def test_gift_unit_cost_defaults_to_the_gifts_value():
     m = model.metrics_now("active")
     assert m["gift_cost"] > 0
     assert m["gift_cost"] % config.strategies["active"].gift.value == 0
+
+
+def test_the_readmes_money_table_is_what_the_code_gives():
+    """The README's pushy-versus-active money table and paired differences, recomputed."""
+    import re
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    sys.path.insert(0, str(root / "experiments"))
+    try:
+        import money_table
+    finally:
+        sys.path.pop(0)
+    readme = " ".join((root / "README.md").read_text().split())
+    reps = money_table.run()
+    for line in money_table.table(reps):
+        assert line in readme, line
+    for day, text in money_table.differences(reps).items():
+        assert re.search(re.escape(text) + r" (dollars )?on day " + str(day), readme), (day, text)
