@@ -108,7 +108,7 @@ def metric_label(name: str, outcomes: Mapping[str, str] | None = None) -> str:
     >>> metric_label("net_revenue[active]")
     'net revenue, active (dollars)'
     >>> metric_label("tip_percent", {"tip_percent": "mean_amount"})
-    'tip percent (amount)'
+    'tip percent (amount per ask: tip %, tickets or dollars)'
     """
     match = METRIC_NAME.match(name)
     base, strategy = (match["metric"], match["strategy"]) if match else (name, None)
