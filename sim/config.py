@@ -17,7 +17,14 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
 
 from sim import strategies
 from sim.errors import ScenarioError
@@ -29,6 +36,32 @@ from sim.paths import scenarios_dir
 Unit = Annotated[float, Field(ge=0.0, le=1.0)]
 NonNeg = Annotated[float, Field(ge=0.0)]
 Pos = Annotated[float, Field(gt=0.0)]
+
+DURATION_UNITS = {"minute": 1 / 1440, "minutes": 1 / 1440, "min": 1 / 1440, "hour": 1 / 24,
+                  "hours": 1 / 24, "h": 1 / 24, "day": 1.0, "days": 1.0, "d": 1.0, "week": 7.0,
+                  "weeks": 7.0, "w": 7.0}
+
+
+def parse_duration(value: Any) -> Any:
+    """A duration in days: a number (days) or text with a unit, ``"90 minutes"``, ``"2 hours"``,
+    ``"1 day"``, ``"3 weeks"``.
+
+    >>> parse_duration("90 minutes"), parse_duration("1 week"), parse_duration(2)
+    (0.0625, 7.0, 2)
+    """
+    if not isinstance(value, str):
+        return value
+    number, _, unit = value.strip().partition(" ")
+    try:
+        return float(number) * DURATION_UNITS[unit.strip().lower() or "days"]
+    except (ValueError, KeyError):
+        raise ValueError(f"not a duration; allowed: a number of days, or a number and a unit "
+                         f"({', '.join(sorted(set(DURATION_UNITS)))}), e.g. \"90 minutes\"") from None
+
+
+Duration = Annotated[float, BeforeValidator(parse_duration), Field(ge=0.0)]
+"""A length of time in days; scenario files may write ``"2 hours"`` or ``"90 minutes"``."""
+PosDuration = Annotated[float, BeforeValidator(parse_duration), Field(gt=0.0)]
 
 
 class _Spec(BaseModel):
@@ -170,13 +203,13 @@ class GiftSpec(_Spec):
     """Value the seller claims; above ``value`` it is an over-claim found out (rule 13)."""
     hidden_conditions: bool = False
     """Strings not disclosed, found out later (rules 7, 9, 13)."""
-    first_day: Annotated[int, Field(ge=0)] = 0
-    """Days after first contact when the first gift is given."""
-    every: Annotated[int, Field(ge=0)] = 0
-    """Days between further gifts to prospects (0: one gift only)."""
+    first_day: Duration = 0.0
+    """How long after first contact the first gift is given (days, or e.g. ``"2 hours"``)."""
+    every: Duration = 0.0
+    """Time between further gifts to prospects (0: one gift only)."""
     max_gifts: Annotated[int, Field(ge=1)] = 1
-    after_sale_every: Annotated[int, Field(ge=0)] = 0
-    """Keep giving: days between gifts to customers after a sale (0: never) (rule 12)."""
+    after_sale_every: Duration = 0.0
+    """Keep giving: time between gifts to customers after a sale (0: never) (rule 12)."""
 
 
 class AskSpec(_Spec):
@@ -189,10 +222,10 @@ class AskSpec(_Spec):
     """Size of the ask in dollars, weighed against the gift (rule 3) and the buyer's budget."""
     revenue: NonNeg | None = None
     """Revenue per yes in dollars (default: ``size``); per unit for amount asks."""
-    delay: Annotated[int, Field(ge=0)] = 7
-    """Days after first contact when the first ask comes."""
-    every: Annotated[int, Field(ge=0)] = 7
-    """Days between asks while the buyer has not said yes (0: ask once)."""
+    delay: Duration = 7.0
+    """How long after first contact the first ask comes."""
+    every: Duration = 7.0
+    """Time between asks while the buyer has not said yes (0: ask once)."""
     max_asks: Annotated[int, Field(ge=1)] = 4
     follow_up_after_no: bool = False
     """Keep asking after a "no" (pressure) instead of respecting it."""
@@ -207,8 +240,8 @@ class AskSpec(_Spec):
     """A customary ask (the bill and its tip): no timing or proportion cues."""
     integer: bool = False
     """Amount asks only: the amount comes in whole units (raffle tickets)."""
-    repeat_every: Annotated[int, Field(ge=0)] = 0
-    """Days between repeat asks to customers (re-orders, renewals); 0: none."""
+    repeat_every: Duration = 0.0
+    """Time between repeat asks to customers (re-orders, renewals); 0: none."""
     discount: Unit = 0.0
     """Discount given on each sale, as a share of the price."""
     unit_cost: NonNeg = 0.0
@@ -282,10 +315,10 @@ class RuleParams(_Spec):
     surprise_bonus: NonNeg
     personal_bonus: NonNeg
     # rule 6
-    obligation_half_life: Pos
+    obligation_half_life: PosDuration
     # rule 7
     cue_ask_soon: NonNeg
-    ask_soon_window: Pos
+    ask_soon_window: PosDuration
     cue_disproportion: NonNeg
     cue_generic: NonNeg
     cue_strings: NonNeg
@@ -308,7 +341,7 @@ class RuleParams(_Spec):
     typical_proneness: Annotated[float, Field(gt=0.0, le=1.0)]
     """Reactance proneness at which pressure turns into reactance one for one."""
     reactance_threshold: Pos
-    reactance_half_life: Pos
+    reactance_half_life: PosDuration
     reactance_weight: NonNeg
     opt_out_rate: Unit
     avoid_threshold: Pos
@@ -339,7 +372,7 @@ class RuleParams(_Spec):
     churn_reactance: NonNeg
     churn_resentment: NonNeg
     keep_giving_effect: NonNeg
-    keep_giving_window: Pos
+    keep_giving_window: PosDuration
     closed_account_effect: NonNeg
     choice_weight: NonNeg
     gift_trust: NonNeg
@@ -395,7 +428,11 @@ class Scenario(_Spec):
     """The file this came from (filled in by the loader)."""
     arm: str | None = None
     guide: Guide = Guide()
+    step: PosDuration = 1.0
+    """The length of one step in days (``"1 day"``, ``"1 hour"``, ``"30 minutes"``): every
+    delay, window, half-life and daily rate means the same real time whatever the step."""
     steps: Annotated[int, Field(ge=1, le=100_000)] = 180
+    """How many steps a run lasts."""
     network: NetworkSpec = NetworkSpec()
     buyers: BuyerSpec = BuyerSpec()
     sellers: list[SellerSpec] = Field(min_length=1)

@@ -288,7 +288,8 @@ def unexpected_second_value(unit_value, expected_quantity, *, value_exponent: fl
 
 
 def decay_factor(days, *, half_life: float):
-    """Rule 6, decay: the share of a felt obligation left after ``days`` (exponential).
+    """Rule 6, decay: the share of a felt obligation left after ``days`` (exponential); a step
+    of any length decays by its own length in days.
 
     Reciprocity is strongest soon after the gift and fades with time (Burger et al. 1997 found
     the favour effect gone after a week; here the half-life is a parameter).
@@ -297,6 +298,21 @@ def decay_factor(days, *, half_life: float):
     [1.0, 0.5, 0.25]
     """
     return 0.5 ** (_f(days) / half_life)
+
+
+def per_step_probability(daily, step_days):
+    """Rule 6's clock for events with a daily rate (churn, referrals, discovery): the chance of
+    at least one in a step of ``step_days`` days, ``1 - (1 - daily)^step_days``; a one-day step
+    keeps the daily value as it is.
+
+    >>> hourly = per_step_probability(0.1, 1 / 24)
+    >>> round(float(1 - (1 - hourly) ** 24), 6)     # 24 hourly chances make the daily one
+    0.1
+    >>> float(per_step_probability(0.1, 1.0)), float(per_step_probability(0.1, 7.0).round(3))
+    (0.1, 0.522)
+    """
+    daily, step_days = _f(daily), _f(step_days)
+    return np.where(step_days == 1.0, daily, 1.0 - (1.0 - daily) ** step_days)
 
 
 # --- Rule 7 -----------------------------------------------------------------------------------

@@ -236,9 +236,18 @@ def _column(values: list[Any], dtype: Any = float) -> np.ndarray:
 
 
 def _dtype(name: str, flags: tuple[str, ...], counts: tuple[str, ...]) -> type:
-    """Flags are booleans; days and counts are integers like the tie state they are compared
+    """Flags are booleans; steps and counts are integers like the tie state they are compared
     with (comparing int32 with int32 spares a conversion of every tie); the rest are floats."""
     return bool if name in flags else np.int32 if name in counts else float
+
+
+def in_steps(durations: list[float], step_days: list[float]) -> list[int]:
+    """Durations (days) as whole steps of each row's run, to the nearest step.
+
+    >>> in_steps([7.0, 0.125, 0.0], [1.0, 1 / 48, 1.0])
+    [7, 6, 0]
+    """
+    return [round(days / step) for days, step in zip(durations, step_days, strict=True)]
 
 
 @dataclass(frozen=True)
@@ -263,12 +272,16 @@ class GiftPlan:
     unit_cost: np.ndarray
 
     @classmethod
-    def of(cls, strategies: list[Strategy]) -> GiftPlan:
+    def of(cls, strategies: list[Strategy], step_days: list[float]) -> GiftPlan:
         gifts = [st.gift for st in strategies]
         flags = ("unexpected_second", "conditional", "gated", "hidden_conditions")
-        days = ("first_day", "every", "max_gifts", "after_sale_every")
-        columns = {f.name: _column([getattr(g, f.name) for g in gifts], _dtype(f.name, flags, days))
+        durations = ("first_day", "every", "after_sale_every")
+        counts = (*durations, "max_gifts")
+        columns = {f.name: _column([getattr(g, f.name) for g in gifts], _dtype(f.name, flags, counts))
                    for f in fields(cls) if f.name not in ("claimed_value", "unit_cost")}
+        for name in durations:  # in steps of each row's run
+            columns[name] = _column(in_steps([getattr(g, name) for g in gifts], step_days),
+                                    np.int32)
         columns["claimed_value"] = _column([g.value if g.claimed_value is None
                                             else g.claimed_value for g in gifts])
         columns["unit_cost"] = _column([g.value if g.unit_cost is None else g.unit_cost
@@ -300,13 +313,17 @@ class AskPlan:
     unit_cost: np.ndarray
 
     @classmethod
-    def of(cls, strategies: list[Strategy], asks: list[bool]) -> AskPlan:
+    def of(cls, strategies: list[Strategy], asks: list[bool], step_days: list[float]) -> AskPlan:
         spec = [st.ask for st in strategies]
         flags = ("follow_up_after_no", "opt_out", "choice_of_response", "implicit", "integer")
-        days = ("delay", "every", "max_asks", "repeat_every")
-        columns = {name: _column([getattr(a, name) for a in spec], _dtype(name, flags, days))
-                   for name in ("size", "urgency", "concede_to", "discount", "unit_cost", *days,
+        durations = ("delay", "every", "repeat_every")
+        counts = (*durations, "max_asks")
+        columns = {name: _column([getattr(a, name) for a in spec], _dtype(name, flags, counts))
+                   for name in ("size", "urgency", "concede_to", "discount", "unit_cost", *counts,
                                 *flags)}
+        for name in durations:  # in steps of each row's run
+            columns[name] = _column(in_steps([getattr(a, name) for a in spec], step_days),
+                                    np.int32)
         return cls(**columns,
                    revenue=_column([a.size if a.revenue is None else a.revenue for a in spec]),
                    amount_mode=_column([a.mode == "amount" for a in spec], bool),
@@ -326,16 +343,20 @@ class SellerPlan:
     reach_per_day: np.ndarray
     reach_max: np.ndarray
     """Cap on the buyers each row reaches (its share times its run's buyers)."""
+    step_days: np.ndarray
+    """The length of a step of each row's run, in days."""
 
     @classmethod
     def of(cls, scenarios: list[Scenario]) -> SellerPlan:
         strategies = [sc.strategy_of(i) for sc in scenarios for i in range(len(sc.sellers))]
         sellers = [seller for sc in scenarios for seller in sc.sellers]
         n = [sc.buyers.n for sc in scenarios for _ in sc.sellers]
+        step_days = [sc.step for sc in scenarios for _ in sc.sellers]
         reach = [st.reach for st in strategies]
         return cls(
-            gift=GiftPlan.of(strategies),
-            ask=AskPlan.of(strategies, [seller.asks for seller in sellers]),
+            gift=GiftPlan.of(strategies, step_days),
+            ask=AskPlan.of(strategies, [seller.asks for seller in sellers], step_days),
+            step_days=np.array(step_days, dtype=float),
             thanks=_column([st.thank for st in strategies], bool),
             liking=_column([seller.likeability for seller in sellers]),
             reach_initial=np.array([size if r.everyone else r.initial
@@ -355,8 +376,8 @@ class RunParameters:
     for a set of ties with ``PerTie(params, ties.row)``, or whole with ``params.name``."""
 
     def __init__(self, scenarios: list[Scenario], stack: Stack):
-        per_run = [{**sc.rules.model_dump(), **{name: getattr(sc.buyers, name)
-                                                  for name in CONTEXT_PARAMETERS}}
+        per_run = [{**sc.rules.model_dump(), "step_days": sc.step,
+                    **{name: getattr(sc.buyers, name) for name in CONTEXT_PARAMETERS}}
                    for sc in scenarios]
         self.uniform = True
         """Every run has the same value of every parameter (all plain values)."""

@@ -69,7 +69,7 @@ def ask(e: Engine, day: int) -> np.ndarray:
     disproportion = np.where(explicit, rules.ask_disproportion(
         size, ties.get(st.given), equivalence_tolerance=p.equivalence_tolerance), 0.0)
     last_gift = ties.get(st.last_gift_day)
-    days_since_gift = np.where(last_gift >= 0, day - last_gift, np.nan)
+    days_since_gift = np.where(last_gift >= 0, (day - last_gift) * p.step_days, np.nan)
     cues = rules.ask_cues(days_since_gift, disproportion, after_no, cue_ask_soon=p.cue_ask_soon,
                           ask_soon_window=p.ask_soon_window,
                           cue_disproportion=p.cue_disproportion, cue_after_no=p.cue_after_no)

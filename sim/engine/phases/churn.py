@@ -23,7 +23,7 @@ def leave(e: Engine, day: int, owed: np.ndarray) -> None:
     p = e.params(ties)
     last_gift = ties.get(st.last_gift_day)
     kept_giving = ((e.plan.gift.after_sale_every[ties.row, 0] > 0) & (last_gift >= 0)
-                   & (day - last_gift < p.keep_giving_window)
+                   & ((day - last_gift) * p.step_days < p.keep_giving_window)
                    & (ties.get(st.converted_day) <= last_gift))
     hazard = rules.churn_hazard(
         ties.get(st.trust),
@@ -32,10 +32,12 @@ def leave(e: Engine, day: int, owed: np.ndarray) -> None:
         base_hazard=p.churn_base, trust_weight=p.churn_trust, neutral_trust=p.neutral_trust,
         reactance_weight=p.churn_reactance, resentment_weight=p.churn_resentment,
         keep_giving_effect=p.keep_giving_effect, closed_account_effect=p.closed_account_effect)
-    leaving = ties.where(e.draw(day, Purpose.CHURN, ties) < hazard)
+    leaving = ties.where(e.draw(day, Purpose.CHURN, ties)
+                         < rules.per_step_probability(hazard, p.step_days))
     leaving.put(st.status, CHURNED)
     leaving.put(st.churn_day, day)
     e.tallies.churned += leaving.count(e.rows)
     e.tallies.churned_within_90d += leaving.count(
-        e.rows, day - leaving.get(st.converted_day) < RETENTION_DAYS)
+        e.rows, (day - leaving.get(st.converted_day)) * e.params(leaving).step_days
+        < RETENTION_DAYS)
     e.record("churn", leaving)

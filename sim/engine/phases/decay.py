@@ -11,9 +11,9 @@ if TYPE_CHECKING:
 
 
 def fade(e: Engine) -> None:
-    """One day of decay for every tie: gift debt and concessions by ``obligation_half_life``,
-    reactance by ``reactance_half_life``."""
+    """One step of decay for every tie (a step lasts ``step_days``): gift debt and concessions by
+    ``obligation_half_life``, reactance by ``reactance_half_life``."""
     p, st = e.rules, e.state
-    st.gross *= rules.decay_factor(1.0, half_life=p.obligation_half_life)
-    st.concession *= rules.decay_factor(1.0, half_life=p.obligation_half_life)
-    st.reactance *= rules.decay_factor(1.0, half_life=p.reactance_half_life)
+    st.gross *= rules.decay_factor(p.step_days, half_life=p.obligation_half_life)
+    st.concession *= rules.decay_factor(p.step_days, half_life=p.obligation_half_life)
+    st.reactance *= rules.decay_factor(p.step_days, half_life=p.reactance_half_life)

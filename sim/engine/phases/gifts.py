@@ -25,7 +25,9 @@ def discover_hidden_conditions(e: Engine, day: int) -> np.ndarray:
     if not hidden.any():
         return found
     ties = e.ties(hidden & st.accepted_gift & ~st.deceived)
-    ties = ties.where(e.draw(day, Purpose.DISCOVER, ties) < e.params(ties).discovery_rate)
+    p = e.params(ties)
+    ties = ties.where(e.draw(day, Purpose.DISCOVER, ties)
+                      < rules.per_step_probability(p.discovery_rate, p.step_days))
     ties.put(found, True)
     ties.put(st.deceived, True)
     e.add_suspicion(ties, e.params(ties).cue_strings)

@@ -13,11 +13,11 @@ if TYPE_CHECKING:
 
 
 def widen(e: Engine, day: int) -> None:
-    """Each seller's reach grows to ``initial + per_day * day`` buyers (capped at its share of
-    the buyers), taken in its reach order (breadth first from its own ties); newly reached
-    buyers become prospects."""
+    """Each seller's reach grows to ``initial + per_day * days elapsed`` buyers (capped at its
+    share of the buyers), taken in its reach order (breadth first from its own ties); newly
+    reached buyers become prospects."""
     plan = e.plan
-    target = np.minimum(plan.reach_initial + plan.reach_per_day * day,
+    target = np.minimum(plan.reach_initial + plan.reach_per_day * (day * plan.step_days),
                         plan.reach_max).astype(np.int64)
     rows = np.flatnonzero(target > e.reach_cursor)
     if rows.size == 0:

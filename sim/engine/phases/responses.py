@@ -59,7 +59,8 @@ def respond(e: Engine, day: int, ties: Ties, size: np.ndarray, disproportion: np
     converted.put(st.status, CUSTOMER)
     first_gift = converted.get(st.first_gift_day)
     t.days_to_convert += converted.per_seller(
-        day - np.where(first_gift >= 0, first_gift, converted.get(st.contact_day)), e.rows)
+        (day - np.where(first_gift >= 0, first_gift, converted.get(st.contact_day)))
+        * e.params(converted).step_days, e.rows)
     opting_out = ties.where(opt_out)
     opting_out.put(st.status, OPTED_OUT)
     t.opted_out += opting_out.count(e.rows)

@@ -28,7 +28,8 @@ def refer(e: Engine, day: int, owed: np.ndarray) -> Ties:
         referral_rate=p.referral_rate, neutral_trust=p.neutral_trust,
         choice_weight=p.choice_weight, debt_weight=p.debt_weight,
         debt_saturation=p.debt_saturation)
-    referring = ties.where(e.draw(day, Purpose.REFER, ties) < prob)
+    referring = ties.where(e.draw(day, Purpose.REFER, ties)
+                           < rules.per_step_probability(prob, p.step_days))
     e.tallies.referrals += referring.count(e.rows)
     referring.put(st.gross, rules.debt_after_referral(
         referring.get(st.gross), referral_repayment=PerTie(e.rules, referring.row)
