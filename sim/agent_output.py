@@ -7,18 +7,20 @@ Three tables, Parquet (default) or CSV, in ``OUT/agents/``:
 ``buyer_traits``  one row per buyer: ``buyer`` (label), ``index`` (position in the engine's
                   arrays), need, budget, detection_skill, reactance_proneness, base_compliance,
                   base_amount, reciprocator, gift_rules, punisher, segment (when the graph has one)
-``buyers``        one row per buyer and recorded step: ``step``, ``buyer``, ``state``
+``buyers``        one row per buyer and recorded step: ``step``, ``day`` (step x the
+                  scenario's step length, in days), ``buyer``, ``state``
                   (unreached, prospect, customer, churned, opted out: across sellers),
                   ``obligation`` (felt debt still owed, summed over sellers, >= 0), ``trust``
                   (mean over the sellers that reached the buyer; empty if none),
                   ``read_as_manipulation`` (some accepted gift read as manipulation)
-``ties``          one row per *reached* seller-buyer tie and recorded step: ``step``, ``seller``
+``ties``          one row per *reached* seller-buyer tie and recorded step: ``step``, ``day``,
+                  ``seller``
                   (index), ``seller_name``, ``strategy``, ``buyer``, ``status``, ``trust``,
                   ``perceived_sincerity``, ``reading`` (sincere, tactic, manipulation),
                   ``obligation`` (felt debt, negative when resentful), ``reactance``,
                   ``suspicion``, ``gifts_offered``, ``accepted_gift``, ``asks_made``, ``said_no``,
-                  ``complained``, ``backfired``, ``deceived``, ``contact_day``,
-                  ``converted_day``, ``churn_day`` (-1: not yet)
+                  ``complained``, ``backfired``, ``deceived``, ``contact_step``,
+                  ``converted_step``, ``churn_step`` (the step it happened on; -1: not yet)
 
 Steps recorded: every ``every`` days and the last. Memory stays bounded by one seller's ties
 at one step: each is written as it is made (a Parquet row group, or CSV lines appended), into a
@@ -41,8 +43,10 @@ FORMATS = ("parquet", "csv")
 READINGS = np.empty(3, dtype=object)
 READINGS[[rules.SINCERE, rules.TACTIC, rules.MANIPULATION]] = ["sincere", "tactic", "manipulation"]
 STATUSES = np.array([STATUS_NAMES[code] for code in sorted(STATUS_NAMES)], dtype=object)
-TIE_COUNTS = ("gifts_offered", "asks_made", "said_no", "contact_day", "converted_day",
-              "churn_day")
+TIE_COUNTS = ("gifts_offered", "asks_made", "said_no")
+TIE_STEPS = {"contact_step": "contact_day", "converted_step": "converted_day",
+             "churn_step": "churn_day"}
+"""Output column: the engine's tie array (the step it happened on, -1: not yet)."""
 TIE_FLAGS = ("accepted_gift", "complained", "backfired", "deceived")
 
 
@@ -153,7 +157,9 @@ class AgentRecorder:
         trust_sum = np.where(reached, engine.state.trust[:, :n], 0.0).sum(axis=0)
         with np.errstate(invalid="ignore", divide="ignore"):
             trust = np.where(count > 0, trust_sum / np.maximum(count, 1), np.nan)
-        return pd.DataFrame({"step": np.full(n, step, dtype=np.int64), "buyer": self.labels,
+        return pd.DataFrame({"step": np.full(n, step, dtype=np.int64),
+                             "day": np.full(n, step * self.model.config.step),
+                             "buyer": self.labels,
                              "state": summary["state"].astype(str),
                              "obligation": summary["obligation"], "trust": trust,
                              "read_as_manipulation": summary["read_as_manipulation"]})
@@ -166,6 +172,7 @@ class AgentRecorder:
         spec = config.sellers[seller]
         frame = pd.DataFrame({
             "step": np.full(columns.size, step, dtype=np.int64),
+            "day": np.full(columns.size, step * config.step),
             "seller": np.full(columns.size, seller, dtype=np.int64),
             "seller_name": spec.name or f"Seller {seller + 1}",
             "strategy": spec.strategy,
@@ -180,6 +187,8 @@ class AgentRecorder:
         })
         for name in TIE_COUNTS:
             frame[name] = getattr(st, name)[seller, columns].astype(np.int64)
+        for name, array in TIE_STEPS.items():
+            frame[name] = getattr(st, array)[seller, columns].astype(np.int64)
         for name in TIE_FLAGS:
             frame[name] = getattr(st, name)[seller, columns].astype(bool)
         return frame

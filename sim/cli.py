@@ -109,7 +109,7 @@ def run(
     agents: Annotated[bool, typer.Option(
         "--agents", help="Also write per-buyer and per-tie state to OUT/agents/.")] = False,
     agents_every: Annotated[int, typer.Option(
-        help="With --agents: record every K days (and the last day).", min=1)] = 1,
+        help="With --agents: record every K steps (and the last).", min=1)] = 1,
     format_: Annotated[str, typer.Option(
         "--format", help="Tables as parquet or csv.")] = "parquet",
 ) -> None:
@@ -211,9 +211,11 @@ def _print_summary(model) -> None:
 
 
 def _print_replication_summary(result) -> None:
+    from sim.compare import elapsed
+
     summary = result.summary()
-    days = int(result.runs.step.max())
-    table = Table(title=f"{result.scenario} after {days} days: mean [95% CI] over "
+    table = Table(title=f"{result.scenario}, {elapsed(result.config, int(result.runs.step.max()))}"
+                        f": mean [95% CI] over "
                         f"{len(result.seeds)} replications (base seed {result.seed})")
     table.add_column("metric")
     strategies = result.strategies if len(result.strategies) > 1 else []

@@ -158,6 +158,16 @@ class Replications:
         return out.reset_index()
 
 
+def elapsed(config: Scenario | None, steps: int) -> str:
+    """``steps`` as time: ``day 180``, or ``step 48 (2 days)`` when a step is not one day.
+
+    >>> elapsed(None, 180)
+    'day 180'
+    """
+    step = 1.0 if config is None else config.step
+    return f"day {steps}" if step == 1.0 else f"step {steps} ({steps * step:g} days)"
+
+
 def unit_of(metric: str, outcomes: Mapping[str, str] | None = None) -> str:
     kind = (outcomes or {}).get(metric, metric)
     return registry.METRICS[kind].unit if kind in registry.METRICS else ""
@@ -278,7 +288,7 @@ class Comparison:
         where = [f"arm {self.arm}"] if self.arm else []
         where += [f"strategy {self.strategy}"] if self.strategy else []
         suffix = f" ({', '.join(where)})" if where else ""
-        return (f"{self.scenario}{suffix}: {self.a} - {self.b}, day {self.steps}, "
+        return (f"{self.scenario}{suffix}: {self.a} - {self.b}, {elapsed(self.config, self.steps)}, "
                 f"{len(self.seeds)} paired replications")
 
     def to_dict(self) -> dict[str, Any]:

@@ -68,7 +68,7 @@ KEY_METRICS = ("conversion_rate", "complaint_rate", "retention_90d", "referrals"
                "cost_per_conversion")
 """The panels of ``recip run``'s figure."""
 
-DAY = "day of the run (days)"
+DAY = "time since the start (days)"
 
 
 @contextlib.contextmanager
@@ -147,9 +147,9 @@ def panels(count: int, *, columns: int = 3, width: float = 3.6, height: float = 
 def plot_metrics(frame: pd.DataFrame, path: Path, *, title: str = "",
                  metrics: Sequence[str] = KEY_METRICS,
                  outcomes: Mapping[str, str] | None = None,
-                 replications: int | None = None) -> Path:
-    """Small multiples of ``metrics`` over ``step``, one line per ``strategy``; saved as PNG and
-    SVG (:func:`save_figure`).
+                 replications: int | None = None, step_days: float = 1.0) -> Path:
+    """Small multiples of ``metrics`` over time (``step`` x ``step_days``, the length of a step
+    in days), one line per ``strategy``; saved as PNG and SVG (:func:`save_figure`).
 
     With ``replications``, ``frame`` holds the mean over replications, and columns
     ``<metric>_ci_low`` and ``<metric>_ci_high`` its 95% interval, drawn as a band.
@@ -160,9 +160,10 @@ def plot_metrics(frame: pd.DataFrame, path: Path, *, title: str = "",
         for ax, metric in zip(axes, metrics, strict=True):
             for i, (strategy, group) in enumerate(frame.groupby("strategy", sort=False)):
                 look = style_of(i)
-                ax.plot(group["step"], group[metric], label=strategy, **look)
+                days = group["step"] * step_days
+                ax.plot(days, group[metric], label=strategy, **look)
                 if replications and f"{metric}_ci_low" in group:
-                    ax.fill_between(group["step"], group[f"{metric}_ci_low"],
+                    ax.fill_between(days, group[f"{metric}_ci_low"],
                                     group[f"{metric}_ci_high"], color=look["color"], alpha=0.18,
                                     lw=0, label=None)
             ax.set_title(metric.replace("_", " "))

@@ -274,6 +274,7 @@ def write_outputs(model: ReciprocityModel, out: Path, *, seed: int,
         "arm": model.config.arm,
         "seed": seed,
         "steps": int(model.steps),
+        "step_days": model.config.step,
         "recip_version": record["recip_version"],
         "final_by_strategy": _jsonable(final.drop(columns="step").to_dict(orient="index")),
         "final_all": _jsonable(metrics.compute(model.engine)),
@@ -283,7 +284,7 @@ def write_outputs(model: ReciprocityModel, out: Path, *, seed: int,
     }
     write_atomic(paths["summary"], json.dumps(summary, indent=2).encode())
     plot_metrics(frame, paths["figure"], title=model.config.guide.title or model.config.name,
-                 outcomes=model.config.outcomes)
+                 outcomes=model.config.outcomes, step_days=model.config.step)
     paths["figure (vector)"] = paths["figure"].with_suffix(".svg")
     return paths
 
@@ -316,6 +317,7 @@ def write_replication_outputs(reps: Any, out: Path, *, fmt: str = "parquet",
         "seeds": reps.seeds,
         "seed_derivation": SEED_DERIVATION,
         "steps": int(reps.runs.step.max()),
+        "step_days": config.step,
         "recip_version": record["recip_version"],
         "interval": "95% t-interval of the mean over replications",
         "final_all": _jsonable(final.pop("all")),
@@ -328,7 +330,7 @@ def write_replication_outputs(reps: Any, out: Path, *, fmt: str = "parquet",
     over_time = reps.over_time()
     plot_metrics(over_time[over_time.strategy != "all"], paths["figure"],
                  title=f"{config.guide.title or config.name}: {len(reps.seeds)} replications",
-                 outcomes=config.outcomes, replications=len(reps.seeds))
+                 outcomes=config.outcomes, replications=len(reps.seeds), step_days=config.step)
     paths["figure (vector)"] = paths["figure"].with_suffix(".svg")
     return paths
 

@@ -89,7 +89,7 @@ def test_figures_are_png_at_200_dpi_and_svg(tmp_path):
     with Image.open(tmp_path / "metrics.png") as image:
         assert round(image.info["dpi"][0]) == 200
     svg = (tmp_path / "metrics.svg").read_text()
-    assert "net revenue (dollars)" in svg and "day of the run (days)" in svg
+    assert "net revenue (dollars)" in svg and "time since the start (days)" in svg
 
 
 def agent_tables(out: Path, fmt: str) -> dict[str, pd.DataFrame]:
@@ -166,3 +166,18 @@ def test_agent_options_are_checked(tmp_path):
     assert result.exit_code == 2 and "--format = 'xlsx'" in result.output
     assert "parquet, csv" in result.output
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+
+
+def test_agent_tables_and_summary_give_time_in_days_when_a_step_is_not_a_day(tmp_path):
+    result = runner.invoke(app, ["run", "pushy_vs_active", "--steps", "4", "--set", "buyers.n=60",
+                                 "--set", "step=12 hours", "--agents", "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["step_days"] == 0.5 and summary["steps"] == 4
+    for name in ("buyers", "ties"):
+        table = pd.read_parquet(tmp_path / "agents" / f"{name}.parquet")
+        assert sorted(set(table.step)) == [1, 2, 3, 4]
+        assert (table.day == table.step * 0.5).all()
+    ties = pd.read_parquet(tmp_path / "agents" / "ties.parquet")
+    assert {"contact_step", "converted_step", "churn_step"} <= set(ties.columns)
+    assert (ties.contact_step <= ties.step).all()
