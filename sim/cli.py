@@ -200,7 +200,10 @@ def _print_summary(model) -> None:
     final = frame[frame.step == frame.step.max()]
     extra = [name for name in model.config.outcomes]
     columns = [*SUMMARY_METRICS, *extra]
-    table = Table(title=f"{model.config.name} after {model.steps} days (seed-level summary)")
+    from sim.compare import elapsed
+
+    table = Table(title=f"{model.config.name}, {elapsed(model.config, model.steps)} (seed "
+                        f"{model.seed_entropy}, one run)")
     table.add_column("metric")
     for strategy in final.strategy:
         table.add_column(strategy, justify="right")
