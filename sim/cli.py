@@ -1,7 +1,8 @@
-"""The ``recip`` command line: scenarios, run, validate, sweep, analyze, app."""
+"""The ``recip`` command line: scenarios, metrics, run, compare, validate, sweep, analyze, app."""
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Annotated
 
@@ -102,31 +103,96 @@ def run(
         "--set", help="Override a parameter, e.g. --set buyers.n=500 (repeatable).")] = None,
     arm: Annotated[str | None, typer.Option(help="One of the scenario's arms.")] = None,
     out: Annotated[Path, typer.Option(help="Output folder.")] = Path("results"),
+    reps: Annotated[int, typer.Option(
+        help="Replications (seeds derived from --seed); above 1, the table and figure show "
+             "means with 95% intervals.", min=1)] = 1,
+    agents: Annotated[bool, typer.Option(
+        "--agents", help="Also write per-buyer and per-tie state to OUT/agents/.")] = False,
+    agents_every: Annotated[int, typer.Option(
+        help="With --agents: record every K steps (and the last).", min=1)] = 1,
+    format_: Annotated[str, typer.Option(
+        "--format", help="Tables as parquet or csv.")] = "parquet",
 ) -> None:
     """Run a scenario: print a summary per strategy; write timeseries.parquet, summary.json and
-    metrics.png to OUT."""
-    from rich.progress import Progress
-
-    from sim.runner import run_scenario, write_outputs
+    metrics.png (+ .svg) to OUT; with --reps N, N replications with 95% intervals."""
+    from sim.runner import TABLE_FORMATS
 
     try:
+        if format_ not in TABLE_FORMATS:
+            raise ScenarioError(f"--format = {format_!r}: allowed: {', '.join(TABLE_FORMATS)}")
+        if agents and reps > 1:
+            raise ScenarioError(f"--agents with --reps = {reps}: agent-level output records one "
+                                f"run; use --reps 1 (the default)")
         overrides = parse_sets(set_ or [])
         load_scenario(scenario, arm=arm, overrides=overrides)  # fail fast, before any work
-        with Progress(console=err_console, transient=True,
-                      disable=not err_console.is_terminal) as progress:
-            task = progress.add_task(f"running {scenario}", total=steps)
-            model = run_scenario(scenario, arm=arm, overrides=overrides, seed=seed, steps=steps,
-                                 progress=lambda s, n: progress.update(task, completed=s, total=n))
+        if reps > 1:
+            paths = _run_replications(scenario, arm=arm, overrides=overrides, seed=seed,
+                                      steps=steps, reps=reps, out=out, fmt=format_)
+        else:
+            paths = _run_once(scenario, arm=arm, overrides=overrides, seed=seed, steps=steps,
+                              out=out, fmt=format_, agents_every=agents_every if agents else 0)
     except ScenarioError as exc:
         raise fail(str(exc)) from None
-    paths = write_outputs(model, out, seed=seed)
-    _print_summary(model)
     for label, path in paths.items():
         console.print(f"{label}: {path}")
 
 
+def _run_once(scenario, *, arm, overrides, seed, steps, out, fmt, agents_every) -> dict:
+    from rich.progress import Progress
+
+    from sim.runner import run_scenario, write_outputs
+
+    recorder = None
+
+    def record(model, step, horizon):
+        nonlocal recorder
+        if agents_every and recorder is None:
+            from sim.agent_output import AgentRecorder
+
+            recorder = AgentRecorder(model, out, every=agents_every, fmt=fmt)
+        if recorder is not None and recorder.due(step, horizon):
+            recorder.record(step)
+
+    try:
+        with Progress(console=err_console, transient=True,
+                      disable=not err_console.is_terminal) as progress:
+            task = progress.add_task(f"running {scenario}", total=steps)
+            model = run_scenario(scenario, arm=arm, overrides=overrides, seed=seed, steps=steps,
+                                 progress=lambda s, n: progress.update(task, completed=s, total=n),
+                                 on_step=record)
+    except BaseException:
+        if recorder is not None:
+            recorder.abort()
+        raise
+    paths = write_outputs(model, out, seed=seed, overrides=overrides, fmt=fmt)
+    if recorder is not None:
+        paths.update(recorder.close())
+    _print_summary(model)
+    return paths
+
+
+def _run_replications(scenario, *, arm, overrides, seed, steps, reps, out, fmt) -> dict:
+    from sim.compare import replicate
+    from sim.runner import write_replication_outputs
+
+    with err_console.status(f"running {reps} replications of {scenario}",
+                            spinner="dots") if err_console.is_terminal else _nothing():
+        result = replicate(scenario, reps=reps, seed=seed, arm=arm, overrides=overrides,
+                           steps=steps)
+    paths = write_replication_outputs(result, out, fmt=fmt)
+    _print_replication_summary(result)
+    return paths
+
+
+@contextlib.contextmanager
+def _nothing():
+    yield
+
+
 SUMMARY_METRICS = ("conversion_rate", "revenue", "complaint_rate", "retention_90d", "referrals",
-                   "negative_wom", "mean_perceived_sincerity", "backfire_rate", "opt_out_rate")
+                   "negative_wom", "mean_perceived_sincerity", "backfire_rate", "opt_out_rate",
+                   "gift_cost", "contact_cost", "discounts_given", "net_revenue",
+                   "return_on_gifts", "cost_per_conversion", "value_per_buyer_reached")
 
 
 def _print_summary(model) -> None:
@@ -134,7 +200,10 @@ def _print_summary(model) -> None:
     final = frame[frame.step == frame.step.max()]
     extra = [name for name in model.config.outcomes]
     columns = [*SUMMARY_METRICS, *extra]
-    table = Table(title=f"{model.config.name} after {model.steps} days (seed-level summary)")
+    from sim.compare import elapsed
+
+    table = Table(title=f"{model.config.name}, {elapsed(model.config, model.steps)} (seed "
+                        f"{model.seed_entropy}, one run)")
     table.add_column("metric")
     for strategy in final.strategy:
         table.add_column(strategy, justify="right")
@@ -144,10 +213,81 @@ def _print_summary(model) -> None:
     console.print(table)
 
 
+def _print_replication_summary(result) -> None:
+    from sim.compare import elapsed
+
+    summary = result.summary()
+    table = Table(title=f"{result.scenario}, {elapsed(result.config, int(result.runs.step.max()))}"
+                        f": mean [95% CI] over "
+                        f"{len(result.seeds)} replications (base seed {result.seed})")
+    table.add_column("metric")
+    strategies = result.strategies if len(result.strategies) > 1 else []
+    for strategy in [*strategies, "all"]:
+        table.add_column(strategy, justify="right")
+    for metric in [*SUMMARY_METRICS, *result.outcomes]:
+        cells = []
+        for strategy in [*strategies, "all"]:
+            row = summary[(summary.strategy == strategy) & (summary.metric == metric)].iloc[0]
+            cells.append(f"{_fmt(row['mean'])} [{_fmt(row['ci_low'])}, {_fmt(row['ci_high'])}]")
+        table.add_row(metric, *cells)
+    console.print(table)
+
+
 def _fmt(value: float) -> str:
     if value != value:  # NaN
         return "-"
     return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.3f}"
+
+
+@app.command()
+def compare(
+    scenario: Annotated[str, typer.Argument(help="Shipped scenario name or path to a .toml file.")],
+    a: Annotated[str, typer.Argument(help="Side A: an arm, or a strategy in play (arm:NAME or "
+                                          "strategy:NAME when it is both).")],
+    b: Annotated[str, typer.Argument(help="Side B, of the same kind as A.")],
+    reps: Annotated[int, typer.Option(help="Paired replications (common random numbers).",
+                                      min=2)] = 30,
+    seed: Annotated[int, typer.Option(help="Base seed of the replications.")] = 0,
+    steps: Annotated[int | None, typer.Option(help="Day compared (default: the scenario's "
+                                                   "horizon).", min=1)] = None,
+    set_: Annotated[list[str] | None, typer.Option(
+        "--set", help="Override a parameter on both sides (repeatable).")] = None,
+    arm: Annotated[str | None, typer.Option(
+        help="Strategies A and B: the arm they are compared in.")] = None,
+    strategy: Annotated[str | None, typer.Option(
+        help="Arms A and B: compare this strategy's metrics (default: all sellers).")] = None,
+    metric: Annotated[list[str] | None, typer.Option(
+        help="Metrics to compare (repeatable; default: all).")] = None,
+    out: Annotated[Path, typer.Option(help="Output folder.")] = Path("results"),
+) -> None:
+    """Compare two arms or two strategies: paired differences A - B with 95% intervals and a
+    paired t-test over replications on the same seeds; writes compare.csv, values.csv,
+    compare.json and compare.png (+ .svg) to OUT."""
+    from sim.compare import compare as run_comparison
+    from sim.runner import run_provenance
+
+    try:
+        overrides = parse_sets(set_ or [])
+        result = run_comparison(scenario, a, b, reps=reps, seed=seed, arm=arm,
+                                strategy=strategy, overrides=overrides, steps=steps,
+                                metrics=metric)
+    except ScenarioError as exc:
+        raise fail(str(exc)) from None
+    paths = result.write(out, provenance=run_provenance(result.config, overrides))
+    _print_comparison(result)
+    for label, path in paths.items():
+        console.print(f"{label}: {path}")
+
+
+def _print_comparison(result) -> None:
+    table = Table(title=f"{result.title}\nA - B: mean paired difference [95% CI], paired t-test")
+    for column in ("metric", "unit", "A", "B", "A - B [95% CI]", "p"):
+        table.add_column(column, justify="left" if column in ("metric", "unit") else "right")
+    for row in result.table.itertuples():
+        table.add_row(row.metric, row.unit, _fmt(row.mean_a), _fmt(row.mean_b),
+                      f"{_fmt(row.difference)} [{_fmt(row.ci_low)}, {_fmt(row.ci_high)}]",
+                      "-" if row.p_value != row.p_value else f"{row.p_value:.2g}")
+    console.print(table)
 
 
 @app.command("app")

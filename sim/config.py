@@ -192,6 +192,10 @@ class GiftSpec(_Spec):
     value: NonNeg = 0.0
     """Worth of one unit to a typical buyer, in dollars; 0 means no gift."""
     quantity: Annotated[int, Field(ge=1)] = 1
+    unit_cost: NonNeg | None = None
+    """What one unit costs the seller to give, in dollars (buying or making it, delivery, staff
+    time): the gift's cost to the giver, not its value to the buyer. Default: ``value`` (bought at
+    what it is worth to the buyer). Read by the cost metrics only, never by the rules."""
     cost_to_means: Unit = 0.1
     """What the gift cost the giver relative to the giver's means (rule 1)."""
     personalised: Unit = 0.0
@@ -281,6 +285,10 @@ class AskSpec(_Spec):
     """Time between repeat asks to customers (re-orders, renewals); 0: none."""
     discount: Unit = 0.0
     """Discount given on each sale, as a share of the price."""
+    unit_cost: NonNeg = 0.0
+    """What one ask costs the seller, in dollars per ask made (a call, a visit, an email, staff
+    time), whatever the answer: first asks, follow-ups, retreats and repeat asks alike. Read by
+    the cost metrics only, never by the rules."""
 
 
 class ReachSpec(_Spec):

@@ -147,11 +147,66 @@ def mean_time_to_conversion(t: Totals) -> float:
     return t.ratio("days_to_convert", "conversions", NAN)
 
 
+# --- costs and returns (dollars, cumulative; per strategy when read over its sellers) -----------
+# Revenue is what buyers paid (after discounts). The seller's costs are its gifts (what each unit
+# delivered cost it: ``gift.unit_cost``, not the gift's value to the buyer) and its asks
+# (``ask.unit_cost`` per ask made). Neither cost is read by any rule: changing one changes these
+# metrics and nothing else.
+
+
+@metric("dollars the seller spent on the gifts delivered, cumulative: gift units accepted "
+        "(quantity, plus the unexpected second) x gift.unit_cost; refused gifts and gated gifts "
+        "not signed up for cost nothing", unit="dollars")
+def gift_cost(t: Totals) -> float:
+    return t["gift_cost"]
+
+
+@metric("dollars the seller spent on contacting buyers, cumulative: asks made (first asks, "
+        "follow-ups, retreats and repeat asks, whatever the answer) x ask.unit_cost",
+        unit="dollars")
+def contact_cost(t: Totals) -> float:
+    return t["contact_cost"]
+
+
+@metric("dollars taken off the price of sales, cumulative: yes answers x ask.revenue x "
+        "ask.discount (already deducted from revenue)", unit="dollars")
+def discounts_given(t: Totals) -> float:
+    return t["discounts"]
+
+
+@metric("dollars: revenue (after discounts) - gift cost - contact cost, cumulative",
+        unit="dollars")
+def net_revenue(t: Totals) -> float:
+    return t["revenue"] - t["gift_cost"] - t["contact_cost"]
+
+
+@metric("net revenue / gift cost, in dollars per gift dollar: what is left per dollar spent on "
+        "gifts once gifts and contacts are paid (NaN without gift cost); the gifts' own effect "
+        "is the paired difference against a no-gift arm (recip compare)",
+        unit="dollars per gift dollar")
+def return_on_gifts(t: Totals) -> float:
+    return net_revenue(t) / t["gift_cost"] if t["gift_cost"] else NAN
+
+
+@metric("(gift cost + contact cost) / ties converted, in dollars per conversion (NaN before "
+        "any conversion)", unit="dollars per conversion")
+def cost_per_conversion(t: Totals) -> float:
+    return (t["gift_cost"] + t["contact_cost"]) / t["conversions"] if t["conversions"] else NAN
+
+
+@metric("net revenue / ties reached, in dollars per buyer reached: what each buyer reached so "
+        "far was worth to the seller over the run, after gift and contact costs (NaN before "
+        "anyone is reached)",
+        unit="dollars per buyer reached")
+def value_per_buyer_reached(t: Totals) -> float:
+    return net_revenue(t) / t["reached"] if t["reached"] else NAN
+
+
 # --- outcome kinds: reported when a scenario names them ----------------------------------------
 
 
-@metric("mean amount given per amount ask (tip percent, tickets, dollars donated)", unit="amount",
-        core=False)
+@metric("mean amount given per amount ask (tip percent, tickets, dollars donated)",
+        unit="amount per ask: tip %, tickets or dollars", core=False)
 def mean_amount(t: Totals) -> float:
     return t.ratio("amount_total", "amount_asks", NAN)
 

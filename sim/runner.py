@@ -233,49 +233,137 @@ def write_atomic(path: Path, data: bytes) -> None:
 
 def run_scenario(scenario: Any, *, arm: str | None = None,
                  overrides: Mapping[str, Any] | None = None, seed: int = 0,
-                 steps: int | None = None, progress=None) -> ReciprocityModel:
-    """Run a scenario with metrics collected every step; ``progress(step, total)`` is called."""
+                 steps: int | None = None, progress=None, on_step=None) -> ReciprocityModel:
+    """Run a scenario with metrics collected every step; ``progress(step, total)`` is called,
+    and ``on_step(model, step, total)`` after each step (e.g. to record agents)."""
     from sim.model import ReciprocityModel
 
     model = ReciprocityModel(scenario, arm=arm, overrides=overrides, rng=seed, build_agents=False)
     horizon = steps if steps is not None else model.horizon
     for step in range(1, horizon + 1):
         model.step()
+        if on_step is not None:
+            on_step(model, step, horizon)
         if progress is not None:
             progress(step, horizon)
     return model
 
 
-def write_outputs(model: ReciprocityModel, out: Path, *, seed: int) -> dict[str, Path]:
-    """Write ``timeseries.parquet``, ``summary.json`` and ``metrics.png`` for a finished run."""
+TABLE_FORMATS = ("parquet", "csv")
+"""Formats of the tables ``recip run`` writes (``--format``)."""
+
+
+def run_provenance(config: Scenario, overrides: Mapping[str, Any] | None) -> dict[str, Any]:
+    """:func:`sim.provenance.provenance` of a run of ``config`` (its input files hashed)."""
+    from sim.provenance import provenance, scenario_inputs
+
+    return provenance(inputs=scenario_inputs(config), overrides=dict(overrides or {}))
+
+
+def write_table(frame, path: Path, fmt: str = "parquet") -> Path:
+    """``frame`` as ``path`` with the suffix of ``fmt`` (parquet or csv), atomically."""
+    if fmt not in TABLE_FORMATS:
+        raise ValueError(f"format = {fmt!r}: allowed: {', '.join(TABLE_FORMATS)}")
+    path = path.with_suffix(f".{fmt}")
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        if fmt == "csv":
+            frame.to_csv(tmp, index=False)
+        else:
+            frame.to_parquet(tmp, index=False)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def write_outputs(model: ReciprocityModel, out: Path, *, seed: int,
+                  overrides: Mapping[str, Any] | None = None, fmt: str = "parquet",
+                  provenance: Mapping[str, Any] | None = None) -> dict[str, Path]:
+    """Write ``timeseries.parquet`` (or ``.csv``), ``summary.json`` (with provenance) and
+    ``metrics.png`` (+ ``.svg``) for a finished run."""
     import pandas as pd
 
-    import sim
     from sim.plots import plot_metrics
 
     out.mkdir(parents=True, exist_ok=True)
     frame = model.metrics_by_strategy()
     model_frame = model.datacollector.get_model_vars_dataframe().assign(strategy="all")
     timeseries = pd.concat([model_frame, frame], ignore_index=True)
-    paths = {"timeseries": out / "timeseries.parquet", "summary": out / "summary.json",
-             "figure": out / "metrics.png"}
-    tmp = out / ".timeseries.parquet.tmp"
-    timeseries.to_parquet(tmp, index=False)
-    os.replace(tmp, paths["timeseries"])
+    paths = {"timeseries": write_table(timeseries, out / "timeseries.parquet", fmt),
+             "summary": out / "summary.json", "figure": out / "metrics.png"}
+    record = dict(provenance) if provenance is not None else run_provenance(model.config,
+                                                                             overrides)
     final = frame[frame.step == frame.step.max()].set_index("strategy")
     summary = {
         "scenario": model.config.name,
         "arm": model.config.arm,
         "seed": seed,
         "steps": int(model.steps),
-        "recip_version": sim.__version__,
+        "step_days": model.config.step,
+        "recip_version": record["recip_version"],
         "final_by_strategy": _jsonable(final.drop(columns="step").to_dict(orient="index")),
         "final_all": _jsonable(metrics.compute(model.engine)),
+        "units": {name: _unit(name, model.config.outcomes) for name in model.metric_names},
+        "provenance": record,
         "parameters": model.config.model_dump(mode="json", by_alias=True, exclude={"arms"}),
     }
     write_atomic(paths["summary"], json.dumps(summary, indent=2).encode())
-    plot_metrics(frame, paths["figure"], title=model.config.guide.title or model.config.name)
+    plot_metrics(frame, paths["figure"], title=model.config.guide.title or model.config.name,
+                 outcomes=model.config.outcomes, step_days=model.config.step)
+    paths["figure (vector)"] = paths["figure"].with_suffix(".svg")
     return paths
+
+
+def write_replication_outputs(reps: Any, out: Path, *, fmt: str = "parquet",
+                              provenance: Mapping[str, Any] | None = None) -> dict[str, Path]:
+    """For :func:`sim.compare.replicate`'s result: ``timeseries`` (every replication's rows,
+    with ``replication`` and ``seed``), ``summary.json`` (mean, 95% interval, sd and n per
+    strategy and metric at the last step; the seeds; provenance) and ``metrics.png`` (+ ``.svg``:
+    means with their 95% intervals as bands)."""
+    from sim.compare import SEED_DERIVATION
+    from sim.plots import plot_metrics
+
+    out.mkdir(parents=True, exist_ok=True)
+    config = reps.config
+    paths = {"timeseries": write_table(reps.runs, out / "timeseries.parquet", fmt),
+             "summary": out / "summary.json", "figure": out / "metrics.png"}
+    record = dict(provenance) if provenance is not None else run_provenance(config,
+                                                                             reps.overrides)
+    table = reps.summary()
+    final = {strategy: {row.metric: {k: getattr(row, k) for k in
+                                     ("mean", "ci_low", "ci_high", "sd", "n")}
+                        for row in part.itertuples()}
+             for strategy, part in table.groupby("strategy", sort=False)}
+    summary = {
+        "scenario": config.name,
+        "arm": config.arm,
+        "seed": reps.seed,
+        "replications": len(reps.seeds),
+        "seeds": reps.seeds,
+        "seed_derivation": SEED_DERIVATION,
+        "steps": int(reps.runs.step.max()),
+        "step_days": config.step,
+        "recip_version": record["recip_version"],
+        "interval": "95% t-interval of the mean over replications",
+        "final_all": _jsonable(final.pop("all")),
+        "final_by_strategy": _jsonable(final),
+        "units": {name: _unit(name, config.outcomes) for name in reps.metrics},
+        "provenance": record,
+        "parameters": config.model_dump(mode="json", by_alias=True, exclude={"arms"}),
+    }
+    write_atomic(paths["summary"], json.dumps(summary, indent=2).encode())
+    over_time = reps.over_time()
+    plot_metrics(over_time[over_time.strategy != "all"], paths["figure"],
+                 title=f"{config.guide.title or config.name}: {len(reps.seeds)} replications",
+                 outcomes=config.outcomes, replications=len(reps.seeds), step_days=config.step)
+    paths["figure (vector)"] = paths["figure"].with_suffix(".svg")
+    return paths
+
+
+def _unit(name: str, outcomes: Mapping[str, str]) -> str:
+    kind = outcomes.get(name, name)
+    return metrics.METRICS[kind].unit if kind in metrics.METRICS else ""
 
 
 def _jsonable(obj):
@@ -283,4 +371,6 @@ def _jsonable(obj):
         return {k: _jsonable(v) for k, v in obj.items()}
     if isinstance(obj, float | np.floating):
         return None if np.isnan(obj) else float(obj)
+    if isinstance(obj, np.integer):
+        return int(obj)
     return obj

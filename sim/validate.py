@@ -66,6 +66,9 @@ class Row:
     pp_low: float | None = None
     """Posterior-predictive interval (2.5% and 97.5%), when posterior draws are shipped."""
     pp_high: float | None = None
+    metric: str = ""
+    """The metric compared (a target's), for the figure's axis."""
+    unit: str = ""
 
 
 def _mean_ci(values: np.ndarray) -> tuple[float, float, float]:
@@ -139,7 +142,8 @@ def run_validation(*, reps: int, quick: bool, seed: int = 0, scenarios: list[str
                 model_mean=mean, ci_low=lo, ci_high=hi, tolerance=entry.tolerance,
                 passed=bool(entry.passes(mean, *interval)), samples=samples.tolist(),
                 paper_value=entry.paper, kind=entry.kind, low=entry.low, high=entry.high,
-                pp_low=pp[0], pp_high=pp[1]))
+                pp_low=pp[0], pp_high=pp[1], metric=entry.metric or "",
+                unit=_unit(name, entry.metric)))
         else:
             fact = first_of_fact.get((name, id(entry)))
             rows.append(Row(
@@ -149,6 +153,15 @@ def run_validation(*, reps: int, quick: bool, seed: int = 0, scenarios: list[str
                 tolerance=f"gap > {entry.margin:g}", passed=bool(mean > entry.margin),
                 samples=samples.tolist(), low=entry.margin, pp_low=pp[0], pp_high=pp[1]))
     return rows
+
+
+def _unit(scenario: str, metric: str | None) -> str:
+    from sim.metrics import METRICS
+
+    if not metric:
+        return ""
+    kind = load_scenario(scenario).outcomes.get(metric, metric)
+    return METRICS[kind].unit if kind in METRICS else ""
 
 
 def _first_checks(names: list[str], facts: bool) -> dict[tuple[str, int], str]:
@@ -189,25 +202,28 @@ def print_table(rows: list[Row]) -> None:
 
 
 def write_report(rows: list[Row], out: Path, *, reps: int, quick: bool, seed: int,
+                 scenarios: list[str] | None = None,
                  overrides: dict[str, Any] | None = None) -> None:
-    """``validation.json``, ``REPORT.md`` and one figure per study (model vs paper)."""
-    import sim
+    """``validation.json`` (with provenance), ``REPORT.md`` and one figure per study (model vs
+    paper; PNG and SVG)."""
     from sim.runner import write_atomic
 
     out.mkdir(parents=True, exist_ok=True)
-    payload = {"recip_version": sim.__version__, "reps": reps, "quick": quick, "seed": seed,
+    record = validation_provenance(scenarios or list_scenarios(), overrides)
+    payload = {"recip_version": record["recip_version"], "reps": reps, "quick": quick,
+               "seed": seed, "seeds": replication_seeds(seed, reps),
                "overrides": overrides or {}, "passed": all(r.passed for r in rows),
-               "rows": [_strict(asdict(r)) for r in rows]}
+               "rows": [_strict(asdict(r)) for r in rows], "provenance": record}
     write_atomic(out / "validation.json", json.dumps(payload, indent=2).encode())
-    figures = _figures(rows, out)
+    figures = _figures(rows, out, reps)
     settings = "".join(f" --set {k}={v}" for k, v in (overrides or {}).items())
     lines = ["# Validation report", "",
              f"`recip validate --reps {reps}{' --quick' if quick else ''} --seed {seed}{settings}`, "
-             f"recip {sim.__version__}. Model means over {reps} replications with 95% intervals "
-             "(seed noise); posterior-predictive intervals over draws of the calibrated "
+             f"recip {record['recip_version']}. Model means over {reps} replications with 95% "
+             "intervals (seed noise); posterior-predictive intervals over draws of the calibrated "
              "parameters (`scenarios/_posterior.csv`, each draw averaged over "
-             f"{POSTERIOR_SEEDS} seeds).",
-             "", f"**{sum(r.passed for r in rows)} of {len(rows)} checks pass.**", "",
+             f"{POSTERIOR_SEEDS} seeds).", "", _made_with(record), "",
+             f"**{sum(r.passed for r in rows)} of {len(rows)} checks pass.**", "",
              "| study | condition | paper | model (95% CI) | posterior-predictive 95% | tolerance "
              "| result |", "|---|---|---|---|---|---|---|"]
     for r in rows:
@@ -215,8 +231,40 @@ def write_report(rows: list[Row], out: Path, *, reps: int, quick: bool, seed: in
         lines.append(f"| {r.study} | {r.condition} | {r.paper} | {r.model_mean:.3f} "
                      f"[{r.ci_low:.3f}, {r.ci_high:.3f}] | {pp} | {r.tolerance} | "
                      f"{'pass' if r.passed else '**FAIL**'} |")
-    lines += ["", "## Figures", ""] + [f"![{name}]({path.name})" for name, path in figures]
+    lines += ["", "## Figures", "",
+              "Bars: the paper's figure and the model's mean; error bars: the model's 95% "
+              "interval over the replications; thick green lines: the posterior-predictive 95% "
+              "interval; black bars or dashed lines: the tolerance or threshold the model must "
+              "meet. Each figure is also saved as SVG.", ""]
+    lines += [f"![{name}]({path.name})" for name, path in figures]
     write_atomic(out / "REPORT.md", ("\n".join(lines) + "\n").encode())
+
+
+def validation_provenance(scenarios: list[str], overrides: dict[str, Any] | None
+                          ) -> dict[str, Any]:
+    """:func:`sim.provenance.provenance` with every validated scenario's files (and the shipped
+    posterior draws) hashed."""
+    from sim.provenance import provenance, scenario_inputs
+
+    inputs: dict[str, Any] = {}
+    for name in scenarios:
+        for role, path in scenario_inputs(load_scenario(name)).items():
+            key = f"scenario {name}" if role == "scenario" else role
+            inputs.setdefault(key, path)
+    posterior = scenarios_dir() / "_posterior.csv"
+    if posterior.is_file():
+        inputs["posterior draws"] = posterior
+    return provenance(inputs=inputs, overrides=overrides or {})
+
+
+def _made_with(record: dict[str, Any]) -> str:
+    git = record.get("git") or {}
+    commit = (f"commit {git['commit'][:12]}{' (uncommitted changes)' if git.get('dirty') else ''}"
+              if git.get("commit") else "no git checkout")
+    packages = ", ".join(f"{k} {v}" for k, v in record["packages"].items() if v)
+    return (f"Made by recip {record['recip_version']} ({commit}) on {record['timestamp']}, "
+            f"Python {record['python']}, {packages}; {record['platform']}. Command: "
+            f"`{record['command_line']}`.")
 
 
 def _strict(value: Any) -> Any:
@@ -230,44 +278,78 @@ def _strict(value: Any) -> Any:
     return value
 
 
-def _figures(rows: list[Row], out: Path) -> list[tuple[str, Path]]:
-    import matplotlib
+AXIS_LABELS = {
+    "relative_lift": "relative lift over the baseline arm (fraction: 0.1 = +10%)",
+    "ratio": "ratio to the baseline arm (x)",
+    "combination": "combination of conditions (see the target)",
+}
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+
+def _axis_label(kind: str, metric: str, unit: str) -> str:
+    if kind in AXIS_LABELS:
+        return AXIS_LABELS[kind]
+    name = metric.replace("_", " ") or "value"
+    if kind == "difference":
+        return f"{name}: difference from the baseline arm ({unit or 'metric units'})"
+    return f"{name} ({unit})" if unit else name
+
+
+def _figures(rows: list[Row], out: Path, reps: int) -> list[tuple[str, Path]]:
+    from sim.plots import COLOURS, figure_style, save_figure
 
     figures = []
     groups = dict.fromkeys((r.study, r.kind) for r in rows if r.paper_value is not None)
     for study, kind in groups:
         chosen = [r for r in rows if (r.study, r.kind) == (study, kind)
                   and r.paper_value is not None]
-        fig, ax = plt.subplots(figsize=(2.6 + 1.6 * len(chosen), 4.2))
-        x = np.arange(len(chosen))
-        ax.bar(x - 0.2, [r.paper_value for r in chosen], 0.4, label="paper", color="#999")
-        ax.bar(x + 0.2, [r.model_mean for r in chosen], 0.4, color="#3a7",
-               label="model (95% interval over replications)",
-               yerr=[[r.model_mean - r.ci_low for r in chosen],
-                     [r.ci_high - r.model_mean for r in chosen]], capsize=3)
-        for i, r in enumerate(chosen):
-            if r.pp_low is not None:
-                ax.plot([i + 0.32, i + 0.32], [r.pp_low, r.pp_high], color="#174", lw=3,
-                        label="posterior-predictive 95% interval" if i == 0 else None)
-            if r.low is not None or r.high is not None:
-                low = r.low if r.low is not None else ax.get_ylim()[0]
-                high = r.high if r.high is not None else ax.get_ylim()[1]
-                ax.plot([i + 0.45, i + 0.45], [low, high], color="k", lw=2,
-                        label="tolerance band" if i == 0 else None)
-        ax.set_xticks(x, [r.condition[:40] for r in chosen], rotation=15, ha="right", fontsize=8)
-        ax.set_ylabel(kind.replace("_", " "))
-        ax.set_title(f"{study}: {kind.replace('_', ' ')}", fontsize=9)
-        ax.legend(fontsize=7)
-        fig.tight_layout()
+        with figure_style():
+            fig, ax = _pyplot().subplots(figsize=(2.6 + 1.6 * len(chosen), 4.2))
+            x = np.arange(len(chosen))
+            ax.bar(x - 0.2, [r.paper_value for r in chosen], 0.4, label="paper", color="0.65")
+            ax.bar(x + 0.2, [r.model_mean for r in chosen], 0.4, color=COLOURS[0],
+                   label=f"model mean; error bar: 95% CI ({reps} replications)",
+                   yerr=[[r.model_mean - r.ci_low for r in chosen],
+                         [r.ci_high - r.model_mean for r in chosen]], capsize=3)
+            for i, r in enumerate(chosen):
+                if r.pp_low is not None:
+                    ax.plot([i + 0.32, i + 0.32], [r.pp_low, r.pp_high], color=COLOURS[2], lw=3,
+                            label="posterior-predictive 95% interval" if i == 0 else None)
+            _draw_tolerances(ax, chosen)
+            ax.set_xticks(x, [r.condition[:40] for r in chosen], rotation=15, ha="right")
+            ax.set_ylabel(_axis_label(kind, chosen[0].metric, chosen[0].unit))
+            ax.set_title(f"{study}: {kind.replace('_', ' ')}")
+            ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.3), ncol=1)
         stem = "".join(c if c.isalnum() else "_" for c in f"{study}_{kind}").strip("_").lower()
-        path = out / f"{stem}.png"
-        fig.savefig(path, dpi=200)
-        plt.close(fig)
-        figures.append((f"{study}: {kind}", path))
+        figures.append((f"{study}: {kind}", save_figure(fig, out / f"{stem}.png")))
     return figures
+
+
+def _draw_tolerances(ax, chosen: list[Row]) -> None:
+    """A two-sided tolerance as a black bar beside the model's; a one-sided threshold as a
+    dashed line across the condition's bars; each named once in the legend."""
+    named: set[str] = set()
+    for i, r in enumerate(chosen):
+        if r.low is not None and r.high is not None:
+            label = None if "tolerance" in named else "tolerance (the range the model must hit)"
+            named.add("tolerance")
+            ax.plot([i + 0.45, i + 0.45], [r.low, r.high], color="k", lw=2.5, label=label)
+            continue
+        bound = r.low if r.low is not None else r.high
+        if bound is None:
+            continue
+        text = f"threshold: model {'>=' if r.low is not None else '<='} {bound:g}"
+        ax.plot([i - 0.45, i + 0.45], [bound, bound], color="k", ls="--", lw=1.4,
+                label=None if text in named else text)
+        named.add(text)
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
 
 
 def validate(

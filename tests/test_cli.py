@@ -76,7 +76,8 @@ def test_recip_run_works_on_every_shipped_scenario(name, tmp_path):
     result = runner.invoke(app, ["run", name, "--steps", "3", "--set", "buyers.n=60",
                                  "--out", str(out)])
     assert result.exit_code == 0, result.output
-    assert {p.name for p in out.iterdir()} == {"timeseries.parquet", "summary.json", "metrics.png"}
+    assert {p.name for p in out.iterdir()} == {"timeseries.parquet", "summary.json", "metrics.png",
+                                               "metrics.svg"}
 
 
 def test_an_outcome_may_not_shadow_a_core_metric(tmp_path):

@@ -15,7 +15,8 @@ TOTALS = Totals(
     churned_within_90d=8.0, referrals=7.0, warnings_sent=30.0, trust=120.0, sincerity=140.0,
     owed=50.0, backfired=4.0, days_to_convert=300.0, amount_total=90.0, amount_asks=30.0,
     asks_answered_yes=45.0, asks_made=150.0, first_asks=100.0, first_asks_yes=30.0,
-    conceded_asks=20.0, conceded_asks_yes=9.0, closed=6.0)
+    conceded_asks=20.0, conceded_asks_yes=9.0, closed=6.0, gift_cost=1000.0, contact_cost=600.0,
+    discounts=400.0)
 
 # One expectation per registered metric: adding a metric without one here fails.
 EXPECTED = {
@@ -23,9 +24,13 @@ EXPECTED = {
     "discount_depth": 0.1, "complaint_rate": 0.05, "opt_out_rate": 0.03, "churn_rate": 0.3,
     "retention_90d": 0.8, "referrals": 7.0, "negative_wom": 30.0, "mean_trust": 0.6,
     "mean_perceived_sincerity": 0.7, "outstanding_obligation": 0.25, "backfire_rate": 0.05,
-    "mean_time_to_conversion": 7.5, "closed_account_rate": 0.15, "mean_amount": 3.0, "ask_compliance": 0.3,
+    "mean_time_to_conversion": 7.5, "closed_account_rate": 0.15, "mean_amount": 3.0,
+    "ask_compliance": 0.3,
     "first_ask_compliance": 0.3, "conceded_ask_compliance": 0.45, "revenue_per_buyer": 20.0,
     "referrals_per_buyer": 0.035,
+    # costs and returns: net = 4000 - 1000 - 600 = 2400 dollars
+    "gift_cost": 1000.0, "contact_cost": 600.0, "discounts_given": 400.0, "net_revenue": 2400.0,
+    "return_on_gifts": 2.4, "cost_per_conversion": 40.0, "value_per_buyer_reached": 12.0,
 }
 
 
@@ -44,7 +49,8 @@ def test_empty_denominators_give_zero_for_counts_and_nan_for_means():
         value = metric.value(empty)
         if name in ("retention_90d", "mean_trust", "mean_perceived_sincerity",
                     "outstanding_obligation", "mean_time_to_conversion", "mean_amount",
-                    "ask_compliance", "first_ask_compliance", "conceded_ask_compliance"):
+                    "ask_compliance", "first_ask_compliance", "conceded_ask_compliance",
+                    "return_on_gifts", "cost_per_conversion", "value_per_buyer_reached"):
             assert math.isnan(value), name
         else:
             assert value == 0.0, name

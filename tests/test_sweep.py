@@ -441,7 +441,7 @@ def test_cli_reports_a_bad_spec_without_traceback(tmp_path, cli):
 
 
 @pytest.mark.parametrize(("kind", "samples", "columns", "figure"), [
-    ("sobol", 8, {"S1", "S1_conf", "ST", "ST_conf"}, "sobol_indices.png"),
+    ("sobol", 32, {"S1", "S1_conf", "ST", "ST_conf"}, "sobol_indices.png"),
     ("morris", 4, {"mu_star", "mu_star_conf", "sigma"}, "morris_indices.png")])
 def test_analyze_sensitivity_designs(tmp_path, kind, samples, columns, figure):
     spec = write(tmp_path, f"""

@@ -222,6 +222,10 @@ class Tallies:
     days_to_convert: np.ndarray = field(init=False)
     closed: np.ndarray = field(init=False)
     """Ties whose account an exact repayment closed (rule 2)."""
+    # dollars (sim.metrics' cost metrics)
+    gift_cost: np.ndarray = field(init=False)
+    contact_cost: np.ndarray = field(init=False)
+    discounts: np.ndarray = field(init=False)
 
     def __post_init__(self):
         for name in self.names():
@@ -283,6 +287,7 @@ class GiftPlan:
     channel: np.ndarray
     """0 in person, 1 personally addressed, 2 mass-mailed (``rules.CHANNELS``)."""
     cash: np.ndarray
+    unit_cost: np.ndarray
 
     @classmethod
     def of(cls, strategies: list[Strategy], step_days: list[float]) -> GiftPlan:
@@ -291,7 +296,8 @@ class GiftPlan:
         durations = ("first_day", "every", "after_sale_every")
         counts = (*durations, "max_gifts")
         columns = {f.name: _column([getattr(g, f.name) for g in gifts], _dtype(f.name, flags, counts))
-                   for f in fields(cls) if f.name not in ("claimed_value", "channel", "cash")}
+                   for f in fields(cls)
+                   if f.name not in ("claimed_value", "unit_cost", "channel", "cash")}
         columns["channel"] = _column([CHANNELS.index(g.channel) for g in gifts], np.int8)
         columns["cash"] = _column([g.form == "cash" for g in gifts], bool)
         for name in durations:  # in steps of each row's run
@@ -299,6 +305,8 @@ class GiftPlan:
                                     np.int32)
         columns["claimed_value"] = _column([g.value if g.claimed_value is None
                                             else g.claimed_value for g in gifts])
+        columns["unit_cost"] = _column([g.value if g.unit_cost is None else g.unit_cost
+                                        for g in gifts])
         return cls(**columns)
 
 
@@ -334,6 +342,7 @@ class AskPlan:
     """A larger request described but not made (0: none)."""
     choices: np.ndarray
     """Other sizes offered at once, padded with 0: shape (rows, most choices of any row)."""
+    unit_cost: np.ndarray
 
     @classmethod
     def of(cls, strategies: list[Strategy], asks: list[bool], step_days: list[float]) -> AskPlan:
@@ -343,7 +352,8 @@ class AskPlan:
         durations = ("delay", "every", "repeat_every")
         counts = (*durations, "max_asks")
         columns = {name: _column([getattr(a, name) for a in spec], _dtype(name, flags, counts))
-                   for name in ("size", "urgency", "concede_to", "discount", *counts, *flags)}
+                   for name in ("size", "urgency", "concede_to", "discount", "unit_cost", *counts,
+                                *flags)}
         for name in durations:  # in steps of each row's run
             columns[name] = _column(in_steps([getattr(a, name) for a in spec], step_days),
                                     np.int32)

@@ -22,6 +22,7 @@ printed by ``recip analyze``.
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 import os
 import re
@@ -35,6 +36,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from sim.config import ScenarioError, load_scenario
 from sim.provenance import package_version
 from sim.sweep.design import design_points, sample_matrix
 from sim.sweep.sensitivity import METHODS, Sensitivity, analyse
@@ -152,13 +154,27 @@ def _pyplot():
 
 
 def _save(fig, path: Path) -> Path:
-    plt = _pyplot()
-    try:
+    """PNG (200 dpi) and SVG in the shared style (:mod:`sim.plots`), into the staging folder."""
+    from sim.plots import figure_style, save_figure
+
+    with figure_style():
         fig.tight_layout()
-        fig.savefig(path, dpi=110)  # into the staging folder: no partial file is ever seen
-    finally:
-        plt.close(fig)
-    return path
+    return save_figure(fig, path)
+
+
+def _metric_axis(metric: str, spec: SweepSpec) -> str:
+    """The metric with its unit, as an axis label (:func:`sim.plots.metric_label`)."""
+    from sim.plots import metric_label
+
+    return metric_label(metric, _outcomes(spec.sweep.scenario))
+
+
+@functools.cache
+def _outcomes(scenario: str) -> dict[str, str]:
+    try:
+        return dict(load_scenario(scenario).outcomes)
+    except ScenarioError:
+        return {}
 
 
 def slug(text: str) -> str:
@@ -171,7 +187,14 @@ def slug(text: str) -> str:
 
 
 def _panels(count: int, width: float = 4.6, height: float = 3.6):
+    from sim.plots import figure_style
+
     plt = _pyplot()
+    with figure_style():
+        return _panel_grid(plt, count, width, height)
+
+
+def _panel_grid(plt, count: int, width: float, height: float):
     cols = min(count, 3)
     rows = math.ceil(count / cols)
     fig, axes = plt.subplots(rows, cols, figsize=(width * cols, height * rows), squeeze=False)
@@ -205,15 +228,16 @@ def plot_sensitivity(spec: SweepSpec, indices: pd.DataFrame, folder: Path) -> Pa
                     color=["tab:blue" if p < 0.05 else "tab:gray" for p in part["p_value"]])
             ax.axvline(0, color="black", lw=0.8)
             ax.set_xlim(-1.05, 1.05)
-            ax.set_xlabel("PRCC (blue: p < 0.05)")
+            ax.set_xlabel("PRCC, bar: 95% CI (blue: p < 0.05)")
         else:
             first, second = ("S1", "ST") if kind == "sobol" else ("mu_star", "sigma")
             ax.barh(y - 0.2, part[first], 0.4, xerr=part[f"{first}_conf"], label=first, capsize=3)
             ax.barh(y + 0.2, part[second], 0.4,
                     xerr=part[f"{second}_conf"] if kind == "sobol" else None,
                     label=second, capsize=3)
-            ax.set_xlabel("index" if kind == "sobol" else f"effect on {metric} per unit range")
-        ax.set_yticks(y, [_short(p) for p in part["parameter"]])
+            ax.set_xlabel("Sobol index (share of variance), bar: 95% conf." if kind == "sobol"
+                          else f"effect on {_metric_axis(metric, spec)} over the parameter's range")
+        ax.set_yticks(y, list(part["parameter"]))
         ax.invert_yaxis()
         ax.set_title(metric)
         ax.grid(axis="x", alpha=0.3)
@@ -242,17 +266,12 @@ def plot_scatter(spec: SweepSpec, final: pd.DataFrame, n_points: int,
         fig, axes = _panels(len(names), width=3.8, height=3.0)
         for ax, (i, name) in zip(axes, enumerate(names), strict=True):
             ax.scatter(sample[:, i], y, s=10, alpha=0.7)
-            ax.set_xlabel(_short(name))
-            ax.set_ylabel(metric)
+            ax.set_xlabel(name)
+            ax.set_ylabel(_metric_axis(metric, spec))
             ax.grid(alpha=0.3)
         fig.suptitle(f"{metric}: replication mean per design point")
         paths.append(_save(fig, folder / f"scatter_{slug(metric)}.png"))
     return paths
-
-
-def _short(parameter: str) -> str:
-    parts = parameter.split(".")
-    return ".".join(parts[-2:]) if len(parts) > 2 else parameter
 
 
 def varied_parameters(points: list[dict[str, Any]]) -> list[str]:
@@ -313,12 +332,13 @@ def plot_heatmaps(spec: SweepSpec, final: pd.DataFrame, axes_names: tuple[str, s
             ax.set_xticks(range(table.shape[1]), [_label(v) for v in table.columns],
                           rotation=30, ha="right")
             ax.set_yticks(range(table.shape[0]), [_label(v) for v in table.index])
-            ax.set_xlabel(_short(x_name))
-            ax.set_ylabel(_short(y_name))
-            ax.set_title(metric)
+            ax.grid(False)
+            ax.set_xlabel(x_name)
+            ax.set_ylabel(y_name)
+            ax.set_title(f"{metric}: mean over replications")
             if table.size <= 150:
                 _annotate(ax, table.to_numpy(dtype=float), low, high)
-            fig.colorbar(image, ax=ax, shrink=0.85)
+            fig.colorbar(image, ax=ax, shrink=0.85).set_label(_metric_axis(metric, spec))
         paths.append(_save(fig, folder / f"heatmap_{slug(base)}.png"))
     return paths
 
@@ -359,11 +379,13 @@ def plot_effects(spec: SweepSpec, final: pd.DataFrame, points: list[dict[str, An
                 (line,) = ax.plot(xs, mean, marker="o", lw=1.6,
                                   label=None if hue is None else str(level))
                 ax.fill_between(xs, lo, hi, alpha=0.15, color=line.get_color())
-            ax.set_xlabel(_short(x_name))
+            ax.set_xlabel(x_name)
+            ax.set_ylabel(_metric_axis(metric, spec))
             ax.set_title(metric)
             ax.grid(alpha=0.3)
+        fig.suptitle("line: mean over replications and pooled points; band: 95% CI of the mean (t)")
         if hue is not None:
-            axes[0].legend(title=_short(hue), fontsize=8)
+            axes[0].legend(title=hue, fontsize=8)
         paths.append(_save(fig, folder / f"effect_{slug(base)}.png"))
     return paths
 
@@ -578,7 +600,8 @@ def _write_analysis(folder: Path, spec: SweepSpec, manifest: dict[str, Any], fin
     report = folder / "REPORT.md"
     text = "\n".join([*_overview(spec, manifest, summary, final, failed, out), *sections])
     report.write_text(text.rstrip() + "\n")
-    return [*files, report, *drawn], warnings
+    vectors = [f.with_suffix(".svg") for f in drawn]
+    return [*files, report, *drawn, *vectors], warnings
 
 
 @contextlib.contextmanager

@@ -89,6 +89,7 @@ def give(e: Engine, day: int) -> np.ndarray:
     took.add(st.gross, obligation)
     took.add(st.gratitude, gratitude)
     took.add(st.given, g.value * (g.quantity + g.unexpected_second))
+    e.tallies.gift_cost += took.per_seller(g.unit_cost * (g.quantity + g.unexpected_second), e.rows)
     if g.conditional.any():  # rule 8: visible strings restrict freedom
         with_strings = took.where(g.conditional)
         with_strings.put(st.reactance, rules.accumulate_reactance(
@@ -149,5 +150,6 @@ def hand_over_promised(e: Engine, day: int, ties: Ties) -> None:
                                          ties.get(st.first_gift_day)))
     g = PerTie(e.plan.gift, ties.row)
     ties.add(st.given, g.value * g.quantity)
+    e.tallies.gift_cost += ties.per_seller(g.unit_cost * g.quantity, e.rows)
     ties.add(st.trust, e.params(ties).gift_trust)
     e.record("gift", ties)

@@ -59,6 +59,8 @@ def respond(e: Engine, day: int, ties: Ties, size: np.ndarray, reference: np.nda
     per_yes = a.revenue * _ratio_or_one(chosen, size)
     t.revenue += ties.per_seller(np.where(yes, per_yes * (1.0 - a.discount), 0.0)
                                  + amount * a.revenue, e.rows)
+    t.discounts += ties.per_seller(np.where(yes, a.revenue * a.discount, 0.0), e.rows)
+    t.contact_cost += ties.per_seller(a.unit_cost, e.rows)
     new_customer = complied & (ties.get(st.status) == PROSPECT)
     t.conversions += ties.count(e.rows, new_customer)
     converted = ties.where(new_customer)
