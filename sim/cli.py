@@ -326,16 +326,18 @@ def _load_app_server():
 
 
 def _register_optional_commands() -> None:
-    """Commands that live in their own modules (validate, sweep, analyze).
+    """Commands that live in their own modules (validate, calibrate, sweep, analyze).
 
     Imported unconditionally: these modules import only light, required packages at the top
     (their heavy work is imported when a command runs), so an ImportError here is a broken
     install or a bug, and must be seen rather than make a command vanish from the CLI.
     """
+    from sim.calibration.cli import calibrate
     from sim.sweep.cli import analyze, sweep
     from sim.validate import validate
 
     app.command()(validate)
+    app.command()(calibrate)
     app.command()(sweep)
     app.command()(analyze)
 

@@ -53,7 +53,8 @@ def test_installed_recip_finds_scenarios_from_any_directory(tmp_path):
 
 
 def test_wheel_install_ships_scenarios_and_app(tmp_path):
-    """A non-editable install carries scenarios/ and viz/ inside the package."""
+    """A non-editable install carries every subpackage, scenarios/ (with the posterior draws)
+    and viz/ inside the package, and runs a model."""
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     target = tmp_path / "site"
     subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
@@ -61,13 +62,17 @@ def test_wheel_install_ships_scenarios_and_app(tmp_path):
                    cwd=tmp_path, capture_output=True)
     code = ("import sim; from sim.paths import scenarios_dir, viz_dir; "
             "print(sim.__file__); print(scenarios_dir()); print((viz_dir() / 'app.py').is_file());"
-            "print(' '.join(sim.list_scenarios()))")
+            "print(' '.join(sim.list_scenarios()));"
+            "import sim.calibration.fit, sim.sweep; from sim.model import ReciprocityModel;"
+            "m = ReciprocityModel('pushy_vs_active', rng=1, overrides={'buyers.n': 50}); m.step();"
+            "print((scenarios_dir() / '_posterior.csv').is_file())")
     out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True,
                          text=True, check=True, env={**os.environ, "PYTHONPATH": str(target)})
-    module, scenarios, has_app, names = out.stdout.strip().splitlines()
+    module, scenarios, has_app, names, has_posterior = out.stdout.strip().splitlines()
     assert module.startswith(str(target)) and scenarios.startswith(str(target))
     assert has_app == str(os.path.isfile(os.path.join(root, "viz", "app.py")))
     assert "pushy_vs_active" in names.split()
+    assert has_posterior == str(os.path.isfile(os.path.join(root, "scenarios", "_posterior.csv")))
 
 
 @pytest.mark.parametrize("name", list_scenarios())

@@ -21,6 +21,7 @@ same checkpoint continues where it stopped and gives the chain it would have giv
 
 from __future__ import annotations
 
+import logging
 import math
 import pickle
 import time
@@ -273,8 +274,15 @@ def posterior(problem: Problem, chain: Chain, *, burn_in: int | None = None) -> 
     iterations, walkers, _ = chain.units.shape
     burn = iterations // 2 if burn_in is None else burn_in
     kept = chain.units[burn:]
-    tau = emcee.autocorr.integrated_time(kept, quiet=True) if len(kept) > 1 else \
-        np.ones(problem.ndim)
+    emcee_log = logging.getLogger("emcee")
+    level = emcee_log.level
+    emcee_log.setLevel(logging.ERROR)  # a short chain is reported as few effective samples
+    try:
+        with np.errstate(invalid="ignore"):  # a walker that never moved has no autocorrelation
+            tau = emcee.autocorr.integrated_time(kept, quiet=True) if len(kept) > 1 else \
+                np.ones(problem.ndim)
+    finally:
+        emcee_log.setLevel(level)
     tau = np.nan_to_num(np.asarray(tau, dtype=float), nan=float(len(kept)))  # too short to tell
     thin = max(1, int(np.max(tau) / 2))
     units = kept[::thin].reshape(-1, problem.ndim)

@@ -24,13 +24,13 @@ from __future__ import annotations
 import math
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from sim.calibration.targets import Target
 from sim.config import ScenarioError, _format_validation_error, load_scenario
-from sim.metrics import METRIC_NAME
+from sim.metrics import METRIC_NAME, metric_names
 
 
 class _Spec(BaseModel):
@@ -118,7 +118,7 @@ def load_spec(path: Path) -> tuple[Calibrate, Path]:
                 raise ScenarioError(f"{path}: calibrate.targets.{i}: arm {arm!r} is not an arm "
                                     f"of the scenario; allowed: {', '.join(base.arms) or 'none'}")
         match = METRIC_NAME.match(target.metric)
-        known = [*__import__("sim.metrics").metrics.metric_names(base)]
+        known = metric_names(base)
         if not match or match["metric"] not in known:
             raise ScenarioError(f"{path}: calibrate.targets.{i}.metric = {target.metric!r}: "
                                 f"allowed: {', '.join(known)} (optionally as name[strategy])")
@@ -131,24 +131,14 @@ def load_spec(path: Path) -> tuple[Calibrate, Path]:
 def as_targets(spec: Calibrate) -> list[Target]:
     """Your results as calibration targets (a Gaussian around each value, sd = its se)."""
     out = []
-    for i, measured in enumerate(spec.targets):
+    for measured in spec.targets:
         match = METRIC_NAME.match(measured.metric)
         out.append(Target(
             study="your data", condition=measured.label or f"{measured.metric}"
             + (f" ({measured.kind} vs {measured.baseline})" if measured.baseline else "")
             + (f", arm {measured.arm}" if measured.arm else ""),
-            kind=measured.kind, arm=measured.arm or _no_arm(i), baseline=measured.baseline,
+            kind=measured.kind, arm=measured.arm or spec.arm, baseline=measured.baseline,
             metric=match["metric"], baseline_metric=match["metric"], strategy=match["strategy"],
             window=measured.window, paper=measured.value, sd=measured.se,
             paper_text=f"{measured.value:g} (se {measured.se:g})"))
     return out
-
-
-def _no_arm(i: int) -> Any:
-    return None
-
-
-def scenario_key(spec: Calibrate, spec_path: Path) -> str:
-    scenario = spec.scenario
-    return str((spec_path.parent / scenario).resolve()) if (
-        scenario.endswith(".toml") or "/" in scenario) else scenario
