@@ -52,8 +52,10 @@ OUT = HERE / "calibration"
 
 FITTED = [
     Parameter("rules.debt_weight", 0.2, 5.0, note="rule 4: the debt's push at saturation"),
-    Parameter("rules.debt_saturation", 0.01, 5.0, "log",
-              "rule 4: the debt (in units of the stakes) at which the push is half its most"),
+    Parameter("rules.debt_saturation", 0.005, 5.0, "log",
+              "rule 4: the debt (in units of the stakes) where the push bends towards its most"),
+    Parameter("rules.debt_sharpness", 1.0, 10.0,
+              note="rule 4: how sharply the push bends (1 gentle; large: proportional, then flat)"),
     Parameter("rules.value_exponent", 0.3, 1.0, note="rule 5: diminishing returns in quantity"),
     Parameter("rules.expected_weight", 0.0, 1.0, note="rule 5: weight of the expected gift"),
     Parameter("rules.surprise_bonus", 0.0, 3.0, note="rule 5: extra weight of a surprise"),
@@ -61,7 +63,7 @@ FITTED = [
     Parameter("rules.liking_weight", 0.0, 0.5, note="rule 4: liking's own push"),
     Parameter("rules.indirect_share", 0.0, 1.0, note="rule 10: debt that spills to others"),
     Parameter("rules.mass_weight", 0.02, 1.0, "log", "rule 1: a mass-mailed gift's weight"),
-    Parameter("rules.cash_weight", 0.02, 1.0, "log", "rule 1: a gift of money's weight"),
+    Parameter("rules.cash_weight", 0.005, 1.0, "log", "rule 1: a gift of money's weight"),
     Parameter("rules.gratitude_share", 0.0, 1.0, note="rule 6: momentary gratitude's share"),
     Parameter("rules.gratitude_half_life", 1 / 96, 1.0, "log",
               "rule 6: gratitude's half-life, days (15 minutes to a day)"),
@@ -71,11 +73,12 @@ FITTED = [
 ]
 
 START = {
-    "rules.debt_weight": 1.2, "rules.debt_saturation": 0.1, "rules.value_exponent": 0.9,
-    "rules.expected_weight": 0.1, "rules.surprise_bonus": 0.3, "rules.personal_bonus": 0.3,
-    "rules.liking_weight": 0.1, "rules.indirect_share": 0.5, "rules.mass_weight": 0.5,
-    "rules.cash_weight": 0.3, "rules.gratitude_share": 0.5, "rules.gratitude_half_life": 0.04,
-    "rules.concession_weight": 1.3, "rules.contrast_weight": 0.1, "rules.crowding_out": 0.3,
+    "rules.debt_weight": 0.85, "rules.debt_saturation": 0.03, "rules.debt_sharpness": 6.0,
+    "rules.value_exponent": 0.95, "rules.expected_weight": 0.08, "rules.surprise_bonus": 0.1,
+    "rules.personal_bonus": 0.1, "rules.liking_weight": 0.11, "rules.indirect_share": 0.2,
+    "rules.mass_weight": 0.6, "rules.cash_weight": 0.03, "rules.gratitude_share": 0.56,
+    "rules.gratitude_half_life": 0.49, "rules.concession_weight": 0.89,
+    "rules.contrast_weight": 0.24, "rules.crowding_out": 0.46,
 }
 """Where the walkers start (a ball of 10% of each prior's range around it): a point from a first
 exploration of the fit, chosen so that burn-in is short. It does not enter the posterior."""

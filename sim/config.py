@@ -357,6 +357,7 @@ class RuleParams(_Spec):
     # rule 4
     debt_weight: NonNeg
     debt_saturation: Pos
+    debt_sharpness: Annotated[float, Field(ge=1.0, le=20.0)]
     liking_weight: NonNeg
     trust_weight: NonNeg
     neutral_trust: Unit

@@ -211,23 +211,37 @@ def ask_disproportion(ask_size, value_given, *, equivalence_tolerance: float):
 # --- Rule 4 -----------------------------------------------------------------------------------
 
 
-def obligation_drive(obligation, *, debt_weight: float, debt_saturation: float):
+def obligation_drive(obligation, *, debt_weight: float, debt_saturation: float,
+                     debt_sharpness: float):
     """Rule 4, favour beats liking: the debt's own push towards compliance.
 
     Regan (1971): a favour raised compliance on its own channel, as much towards a disliked
-    giver as towards a liked one. The push saturates (a large debt cannot buy an unlimited yes)
-    and is symmetric: resentment (negative obligation) pushes towards refusal.
+    giver as towards a liked one. The push grows in proportion to a small debt and saturates at
+    ``debt_weight`` (a large debt cannot buy an unlimited yes); ``debt_saturation`` is where the
+    bend is and ``debt_sharpness`` how sharp it is (1: the gentle ``x / (x + s)``; larger: nearly
+    proportional up to the bend, then flat). A sharp bend lets a few small gifts add up almost
+    in proportion (Falk 2007: four postcards did about four times what one did) while a favour
+    worth a large part of the exchange still buys a bounded yes (Regan 1971). Symmetric:
+    resentment (negative obligation) pushes towards refusal.
 
-    >>> obligation_drive(np.array([0.0, 1.0, -1.0]), debt_weight=2.0, debt_saturation=1.0).tolist()
+    >>> obligation_drive(np.array([0.0, 1.0, -1.0]), debt_weight=2.0, debt_saturation=1.0,
+    ...                  debt_sharpness=1.0).tolist()
     [0.0, 1.0, -1.0]
+    >>> [round(float(obligation_drive(x, debt_weight=1.0, debt_saturation=1.0, debt_sharpness=4.0)),
+    ...        3) for x in (0.1, 0.4, 1.0, 4.0)]
+    [0.1, 0.397, 0.841, 0.999]
     """
     obligation = _f(obligation)
-    return debt_weight * obligation / (np.abs(obligation) + debt_saturation)
+    if np.all(np.asarray(debt_sharpness) == 1.0):  # the common closed form, without powers
+        return debt_weight * obligation / (np.abs(obligation) + debt_saturation)
+    scale = (debt_saturation ** debt_sharpness + np.abs(obligation) ** debt_sharpness) \
+        ** (1.0 / debt_sharpness)
+    return debt_weight * obligation / scale
 
 
 def compliance_drive(own_obligation, indirect, liking, trust, disproportion, excess_reactance,
                      customer_elsewhere, *, debt_weight: float, debt_saturation: float,
-                     liking_weight: float, trust_weight: float, neutral_trust: float,
+                     debt_sharpness: float, liking_weight: float, trust_weight: float, neutral_trust: float,
                      disproportion_weight: float, reactance_weight: float,
                      competition_weight: float):
     """Rules 3, 4, 8, 10: the push towards yes on one ask, on the log-odds scale (or the log of
@@ -239,7 +253,8 @@ def compliance_drive(own_obligation, indirect, liking, trust, disproportion, exc
     reactance past the threshold (rule 8) and a need already met by another seller
     (``customer_elsewhere``) push the other way.
 
-    >>> kw = dict(debt_weight=2.0, debt_saturation=1.0, liking_weight=0.1, trust_weight=1.0,
+    >>> kw = dict(debt_weight=2.0, debt_saturation=1.0, debt_sharpness=1.0, liking_weight=0.1,
+    ...           trust_weight=1.0,
     ...           neutral_trust=0.5, disproportion_weight=0.3, reactance_weight=1.5,
     ...           competition_weight=1.0)
     >>> float(compliance_drive(1.0, 0.0, 0.0, 0.5, 0.0, 0.0, False, **kw))
@@ -248,7 +263,7 @@ def compliance_drive(own_obligation, indirect, liking, trust, disproportion, exc
     -2.2
     """
     return (obligation_drive(_f(own_obligation) + _f(indirect), debt_weight=debt_weight,
-                             debt_saturation=debt_saturation)
+                             debt_saturation=debt_saturation, debt_sharpness=debt_sharpness)
             + liking_drive(liking, liking_weight=liking_weight)
             + trust_weight * (_f(trust) - neutral_trust)
             - disproportion_weight * _f(disproportion)
@@ -331,8 +346,10 @@ def perceived_gift_value(unit_value, quantity, expected_quantity, surprise, pers
     Strohmetz, Rind, Fisher & Lynn (2002): a gift counts against what the buyer expected. The
     part of the quantity the buyer expected anyway (``expected_quantity`` still outstanding)
     weighs only ``expected_weight``; the surplus, and any gift that is a surprise rather than the
-    expected one, counts in full. Value has diminishing returns
-    (``value_exponent`` < 1), so two candies at once are worth less than two separate gifts; an
+    expected one, counts in full. Quantity has diminishing returns: ``q`` units at once are
+    worth ``q ** value_exponent`` units (``value_exponent`` <= 1), so two candies at once are worth
+    less than two separate gifts. The curvature is in the count only, so a unit's worth stays in
+    proportion to its value (Falk 2007: four postcards did about four times what one did). An
     unexpected (``surprise``) or personalised act adds a bonus on top.
 
     >>> kw = dict(value_exponent=0.5, expected_weight=0.25, surprise_bonus=0.2, personal_bonus=0.1)
@@ -351,8 +368,8 @@ def perceived_gift_value(unit_value, quantity, expected_quantity, surprise, pers
     # A surprise is not the gift the buyer was expecting, so it is not counted against it.
     expected_part = (np.minimum(quantity, np.maximum(_f(expected_quantity), 0.0))
                      * (1.0 - _f(surprise)))
-    total = (quantity * unit_value) ** value_exponent
-    within = (expected_part * unit_value) ** value_exponent
+    total = unit_value * quantity ** value_exponent
+    within = unit_value * expected_part ** value_exponent
     base = expected_weight * within + (total - within)
     bonus = (1.0 + surprise_bonus * _f(surprise)) * (1.0 + personal_bonus * _f(personalised))
     return base * bonus
@@ -754,14 +771,14 @@ def churn_hazard(trust, excess_reactance, resentment, kept_giving, account_close
 
 def referral_probability(trust, owed, offers_choice, *, referral_rate: float,
                          neutral_trust: float, choice_weight: float, debt_weight: float,
-                         debt_saturation: float):
+                         debt_saturation: float, debt_sharpness: float):
     """Rules 10 and 12: the daily chance that a customer (or an indebted prospect offered a
     choice of ways to respond) refers a neighbour: ``referral_rate`` at neutral trust, in
     proportion to trust, raised by a choice of ways to respond and by what is still owed
     (a referral is a way to repay).
 
     >>> kw = dict(referral_rate=0.002, neutral_trust=0.5, choice_weight=1.0, debt_weight=2.0,
-    ...           debt_saturation=1.0)
+    ...           debt_saturation=1.0, debt_sharpness=1.0)
     >>> float(referral_probability(0.5, 0.0, False, **kw))
     0.002
     >>> float(referral_probability(1.0, 1.0, True, **kw))
@@ -770,7 +787,8 @@ def referral_probability(trust, owed, offers_choice, *, referral_rate: float,
     return (referral_rate * (_f(trust) / neutral_trust)
             * response_choice_bonus(offers_choice, choice_weight=choice_weight)
             * (1.0 + obligation_drive(owed, debt_weight=debt_weight,
-                                      debt_saturation=debt_saturation)))
+                                      debt_saturation=debt_saturation,
+                                      debt_sharpness=debt_sharpness)))
 
 
 def debt_after_referral(gift_debt, *, referral_repayment: float):

@@ -45,13 +45,41 @@ def test_rule3_rough_equivalence_pressure_only_beyond_tolerance():
 
 
 def test_rule4_debt_channel_independent_of_liking():
-    debt = rules.obligation_drive(3.0, debt_weight=2.0, debt_saturation=1.0)
+    debt = rules.obligation_drive(3.0, debt_weight=2.0, debt_saturation=1.0, debt_sharpness=1.0)
     assert debt == pytest.approx(1.5)
     # Liking adds on its own channel and is weaker than a favour's push.
     liked = debt + rules.liking_drive(1.0, liking_weight=0.1)
     disliked = debt + rules.liking_drive(-1.0, liking_weight=0.1)
     assert liked - disliked == pytest.approx(0.2)
     assert disliked > rules.liking_drive(1.0, liking_weight=0.1)
+
+
+@pytest.mark.parametrize("sharpness", [1.0, 2.0, 4.0, 8.0])
+def test_rule4_the_debts_push_is_proportional_when_small_and_bounded_when_large(sharpness):
+    """Small debts push in proportion (slope debt_weight / debt_saturation at 0); the push never
+    exceeds debt_weight; the sharper the bend, the closer to proportional below it (Falk 2007:
+    four small gifts do nearly four times what one does)."""
+    kw = dict(debt_weight=1.5, debt_saturation=0.2, debt_sharpness=sharpness)
+    tiny = rules.obligation_drive(1e-6, **kw)
+    assert tiny == pytest.approx(1.5 / 0.2 * 1e-6, rel=1e-4)
+    x = np.linspace(0.0, 50.0, 2001)
+    push = rules.obligation_drive(x, **kw)
+    # far out the push is flat, up to rounding
+    assert (np.diff(push) > -1e-12).all() and (push <= 1.5 + 1e-12).all()
+    assert rules.obligation_drive(-x, **kw).tolist() == (-push).tolist()
+    four_over_one = rules.obligation_drive(0.1, **kw) / rules.obligation_drive(0.025, **kw)
+    sharper = {**kw, "debt_sharpness": sharpness * 2}
+    assert four_over_one < rules.obligation_drive(0.1, **sharper) / rules.obligation_drive(
+        0.025, **sharper) < 4.0
+
+
+def test_rule5_quantity_has_diminishing_returns_but_value_counts_in_proportion():
+    """q units at once are worth q ** value_exponent units; a unit worth twice as much counts
+    twice as much (the curvature is in the count, not in the dollars)."""
+    one = rules.perceived_gift_value(0.05, 1, 0, 0, 0, **VALUE_KW)
+    four = rules.perceived_gift_value(0.05, 4, 0, 0, 0, **VALUE_KW)
+    assert four == pytest.approx(4 ** 0.5 * one)
+    assert rules.perceived_gift_value(0.10, 1, 0, 0, 0, **VALUE_KW) == pytest.approx(2 * one)
 
 
 def test_rule5_expected_gift_adds_little_surprise_and_personal_add_more():

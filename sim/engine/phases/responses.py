@@ -155,12 +155,14 @@ def compliance_drive(e: Engine, ties: Ties, disproportion: np.ndarray,
     drive = rules.compliance_drive(
         owed, indirect, e.plan.liking[ties.row, 0], ties.get(st.trust),
         disproportion, excess, customer_elsewhere, debt_weight=p.debt_weight,
-        debt_saturation=p.debt_saturation, liking_weight=p.liking_weight,
+        debt_saturation=p.debt_saturation, debt_sharpness=p.debt_sharpness,
+        liking_weight=p.liking_weight,
         trust_weight=p.trust_weight, neutral_trust=p.neutral_trust,
         disproportion_weight=p.disproportion_weight, reactance_weight=p.reactance_weight,
         competition_weight=p.competition_weight)
     debt_push = rules.obligation_drive(owed + indirect, debt_weight=p.debt_weight,
-                                       debt_saturation=p.debt_saturation)
+                                       debt_saturation=p.debt_saturation,
+                                       debt_sharpness=p.debt_sharpness)
     return drive, debt_push
 
 

@@ -27,7 +27,7 @@ def refer(e: Engine, day: int, owed: np.ndarray) -> Ties:
         ties.get(st.trust), np.maximum(ties.get(owed), 0.0), choice[ties.row, 0],
         referral_rate=p.referral_rate, neutral_trust=p.neutral_trust,
         choice_weight=p.choice_weight, debt_weight=p.debt_weight,
-        debt_saturation=p.debt_saturation)
+        debt_saturation=p.debt_saturation, debt_sharpness=p.debt_sharpness)
     referring = ties.where(e.draw(day, Purpose.REFER, ties)
                            < rules.per_step_probability(prob, p.step_days))
     e.tallies.referrals += referring.count(e.rows)
