@@ -38,11 +38,20 @@ def parse_sets(sets: list[str]) -> dict[str, object]:
 
 @app.command()
 def scenarios(detail: Annotated[str | None, typer.Option(
-        "--detail", help="Print the trainer's guide of one scenario.")] = None) -> None:
-    """List the shipped scenarios, one line each (or one scenario in detail)."""
+        "--detail", help="Print the trainer's guide of one scenario.")] = None,
+        check: Annotated[str | None, typer.Option(
+            "--check", help="Run the checks of one scenario's 'things to try' claims.")] = None,
+        reps: Annotated[int | None, typer.Option(
+            min=2, max=200, help="Replications per claim (default: each check's own).")] = None,
+        ) -> None:
+    """List the shipped scenarios, one line each (or one scenario in detail, or its guide's
+    claims checked with replications)."""
     try:
         if detail is not None:
             _print_detail(detail)
+            return
+        if check is not None:
+            _print_checks(check, reps)
             return
         table = Table(show_header=True, header_style="bold")
         table.add_column("scenario")
@@ -70,6 +79,24 @@ def _print_detail(name: str) -> None:
     console.print(f"\n[bold]Metric that shows it[/]\n{g.metric}")
     if sc.arms:
         console.print(f"\n[bold]Arms[/]\n{', '.join(sc.arms)}")
+
+
+def _print_checks(name: str, reps: int | None) -> None:
+    from sim.guide_checks import check_claims
+
+    results = check_claims(name, reps=reps)
+    table = Table(show_header=True, header_style="bold")
+    for column in ("try", "claim", "expect", "means over replications", "result"):
+        table.add_column(column)
+    for r in results:
+        values = "\n".join(f"{k} = {v:.4g}" for k, v in r.values.items())
+        table.add_row(str(r.item), r.text, r.expect, values,
+                      "[green]holds[/]" if r.passed else "[bold red]fails[/]")
+    console.print(table)
+    if not results:
+        console.print(f"{name}: its guide has no checked claims")
+    if not all(r.passed for r in results):
+        raise typer.Exit(1)
 
 
 @app.command()

@@ -23,6 +23,7 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    field_validator,
     model_validator,
 )
 
@@ -454,6 +455,30 @@ class RuleParams(_Spec):
 OutcomeKind = Literal[OUTCOME_KINDS]  # any metric of the registry in sim.metrics
 
 
+class GuideCheck(_Spec):
+    """The check of one "thing to try" (``sim.guide_checks``): the change and what must hold."""
+
+    try_item: int = Field(alias="try", ge=1)
+    """The 1-based item of ``guide.try`` this checks."""
+    set: dict[str, Any] = {}
+    """The change the claim is about (dotted keys), made in every term not marked ``was:``."""
+    expect: str
+    """What must hold on the means over replications, e.g.
+    ``"complaint_rate[pushy] < was:complaint_rate[pushy]"``."""
+    steps: Annotated[int, Field(ge=1, le=100_000)] | None = None
+    reps: Annotated[int, Field(ge=2, le=200)] | None = None
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    @field_validator("expect")
+    @classmethod
+    def _parses(cls, value: str) -> str:
+        from sim.guide_checks import parse_claim
+
+        parse_claim(value)
+        return value
+
+
 class Guide(_Spec):
     """What a trainer needs, written in the scenario file."""
 
@@ -463,6 +488,8 @@ class Guide(_Spec):
     notice: list[str] = []
     try_: list[str] = Field(default=[], alias="try")
     metric: str = ""
+    checks: list[GuideCheck] = []
+    """One check per "thing to try" (its claim, tested with replications)."""
     script: list[dict[str, str | int]] = []
     """A 10-minute class, one moment per entry: ``show`` (what to show or say), ``ask`` (a
     question for the room), ``when`` (the run's condition to pause on, e.g.
@@ -485,6 +512,10 @@ class Guide(_Spec):
             if notice is not None and not 1 <= notice <= len(self.notice):
                 raise ValueError(f"guide.script[{i}].notice = {notice}: use 1 to "
                                  f"{len(self.notice)} (an item of guide.notice)")
+        for i, check in enumerate(self.checks):
+            if check.try_item > len(self.try_):
+                raise ValueError(f"guide.checks.{i}.try = {check.try_item}: use 1 to "
+                                 f"{len(self.try_)} (an item of guide.try)")
         return self
 
 
@@ -531,6 +562,23 @@ class Scenario(_Spec):
                 raise ValueError(f"outcomes.{name}: {name!r} is already a core metric, reported "
                                  f"for every scenario; give the outcome another name (core "
                                  f"metrics: {', '.join(CORE_METRICS)})")
+        return self
+
+    @model_validator(mode="after")
+    def _guide_checks_name_what_the_scenario_has(self):
+        from sim.guide_checks import parse_claim
+
+        metrics = {*CORE_METRICS, *self.outcomes}
+        for i, check in enumerate(self.guide.checks):
+            for term in parse_claim(check.expect).terms:
+                where = f"guide.checks.{i}.expect = {check.expect!r}"
+                if term.metric not in metrics:
+                    raise ValueError(f"{where}: no metric {term.metric!r}")
+                if term.arm is not None and term.arm not in self.arms:
+                    raise ValueError(f"{where}: no arm {term.arm!r}; allowed: "
+                                     f"{', '.join(self.arms) or 'none'}")
+                if term.strategy is not None and term.strategy not in self.strategies:
+                    raise ValueError(f"{where}: no strategy {term.strategy!r}")
         return self
 
     @model_validator(mode="after")
