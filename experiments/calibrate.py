@@ -119,11 +119,15 @@ def fit(entries, *, walkers, iterations, workers, checkpoint, label, seed=1):
 
 
 def write_defaults(best: dict[str, float]) -> None:
+    """The ``# fitted`` lines of ``_defaults.toml``: each fitted parameter's line gets the
+    posterior mode and says where it came from and what the parameter does."""
     path = scenarios_dir() / "_defaults.toml"
     text = path.read_text()
-    stamp = f"# fitted: experiments/calibrate.py, {dt.date.today().isoformat()} (posterior mode)"
+    notes = {p.key: p.note for p in FITTED}
     for key, value in best.items():
         name = key.split(".", 1)[1]
+        stamp = (f"# fitted (posterior mode; experiments/calibrate.py, "
+                 f"{dt.date.today().isoformat()}): {notes.get(key, '')}").rstrip(": ")
         text, count = re.subn(rf"(?m)^{name} = .*$", f"{name} = {value:.6g}  {stamp}", text)
         if count != 1:
             raise SystemExit(f"{path}: expected one line '{name} = ...', found {count}")

@@ -5,7 +5,7 @@ network file it came from, its index for generated networks).
 Three tables, Parquet (default) or CSV, in ``OUT/agents/``:
 
 ``buyer_traits``  one row per buyer: ``buyer`` (label), ``index`` (position in the engine's
-                  arrays), need, budget, detection_skill, reactance_proneness, base_compliance,
+                  arrays), need, budget, time_budget, detection_skill, reactance_proneness, base_compliance,
                   base_amount, reciprocator, gift_rules, punisher, segment (when the graph has one)
 ``buyers``        one row per buyer and recorded step: ``step``, ``day`` (step x the
                   scenario's step length, in days), ``buyer``, ``state``
@@ -139,6 +139,7 @@ class AgentRecorder:
         frame = pd.DataFrame({
             "buyer": self.labels, "index": np.arange(n),
             "need": buyers.need[:n], "budget": buyers.budget[:n],
+            "time_budget": buyers.time_budget[:n],
             "detection_skill": buyers.detection_skill[:n],
             "reactance_proneness": buyers.reactance_proneness[:n],
             "base_compliance": 1.0 / (1.0 + np.exp(-buyers.base_logit[:n])),

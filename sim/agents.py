@@ -65,6 +65,10 @@ class Buyer(CellAgent):
         return float(self._trait("budget"))
 
     @property
+    def time_budget(self) -> float:
+        return float(self._trait("time_budget"))
+
+    @property
     def detection_skill(self) -> float:
         return float(self._trait("detection_skill"))
 

@@ -132,7 +132,12 @@ class BuyerSpec(_Spec):
     need: Trait = Trait(mean=0.5, sd=0.15)
     """Need for what the seller offers, in [0, 1]: raises the value of gifts (rule 1)."""
     budget: Trait = Trait(mean=200.0, sd=60.0)
-    """What a buyer can spend, in dollars (>= 1): large asks against it are refused more."""
+    """What a buyer can spend, in dollars: money asks above it are refused more (rule 4)."""
+    time_budget: Trait = Trait(mean=100.0, sd=30.0)
+    """What a buyer would give of their time and effort to one request, valued in dollars
+    (about three hours at $30 an hour, judgement): effort asks above it are refused more, as
+    money asks above the budget (Cialdini et al. 1975: two years of volunteering was refused by
+    almost everyone)."""
     detection_skill: Trait = Trait(mean=0.35, sd=0.2)
     """Skill at reading persuasion cues, in [0, 1] (rule 7)."""
     reactance_proneness: Trait = Trait(mean=0.5, sd=0.2)
@@ -180,9 +185,10 @@ ASK_KINDS: dict[str, str] = {
     "reply": "effort", "signup": "effort", "meeting": "effort", "review": "effort",
     "referral": "effort", "volunteer": "effort", "work": "effort",
 }
-"""What each kind of ask costs the buyer: ``money`` asks are weighed against the buyer's budget
-(an ask above it is refused more often); ``effort`` asks (time, attention, a name on a list) are
-not. Either kind repays a debt at its dollar size (rule 3: in the same kind or another)."""
+"""What each kind of ask costs the buyer: ``money`` asks are weighed against the buyer's budget,
+``effort`` asks (time, attention, a name on a list) against the buyer's time budget (an ask above
+either is refused more often). Either kind repays a debt in proportion to its size against the
+stakes (rule 3: in the same kind or another)."""
 AskKind = Literal[tuple(ASK_KINDS)]
 
 

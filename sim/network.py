@@ -92,6 +92,7 @@ class BuyerNetwork:
 TRAIT_ATTRIBUTES: dict[str, tuple[str, float, float]] = {
     "need": ("number", 0.0, 1.0),
     "budget": ("number", 1.0, math.inf),
+    "time_budget": ("number", 1.0, math.inf),
     "detection_skill": ("number", 0.0, 1.0),
     "reactance_proneness": ("number", 0.0, 1.0),
     "base_compliance": ("probability", 0.0, 1.0),

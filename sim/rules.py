@@ -271,10 +271,11 @@ def compliance_drive(own_obligation, indirect, liking, trust, disproportion, exc
             - competition_weight * _f(customer_elsewhere))
 
 
-def yes_logit(base_logit, drive, ask_size, budget, money=True, *, price_weight: float):
+def yes_logit(base_logit, drive, ask_size, means, weighed=True, *, price_weight: float):
     """Rule 4 on a yes/no ask: the log-odds of a yes, from the buyer's own baseline, the drive,
-    and, for a money ask, the price against the buyer's budget (each e-fold above the budget
-    costs ``price_weight`` log-odds; an effort ask is not weighed against the budget).
+    and the size of the ask against the buyer's means (the budget for a money ask, the time
+    budget for an effort ask): each e-fold above them costs ``price_weight`` log-odds. An open
+    ask (``weighed`` false: the buyer decides how much) is not weighed.
 
     >>> float(yes_logit(0.0, 0.5, 50.0, 100.0, price_weight=1.0))
     0.5
@@ -283,11 +284,11 @@ def yes_logit(base_logit, drive, ask_size, budget, money=True, *, price_weight: 
     >>> float(yes_logit(0.0, 0.0, 100.0 * np.e, 100.0, False, price_weight=1.0))
     0.0
     """
-    price = np.where(money, np.maximum(np.log(_f(ask_size) / _f(budget)), 0.0), 0.0)
+    price = np.where(weighed, np.maximum(np.log(_f(ask_size) / _f(means)), 0.0), 0.0)
     return _f(base_logit) + _f(drive) - price_weight * price
 
 
-def compliance_probability(base_logit, drive, ask_size, budget, money=True, *,
+def compliance_probability(base_logit, drive, ask_size, means, weighed=True, *,
                            price_weight: float):
     """Rule 4 on a yes/no ask: the chance of a yes, the sigmoid of :func:`yes_logit`.
 
@@ -296,7 +297,7 @@ def compliance_probability(base_logit, drive, ask_size, budget, money=True, *,
     >>> round(float(compliance_probability(0.0, 0.0, 100.0 * np.e, 100.0, price_weight=1.0)), 4)
     0.2689
     """
-    return _sigmoid(yes_logit(base_logit, drive, ask_size, budget, money,
+    return _sigmoid(yes_logit(base_logit, drive, ask_size, means, weighed,
                               price_weight=price_weight))
 
 

@@ -52,6 +52,7 @@ class Buyers:
 
     need: np.ndarray
     budget: np.ndarray
+    time_budget: np.ndarray
     detection_skill: np.ndarray
     reactance_proneness: np.ndarray
     reciprocator: np.ndarray
@@ -77,6 +78,9 @@ class Buyers:
             punisher=rng.random(n) < b.punisher_share,
             base_logit=_logit(b.base_compliance) + b.compliance_sd * rng.standard_normal(n),
             base_amount=_trait(rng, b.base_amount, n, 0.0, np.inf),
+            # drawn last, so that adding it left every other draw as it was
+            time_budget=_trait(rng, b.time_budget, n, BUDGET_FLOOR_SHARE * b.time_budget.mean,
+                               np.inf),
         )
         if graph is not None and graph.traits:
             buyers._take_graph_traits(graph.traits)
@@ -335,7 +339,10 @@ class AskPlan:
     stakes: np.ndarray
     """The size of the exchange the seller's gifts belong to (dollars)."""
     money: np.ndarray
-    """A money ask (weighed against the budget) rather than an effort ask."""
+    """A money ask (weighed against the budget) rather than an effort ask (against the time
+    budget)."""
+    weighed: np.ndarray
+    """The ask names a size the buyer weighs against their means (not an open ask)."""
     same_requester: np.ndarray
     """The retreat comes from the requester who made the first ask (a concession binds)."""
     reference: np.ndarray
@@ -363,8 +370,8 @@ class AskPlan:
                    amount_mode=_column([a.mode == "amount" for a in spec], bool),
                    asks=_column(asks, bool),
                    stakes=_column([a.size if a.stakes is None else a.stakes for a in spec]),
-                   money=_column([ASK_KINDS[a.kind] == "money" and not a.open
-                                  and a.mode == "yes_no" for a in spec], bool),
+                   money=_column([ASK_KINDS[a.kind] == "money" for a in spec], bool),
+                   weighed=_column([not a.open and a.mode == "yes_no" for a in spec], bool),
                    same_requester=_column([a.concede_requester in (None, a.requester)
                                            for a in spec], bool),
                    reference=_column([a.reference for a in spec]),

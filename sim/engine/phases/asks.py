@@ -65,8 +65,11 @@ def ask(e: Engine, day: int) -> np.ndarray:
             a.size[concede], a.concede_to[concede], a.same_requester[concede],
             concession_weight=e.params(retreating).concession_weight))
     ties.put(st.conceded, retreated)
-    # The larger request seen before this one (the refused first ask) or described beside it.
-    reference = np.where(concede, a.size, a.reference)
+    # The larger request seen before this one or described beside it. A refused first ask is the
+    # frame only of its own requester's retreat: another person's larger request is not the
+    # measure of this one's (Cialdini et al. 1975, exp. 2: no lift when another person asked
+    # the large request first, so contrast alone does not explain the retreat's effect).
+    reference = np.where(concede & a.same_requester, a.size, a.reference)
 
     # Rule 7: the ask as a cue to the gift's motive (a customary ask gives none).
     named = explicit & ~a.open & ~a.amount_mode  # an ask that names its size

@@ -56,10 +56,12 @@ def respond(e: Engine, day: int, ties: Ties, size: np.ndarray, reference: np.nda
     complied = yes | gave
 
     _count_asks(e, ties, complied, concede, a.amount_mode, amount)
-    per_yes = a.revenue * _ratio_or_one(chosen, size)
+    # A yes earns the revenue in proportion to the size agreed to against the ask's own size:
+    # a yes to the retreat (or to a smaller option) earns that much less.
+    per_yes = a.revenue * _ratio_or_one(chosen, a.size)
     t.revenue += ties.per_seller(np.where(yes, per_yes * (1.0 - a.discount), 0.0)
                                  + amount * a.revenue, e.rows)
-    t.discounts += ties.per_seller(np.where(yes, a.revenue * a.discount, 0.0), e.rows)
+    t.discounts += ties.per_seller(np.where(yes, per_yes * a.discount, 0.0), e.rows)
     t.contact_cost += ties.per_seller(a.unit_cost, e.rows)
     new_customer = complied & (ties.get(st.status) == PROSPECT)
     t.conversions += ties.count(e.rows, new_customer)
@@ -102,7 +104,8 @@ def _choose(e: Engine, ties: Ties, size: np.ndarray, reference: np.ndarray, driv
     With several sizes offered at once the buyer picks one or none (a multinomial logit); the
     largest request seen is the reference point that makes the others seem smaller."""
     p, b = e.params(ties), ties.buyer
-    money = e.plan.ask.money[ties.row, 0]
+    weighed = e.plan.ask.weighed[ties.row, 0]
+    means = np.where(e.plan.ask.money[ties.row, 0], e.buyers.budget[b], e.buyers.time_budget[b])
     options = [size]
     if e.plan.ask.choices.shape[1]:
         options += [e.plan.ask.choices[ties.row, k] for k in range(e.plan.ask.choices.shape[1])]
@@ -116,7 +119,7 @@ def _choose(e: Engine, ties: Ties, size: np.ndarray, reference: np.ndarray, driv
             rows.append(np.where(offered, rules.yes_logit(
                 e.buyers.base_logit[b], push + rules.reference_contrast(
                     size_, largest, contrast_weight=p.contrast_weight),
-                size_, e.buyers.budget[b], money, price_weight=p.price_weight), -np.inf))
+                size_, means, weighed, price_weight=p.price_weight), -np.inf))
         return np.stack(rows)
 
     chances = rules.choice_probabilities(utilities(drive))
