@@ -73,12 +73,12 @@ FITTED = [
 ]
 
 START = {
-    "rules.debt_weight": 0.85, "rules.debt_saturation": 0.03, "rules.debt_sharpness": 6.0,
-    "rules.value_exponent": 0.95, "rules.expected_weight": 0.08, "rules.surprise_bonus": 0.1,
-    "rules.personal_bonus": 0.1, "rules.liking_weight": 0.11, "rules.indirect_share": 0.2,
-    "rules.mass_weight": 0.6, "rules.cash_weight": 0.03, "rules.gratitude_share": 0.56,
-    "rules.gratitude_half_life": 0.49, "rules.concession_weight": 0.89,
-    "rules.contrast_weight": 0.24, "rules.crowding_out": 0.46,
+    "rules.debt_weight": 0.74, "rules.debt_saturation": 0.053, "rules.debt_sharpness": 7.0,
+    "rules.value_exponent": 0.88, "rules.expected_weight": 0.1, "rules.surprise_bonus": 0.28,
+    "rules.personal_bonus": 0.18, "rules.liking_weight": 0.09, "rules.indirect_share": 0.07,
+    "rules.mass_weight": 0.75, "rules.cash_weight": 0.032, "rules.gratitude_share": 0.61,
+    "rules.gratitude_half_life": 0.17, "rules.concession_weight": 1.7,
+    "rules.contrast_weight": 0.24, "rules.crowding_out": 0.48,
 }
 """Where the walkers start (a ball of 10% of each prior's range around it): a point from a first
 exploration of the fit, chosen so that burn-in is short. It does not enter the posterior."""
