@@ -525,6 +525,19 @@ class Guide(_Spec):
         return self
 
 
+def _days_text(days: float) -> str:
+    """A duration for messages: ``2 hours``, ``1.5 days``.
+
+    >>> _days_text(1 / 12), _days_text(1.5), _days_text(1 / 48)
+    ('2 hours', '1.5 days', '30 minutes')
+    """
+    for unit, size in (("day", 1.0), ("hour", 1 / 24), ("minute", 1 / 1440)):
+        if days >= size * 0.999 or unit == "minute":
+            count = round(days / size, 3)
+            return f"{count:g} {unit}{'' if count == 1 else 's'}"
+    raise AssertionError
+
+
 class Scenario(_Spec):
     """A fully resolved scenario: what ``ReciprocityModel`` runs."""
 
@@ -568,6 +581,24 @@ class Scenario(_Spec):
                 raise ValueError(f"outcomes.{name}: {name!r} is already a core metric, reported "
                                  f"for every scenario; give the outcome another name (core "
                                  f"metrics: {', '.join(CORE_METRICS)})")
+        return self
+
+    @model_validator(mode="after")
+    def _repeat_intervals_last_a_step(self):
+        # An interval rounds to whole steps, and 0 means "never repeat": one shorter than half a
+        # step would silently switch the repetition off.
+        used = {seller.strategy for seller in self.sellers}
+        for name in sorted(used):
+            strategy = self.strategies[name]
+            for act, field_ in (("gift", "every"), ("gift", "after_sale_every"),
+                                ("ask", "every"), ("ask", "repeat_every")):
+                days = getattr(getattr(strategy, act), field_)
+                if 0 < days < self.step / 2:
+                    raise ValueError(
+                        f"strategies.{name}.{act}.{field_} = {_days_text(days)} is shorter than "
+                        f"half a step ({_days_text(self.step)}) and would round to 0 steps, "
+                        f"which means never repeat; use at least {_days_text(self.step / 2)}, "
+                        f"or a shorter step")
         return self
 
     @model_validator(mode="after")

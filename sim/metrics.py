@@ -126,7 +126,7 @@ def mean_perceived_sincerity(t: Totals) -> float:
     return t.ratio("sincerity", "reached", NAN)
 
 
-@metric("mean felt debt still owed (positive part) over reached ties, now", unit="felt dollars")
+@metric("mean felt debt still owed (positive part) over reached ties, now", unit="units of the stakes")
 def outstanding_obligation(t: Totals) -> float:
     return t.ratio("owed", "reached", NAN)
 

@@ -5,9 +5,10 @@ Every function is pure and vectorised: arguments may be scalars or numpy arrays 
 arguments so that each rule can be read, pinned and tested on its own. The numbered rules follow
 ``RECIPROCITY.md``; the engine (``sim.engine``) decides when each rule fires.
 
-Units: gift values and ask sizes are in today's US dollars; *obligation* is felt debt in
-"felt dollars" (the value of a benefit after rules 1 and 5); *drive* is a shift on the log-odds of
-complying (yes/no asks) or on the log of the amount given (tips, tickets, donations).
+Units: gift values and ask sizes are in today's US dollars (any currency: only ratios enter the
+rules); *obligation* is felt debt in units of the stakes of the exchange (the value of a benefit
+after rules 1 and 5, divided by the size of the exchange it belongs to); *drive* is a shift on the
+log-odds of complying (yes/no asks) or on the log of the amount given (tips, tickets, donations).
 """
 
 from __future__ import annotations
@@ -380,7 +381,9 @@ def unexpected_second_value(unit_value, expected_quantity, *, value_exponent: fl
                             expected_weight: float, surprise_bonus: float, personal_bonus: float):
     """Rule 5: one more unit given right after, unexpectedly and visibly meant for this buyer
     (Strohmetz et al. 2002: the waiter turns back with a second candy "for you nice people"): a
-    personal surprise, counted against what is left of the quantity the buyer expected.
+    personal surprise. Being a surprise, it is never the gift the buyer was expecting, so it
+    counts in full whatever the expected quantity (``expected_quantity`` is passed on for
+    :func:`perceived_gift_value`'s bookkeeping and has no effect here).
 
     >>> kw = dict(value_exponent=0.5, expected_weight=0.25, surprise_bonus=0.2, personal_bonus=0.1)
     >>> round(float(unexpected_second_value(1.0, 1.0, **kw)), 2)
@@ -727,9 +730,10 @@ def reference_contrast(size, reference, *, contrast_weight: float):
 
 
 def choice_probabilities(utilities):
-    """Rule 12, a choice of ways to respond: the chance of picking each option offered at once
-    (rows of ``utilities``, log-odds against saying no), or none (last row): a multinomial
-    logit, which for one option is the usual chance of a yes.
+    """Rule 11 with several requests offered at once (``ask.choices``: Cialdini et al. 1975's
+    exposure control): the chance of picking each option (rows of ``utilities``, log-odds
+    against saying no), or none (last row): a multinomial logit, which for one option is the
+    usual chance of a yes.
 
     >>> choice_probabilities(np.array([[0.0], [-np.inf]])).round(3).ravel().tolist()
     [0.5, 0.0, 0.5]

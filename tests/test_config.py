@@ -37,6 +37,9 @@ def test_a_minimal_file_loads_with_defaults(tmp_path):
     ('[strategies.active.gift]\npersonalised = 2\n' + GOOD,
      ["strategies.active.gift.personalised", "2", "less than or equal to 1"]),
     ("[buyers\nn = 5", ["bad.toml", "not valid TOML"]),
+    ('step = "1 week"\n[strategies.active.ask]\nevery = 2\n' + GOOD,
+     ["strategies.active.ask.every = 2 days", "half a step (7 days)", "never repeat",
+      "at least 3.5 days"]),
 ])
 def test_bad_files_name_file_field_value_and_allowed(tmp_path, text, must_say):
     with pytest.raises(ScenarioError) as info:
