@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import tempfile
@@ -221,21 +220,20 @@ def run_scenario(scenario: Any, *, arm: str | None = None,
 
 
 def write_outputs(model: ReciprocityModel, out: Path, *, seed: int) -> dict[str, Path]:
-    """Write ``timeseries.parquet``, ``summary.json`` and ``metrics.png`` for a finished run."""
+    """Write ``timeseries.parquet``, ``summary.json`` (strict JSON) and ``metrics.png`` for a
+    finished run into ``out``, whole or not at all (:func:`sim.outputs.staged_output`)."""
     import pandas as pd
 
     import sim
+    from sim.outputs import staged_output, write_json
     from sim.plots import plot_metrics
 
-    out.mkdir(parents=True, exist_ok=True)
+    out = Path(out)
     frame = model.metrics_by_strategy()
     model_frame = model.datacollector.get_model_vars_dataframe().assign(strategy="all")
     timeseries = pd.concat([model_frame, frame], ignore_index=True)
-    paths = {"timeseries": out / "timeseries.parquet", "summary": out / "summary.json",
-             "figure": out / "metrics.png"}
-    tmp = out / ".timeseries.parquet.tmp"
-    timeseries.to_parquet(tmp, index=False)
-    os.replace(tmp, paths["timeseries"])
+    names = {"timeseries": "timeseries.parquet", "summary": "summary.json",
+             "figure": "metrics.png"}
     final = frame[frame.step == frame.step.max()].set_index("strategy")
     summary = {
         "scenario": model.config.name,
@@ -247,9 +245,12 @@ def write_outputs(model: ReciprocityModel, out: Path, *, seed: int) -> dict[str,
         "final_all": _jsonable(metrics.compute(model.engine)),
         "parameters": model.config.model_dump(mode="json", by_alias=True, exclude={"arms"}),
     }
-    write_atomic(paths["summary"], json.dumps(summary, indent=2).encode())
-    plot_metrics(frame, paths["figure"], title=model.config.guide.title or model.config.name)
-    return paths
+    with staged_output(out) as folder:
+        timeseries.to_parquet(folder / names["timeseries"], index=False)
+        write_json(folder / names["summary"], summary)
+        plot_metrics(frame, folder / names["figure"],
+                     title=model.config.guide.title or model.config.name)
+    return {label: out / name for label, name in names.items()}
 
 
 def _jsonable(obj):

@@ -18,7 +18,6 @@ changing any result.
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from dataclasses import asdict, dataclass, field
@@ -32,10 +31,15 @@ from rich.table import Table
 
 from sim.config import list_scenarios, load_scenario
 from sim.metrics import metric_names
+from sim.outputs import check_destination
 from sim.runner import replication_seeds, run_stacked
 
 console = Console(width=None if Console().is_terminal else 160)
 QUICK_BUYERS = 1000
+MAX_REPS = 10_000
+MAX_SEED = 2**63 - 1
+MAX_WORKERS = 4 * (os.cpu_count() or 1)
+"""More worker processes than this only slow the runs down (as for sweeps)."""
 
 
 @dataclass
@@ -236,13 +240,19 @@ def print_table(rows: list[Row]) -> None:
 def write_report(rows: list[Row], out: Path, *, reps: int, quick: bool, seed: int) -> None:
     """``validation.json``, ``REPORT.md`` and one figure per study (model vs paper)."""
     import sim
-    from sim.runner import write_atomic
+    from sim.outputs import staged_output, write_json
 
-    out.mkdir(parents=True, exist_ok=True)
     payload = {"recip_version": sim.__version__, "reps": reps, "quick": quick, "seed": seed,
                "passed": all(r.passed for r in rows), "rows": [asdict(r) for r in rows]}
-    write_atomic(out / "validation.json", json.dumps(payload, indent=2).encode())
-    figures = _figures(rows, out)
+    with staged_output(out) as folder:  # the report is written whole or not at all
+        write_json(folder / "validation.json", payload)
+        _write_markdown(rows, folder, _figures(rows, folder), reps=reps, quick=quick, seed=seed)
+
+
+def _write_markdown(rows: list[Row], out: Path, figures: list[tuple[str, Path]], *, reps: int,
+                    quick: bool, seed: int) -> None:
+    import sim
+
     lines = ["# Validation report", "",
              f"`recip validate --reps {reps}{' --quick' if quick else ''} --seed {seed}`, "
              f"recip {sim.__version__}. Model means over {reps} replications with 95% intervals.",
@@ -254,7 +264,7 @@ def write_report(rows: list[Row], out: Path, *, reps: int, quick: bool, seed: in
                      f"[{r.ci_low:.3f}, {r.ci_high:.3f}] | {r.tolerance} | "
                      f"{'pass' if r.passed else '**FAIL**'} |")
     lines += ["", "## Figures", ""] + [f"![{name}]({path.name})" for name, path in figures]
-    write_atomic(out / "REPORT.md", ("\n".join(lines) + "\n").encode())
+    (out / "REPORT.md").write_text("\n".join(lines) + "\n")
 
 
 def _figures(rows: list[Row], out: Path) -> list[tuple[str, Path]]:
@@ -291,15 +301,19 @@ def _figures(rows: list[Row], out: Path) -> list[tuple[str, Path]]:
 
 
 def validate(
-    reps: Annotated[int, typer.Option(help="Replications per condition.", min=2)] = 30,
+    reps: Annotated[int, typer.Option(help="Replications per condition.", min=2,
+                                      max=MAX_REPS)] = 30,
     quick: Annotated[bool, typer.Option(help="Few replications, small populations (CI).")] = False,
     out: Annotated[Path, typer.Option(help="Folder for validation.json, REPORT.md, figures.")]
     = Path("experiments/validation"),
-    seed: Annotated[int, typer.Option(help="Base seed for the replications.")] = 0,
+    seed: Annotated[int, typer.Option(help="Base seed for the replications.", min=0,
+                                      max=MAX_SEED)] = 0,
     workers: Annotated[int, typer.Option(
-        help="Worker processes (0: one per core). Results do not depend on it.", min=0)] = 1,
+        help="Worker processes (0: one per core). Results do not depend on it.", min=0,
+        max=MAX_WORKERS)] = 1,
 ) -> None:
     """Run every calibration target and qualitative fact; print model vs paper; exit 1 on a miss."""
+    check_destination(out)  # a bad --out is said before the runs, not after
     reps = min(reps, 6) if quick else reps
     workers = workers or os.cpu_count() or 1
     rows = run_validation(reps=reps, quick=quick, seed=seed, workers=workers)
