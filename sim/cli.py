@@ -1,7 +1,15 @@
-"""The ``recip`` command line: scenarios, run, validate, sweep, analyze, app."""
+"""The ``recip`` command line: scenarios, run, validate, sweep, analyze, app.
+
+Exit codes: 0 done; 2 a user error (a bad scenario, value, option or output folder: one message
+naming the file, the field, the value and what is allowed); 1 an unexpected error (one line;
+``recip --debug ...`` or ``RECIP_DEBUG=1`` shows the traceback) or a write failure; 130
+interrupted. ``recip sweep`` adds its own (``sim.sweep.cli``), ``recip validate`` exits 1 when a
+check fails.
+"""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -9,13 +17,73 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+from typer.core import TyperGroup
 
-from sim.config import ScenarioError, list_scenarios, load_scenario, parse_value
+from sim.config import MAX_STEPS, ScenarioError, list_scenarios, load_scenario, parse_value
+from sim.outputs import OutputWriteError, check_destination
+from sim.sweep.cli import MAX_SEED, _one_line_errors
 
-app = typer.Typer(add_completion=False, no_args_is_help=True,
+DEBUG_FLAG = "--debug"
+EXIT_INTERRUPTED = 130
+
+
+class _Commands(TyperGroup):
+    """Runs every command (those added later too) so that nothing ends in a wall of traceback:
+    an unexpected exception is one line and exit code 1 (the sweep's own handler, so both read
+    RECIP_DEBUG), Ctrl-C is "interrupted" and exit code 130. ``--debug`` is taken before or
+    after the command's name."""
+
+    def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:
+        end = args.index("--") if "--" in args else len(args)
+        if DEBUG_FLAG in args[:end]:
+            _debug_on(ctx)
+            args = [arg for i, arg in enumerate(args) if i >= end or arg != DEBUG_FLAG]
+        return super().parse_args(ctx, args)
+
+    def invoke(self, ctx: typer.Context):
+        try:
+            return super().invoke(ctx)
+        except (typer.TyperException, typer.Exit, typer.Abort):
+            raise  # usage errors (exit 2, typer's own message) and deliberate exits
+        except KeyboardInterrupt:
+            err_console.print("interrupted", highlight=False)
+            raise typer.Exit(EXIT_INTERRUPTED) from None
+        except OutputWriteError as exc:  # a full disk is no bug: said plainly, no "unexpectedly"
+            if os.environ.get("RECIP_DEBUG"):
+                raise
+            raise fail(str(exc), 1) from None
+        except Exception:
+            with _one_line_errors(f"recip {ctx.invoked_subcommand or ''}".strip()):
+                raise
+
+
+def _debug_on(ctx: typer.Context) -> None:
+    """RECIP_DEBUG=1 for this command (the sweep's handlers read it too), restored after."""
+    previous = os.environ.get("RECIP_DEBUG")
+    os.environ["RECIP_DEBUG"] = "1"
+
+    def restore() -> None:
+        if previous is None:
+            os.environ.pop("RECIP_DEBUG", None)
+        else:
+            os.environ["RECIP_DEBUG"] = previous
+
+    ctx.call_on_close(restore)
+
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, cls=_Commands,
+                  pretty_exceptions_show_locals=False,
                   help="Agent-based simulation of the norm of reciprocity between buyers and sellers.")
 console = Console()
 err_console = Console(stderr=True)
+
+
+@app.callback()
+def _options(ctx: typer.Context, debug: Annotated[bool, typer.Option(
+        DEBUG_FLAG, help="Show the traceback of an unexpected error (also RECIP_DEBUG=1).")] = False
+             ) -> None:
+    if debug:
+        _debug_on(ctx)
 
 
 def fail(message: str, code: int = 2) -> typer.Exit:
@@ -95,9 +163,10 @@ def metrics(markdown: Annotated[bool, typer.Option(
 @app.command()
 def run(
     scenario: Annotated[str, typer.Argument(help="Shipped scenario name or path to a .toml file.")],
-    seed: Annotated[int, typer.Option(help="Random seed; one seed gives identical results.")] = 0,
+    seed: Annotated[int, typer.Option(help="Random seed; one seed gives identical results.",
+                                      min=0, max=MAX_SEED)] = 0,
     steps: Annotated[int | None, typer.Option(help="Days to simulate (default: the scenario's).",
-                                              min=1)] = None,
+                                              min=1, max=MAX_STEPS)] = None,
     set_: Annotated[list[str] | None, typer.Option(
         "--set", help="Override a parameter, e.g. --set buyers.n=500 (repeatable).")] = None,
     arm: Annotated[str | None, typer.Option(help="One of the scenario's arms.")] = None,
@@ -112,6 +181,7 @@ def run(
     try:
         overrides = parse_sets(set_ or [])
         load_scenario(scenario, arm=arm, overrides=overrides)  # fail fast, before any work
+        check_destination(out)
         with Progress(console=err_console, transient=True,
                       disable=not err_console.is_terminal) as progress:
             task = progress.add_task(f"running {scenario}", total=steps)
