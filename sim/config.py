@@ -130,6 +130,13 @@ class NetworkSpec(_Spec):
                 return float(n - 1)
         return None
 
+    @field_validator("path")
+    @classmethod
+    def _a_file_name(cls, path: str | None) -> str | None:
+        if path is not None and not path.isprintable():
+            raise ValueError("control characters are not allowed in a file name")
+        return path
+
     @model_validator(mode="after")
     def _file_needs_path(self):
         if NETWORK_KINDS[self.kind].from_file and not self.path:
@@ -639,6 +646,9 @@ def parse_value(text: str) -> Any:
 def set_dotted(data: dict[str, Any], key: str, value: Any, *, origin: str) -> None:
     """Set ``a.b.0.c`` in nested dicts and lists, creating dicts on the way."""
     parts = key.split(".")
+    if "" in parts:
+        raise ScenarioError(f"{origin}: {key!r} = {_shown(value)}: a dotted key with an empty "
+                            f"part; allowed: names joined by dots, e.g. buyers.n")
     node: Any = data
     for depth, part in enumerate(parts):
         last = depth == len(parts) - 1
@@ -749,8 +759,12 @@ def _allowed_fields(loc: tuple, root: type[BaseModel] | None = None) -> list[str
 
 
 def _allowed_range(loc: tuple, root: type[BaseModel]) -> str | None:
-    """What a numeric field allows, in words: ``a number from 0 to 1``."""
+    """What a field of one value allows, in words: ``a number from 0 to 1``."""
     ann, metadata = _walk(tuple(loc), root)
+    if ann is bool:
+        return "true or false"
+    if ann is str:
+        return "text, in quotes"
     if ann not in (int, float):
         return None
     bounds = {name: getattr(item, name) for item in metadata
@@ -930,8 +944,9 @@ def _file_raw(path: Path) -> tuple[dict[str, Any], bool]:
                                 f"{name!r} is a preset; override its fields without 'base', "
                                 f"or give the new strategy another name")
     raw["strategies"] = deep_merge(presets, raw.get("strategies", {}))
-    if isinstance(raw.get("network"), dict) and isinstance(raw["network"].get("path"), str):
-        raw["network"]["path"] = str((path.parent / raw["network"]["path"]).resolve())
+    network_path = raw["network"].get("path") if isinstance(raw.get("network"), dict) else None
+    if isinstance(network_path, str) and network_path.isprintable():  # else the schema says no
+        raw["network"]["path"] = str((path.parent / network_path).resolve())
     _check_arms(raw, origin, _versions(path))
     return raw, n_in_file
 
@@ -957,6 +972,9 @@ def _check_arms(raw: dict[str, Any], origin: str, version: tuple) -> None:
     loaded, not only when someone picks it."""
     if version in _ARMS_CHECKED:
         return
+    base = copy.deepcopy(raw)  # the file's own mistakes first, named as the file's
+    base["strategies"] = strategies.resolve_bases(base.get("strategies", {}), origin)
+    _validate(base, origin)
     for name, settings in raw.get("arms", {}).items():
         where = f"{origin} [arms.{name}]"
         armed = copy.deepcopy(raw)
@@ -992,7 +1010,10 @@ def _resolve(raw: dict[str, Any], origin: str, arm: str | None, base_arm: str | 
     resolved = _validate(raw, origin)
     nodes = graph_nodes
     if nodes is None and NETWORK_KINDS[resolved.network.kind].from_file:
-        nodes = load_network_file(resolved.network.kind, resolved.network.path).n
+        try:
+            nodes = load_network_file(resolved.network.kind, resolved.network.path).n
+        except ScenarioError as exc:  # it names the network file and line; say which field
+            raise ScenarioError(f"{origin}: network.path: {exc}") from None
     if nodes is None or nodes == resolved.buyers.n:
         return resolved
     # buyers.n contradicts the network only when set where the network itself is set, or later:
