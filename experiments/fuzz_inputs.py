@@ -1,32 +1,48 @@
-"""Fuzz corpus for recip's inputs: generate malformed files, run each through the CLI, count
+"""Fuzz corpus for recip's inputs: generate malformed inputs, run each through the CLI, count
 what went wrong.
 
-Kinds: ``sweep`` (sweep specs, run with ``recip sweep``). Each case starts from a small valid
-spec (grid, list, lhs, sobol, morris, a grid over network files) and gets one to three mutations:
-wrong types, out-of-range and non-finite numbers, huge sizes, unknown names, broken TOML,
-non-UTF-8 bytes, missing and malformed network files. Every case runs in its own process with a
-fresh ``--out`` and a time limit, and is classified:
+Kinds:
 
-- ``ok``: exit 0 (a valid spec ran; the output folder is complete) or 4 (it ran, some runs
-  raised: every other row is written);
-- ``clean error``: exit 2 with one ``error:`` line naming the spec file and the mutated field;
-- ``traceback``: a Python traceback in the output, or an exit code other than 0, 2 and 4
-  (1 is an unexpected error reported on one line: counted as a traceback, it is a bug);
+- ``sweep`` (sweep specs, run with ``recip sweep``). Each case starts from a small valid spec
+  (grid, list, lhs, sobol, morris, a grid over network files) and gets one to three mutations:
+  wrong types, out-of-range and non-finite numbers, huge sizes, unknown names, broken TOML,
+  non-UTF-8 bytes, missing and malformed network files.
+- ``scenario`` (scenario files, run with ``recip run CASE.toml --steps 2``). Each case is a
+  shipped scenario with 60 buyers and one to three mutations: every field of the schema (its
+  range read from ``sim.config``) just outside its range, far outside, non-finite and of the
+  wrong type; tables replaced by values, a top-level ``arm``, unknown fields; bad references
+  (strategies, bases, network kinds); broken arms; bad ``[calibration]`` tables; sizes beyond
+  any machine and generators that would take minutes; missing and malformed network files;
+  broken TOML; and some values a field allows, which must run and write whole outputs.
+- ``set`` (``--set`` items, run with ``recip run pushy_vs_active --steps 2 --set ITEM``):
+  fields set out of range, non-finite or to the wrong type, tables set to values, keys that are
+  no field, items that are not ``key=value``.
+
+Every case runs in its own process with a fresh ``--out`` and a time limit, and is classified:
+
+- ``ok``: exit 0 (a valid input ran; the output folder is complete: for a sweep its manifest, for
+  a run its three files with strict JSON) or, for sweeps, 4 (it ran, some runs raised: every
+  other row is written);
+- ``clean error``: exit 2 with one ``error:`` line naming the input file and the mutated field;
+- ``traceback``: a Python traceback in the output, or any other exit code (1 is an unexpected
+  error reported on one line: counted as a traceback, it is a bug);
 - ``hang``: still running at the time limit;
-- ``non-finite accepted``: a nan or inf was put in the spec and the sweep ran;
-- ``partial output``: a refused sweep left its ``--out`` folder behind, or an accepted one left
-  an incomplete folder;
+- ``non-finite accepted``: a nan or inf was put in the input and it ran;
+- ``partial output``: a refused input left its ``--out`` folder behind, an accepted one left an
+  incomplete folder, or a staging folder was left beside it;
 - ``error without field``: exit 2 but the message does not name the file or the field.
 
 The bar is 0 of each but the first two.
 
 Usage::
 
-    python experiments/fuzz_inputs.py --kind sweep [--count 320] [--seed 1] [--jobs 2]
-        [--timeout 60] [--corpus DIR] [--report FILE.json]
+    python experiments/fuzz_inputs.py --kind sweep|scenario|set [--count N] [--seed 1]
+        [--jobs 2] [--timeout 60] [--corpus DIR] [--report FILE.json]
 
-The generator (:func:`make_cases`, :data:`MUTATIONS`, :func:`emit_toml`) is also what
-``tests/test_sweep_fuzz.py`` draws from with hypothesis.
+(default counts: 320 sweep specs, 1,400 scenario files, 240 ``--set`` items). The generators
+(:func:`make_cases`, :data:`MUTATIONS`, :data:`SCENARIO_MUTATORS`, :func:`make_set_cases`,
+:func:`emit_toml`) are also what ``tests/test_sweep_fuzz.py`` and ``tests/test_scenario_fuzz.py``
+draw from with hypothesis.
 """
 
 from __future__ import annotations

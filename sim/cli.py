@@ -45,6 +45,8 @@ class _Commands(TyperGroup):
             return super().invoke(ctx)
         except (typer.TyperException, typer.Exit, typer.Abort):
             raise  # usage errors (exit 2, typer's own message) and deliberate exits
+        except ScenarioError as exc:  # a user error that a command did not catch itself
+            raise fail(str(exc)) from None
         except KeyboardInterrupt:
             err_console.print("interrupted", highlight=False)
             raise typer.Exit(EXIT_INTERRUPTED) from None

@@ -558,7 +558,7 @@ class Scenario(_Spec):
     def _sellers_have_strategies(self):
         for i, seller in enumerate(self.sellers):
             if seller.strategy not in self.strategies:
-                allowed = ", ".join(sorted(self.strategies))
+                allowed = ", ".join(sorted(self.strategies)) or "none (no strategy is defined)"
                 raise ValueError(f"sellers.{i}.strategy = {seller.strategy!r} is not a known "
                                  f"strategy; allowed: {allowed}")
         return self
@@ -951,6 +951,16 @@ def _file_raw(path: Path) -> tuple[dict[str, Any], bool]:
     return raw, n_in_file
 
 
+def _blame_overrides(exc: ScenarioError, overrides: Mapping[str, Any]) -> ScenarioError:
+    """An error that an override caused elsewhere (``--set strategies={}`` leaves the sellers
+    without their strategy) also names the override."""
+    message = str(exc)
+    if overrides and not any(str(key) in message for key in overrides):
+        keys = ", ".join(f"{key} = {_shown(value)}" for key, value in overrides.items())
+        message += f"\n  (with the overrides {keys})"
+    return ScenarioError(message)
+
+
 def _versions(path: Path) -> tuple:
     """What the arms check depends on: the file and the defaults and presets under it."""
     shipped = scenarios_dir()
@@ -1007,7 +1017,10 @@ def _resolve(raw: dict[str, Any], origin: str, arm: str | None, base_arm: str | 
         set_dotted(raw, key, value, origin=f"{origin} (override)")
     _check_shapes(raw, f"{origin} (override)" if overrides else origin)
     raw["strategies"] = strategies.resolve_bases(raw.get("strategies", {}), origin)
-    resolved = _validate(raw, origin)
+    try:
+        resolved = _validate(raw, origin)
+    except ScenarioError as exc:
+        raise _blame_overrides(exc, overrides) from None
     nodes = graph_nodes
     if nodes is None and NETWORK_KINDS[resolved.network.kind].from_file:
         try:

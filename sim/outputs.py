@@ -52,6 +52,8 @@ def check_destination(out: str | Path) -> Path:
     Raises :class:`OutputError` naming ``out`` and what is allowed; creates nothing."""
     out = Path(out)
     try:
+        if not str(out).isprintable():
+            raise ValueError("control characters in the name")
         if out.exists():
             if not out.is_dir():
                 raise OutputError(f"--out {out}: is a file, not a folder; allowed: a folder "
