@@ -90,7 +90,9 @@ def _options(ctx: typer.Context, debug: Annotated[bool, typer.Option(
 
 def fail(message: str, code: int = 2) -> typer.Exit:
     """Print a user error (no traceback) and return the exit to raise."""
-    err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, markup=True)
+    # soft_wrap: a long message is not cut into lines mid-word (a terminal wraps it anyway)
+    err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, markup=True,
+                      soft_wrap=True)
     return typer.Exit(code)
 
 
@@ -100,7 +102,8 @@ def parse_sets(sets: list[str]) -> dict[str, object]:
     for item in sets:
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
-            raise ScenarioError(f"--set {item!r}: expected key=value, e.g. --set buyers.n=500")
+            shown = repr(item) if len(item) <= 80 else f"{item[:80]!r}... ({len(item):,} characters)"
+            raise ScenarioError(f"--set {shown}: expected key=value, e.g. --set buyers.n=500")
         overrides[key.strip()] = parse_value(value.strip())
     return overrides
 

@@ -149,7 +149,8 @@ def check_set(folder: Path, key: str, text: str) -> None:
     item = f"{key}={text}"
     out = folder / "set-out"
     case = fuzz.Case("set", "pushy_vs_active", [vars(fuzz.Mutation(
-        item, key.strip() or item, fuzz._holds_nan(parse_value(text.strip()))))], args=[item])
+        item, key.strip() or item[:60], fuzz._holds_nan(parse_value(text.strip()))))],
+        args=[item])
     code, output = _invoke(fuzz.command(case, "set", out))
     outcome = fuzz.judge(case, code, output, out, 0.0, kind="set")
     shutil.rmtree(out, ignore_errors=True)
