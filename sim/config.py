@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import difflib
+import functools
 import tomllib
 import types
 import typing
@@ -18,15 +19,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    ValidationError,
-    ValidationInfo,
-    field_validator,
-    model_validator,
-)
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from sim import strategies
 from sim.errors import ScenarioError
@@ -72,14 +65,32 @@ class _Spec(BaseModel):
     # allow_inf_nan=False: TOML's nan and inf are never a usable value in a scenario
     model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
 
-    @field_validator("*", mode="before")
+    @model_validator(mode="before")
     @classmethod
-    def _no_booleans_for_numbers(cls, value: Any, info: ValidationInfo) -> Any:
-        """``true`` where a number is due is a mistake (pydantic would read it as 1)."""
-        if isinstance(value, bool) and info.field_name is not None and _is_number_field(
-                cls.model_fields[info.field_name].annotation):
-            raise ValueError("must be a number, not true or false")
-        return value
+    def _no_booleans_for_numbers(cls, data: Any) -> Any:
+        """``true`` where a number is due is a mistake (pydantic would read it as 1): it is
+        handed on as a value the field's own check refuses."""
+        if isinstance(data, dict):
+            wrong = [name for name in _number_fields(cls) if isinstance(data.get(name), bool)]
+            if wrong:
+                data = {**data, **{name: _Boolean(data[name]) for name in wrong}}
+        return data
+
+
+class _Boolean:
+    """True or false given for a number (see ``_Spec``); no number type accepts it."""
+
+    def __init__(self, value: bool):
+        self.value = value
+
+    def __repr__(self) -> str:
+        return "true" if self.value else "false"
+
+
+@functools.cache
+def _number_fields(model: type[BaseModel]) -> tuple[str, ...]:
+    return tuple(name for name, field in model.model_fields.items()
+                 if _is_number_field(field.annotation))
 
 
 def _is_number_field(annotation: Any) -> bool:
@@ -701,7 +712,9 @@ def _error_lines(exc: ValidationError, root: type[BaseModel], prefix: tuple = ()
             hint = f" (did you mean {close[0]!r}?)" if close else ""
             lines.append(f"{loc} = {value}: unknown field{hint}; allowed: {', '.join(allowed)}")
             continue
-        if kind == "value_error":
+        if isinstance(err.get("input"), _Boolean):
+            msg = "must be a number, not true or false"
+        elif kind == "value_error":
             msg = err["msg"].removeprefix("Value error, ")
         elif kind == "finite_number":
             msg = "must be a finite number (nan and inf are not allowed)"
@@ -894,7 +907,7 @@ def load_scenario(scenario: str | Path | Scenario = "pushy_vs_active", *, arm: s
 
     overrides = dict(overrides or {})
     resolved = _load(scenario, arm, overrides, graph_nodes)
-    limits.check_scenario(resolved)
+    limits.check_scenario(resolved, generated=graph_nodes is None)
     return resolved
 
 

@@ -27,6 +27,9 @@ BYTES_PER_EDGE = 90
 BYTES_PER_BUYER = 150
 """A buyer's traits, network row and search state."""
 
+ALWAYS_FITS = 64 * 2**20
+"""Below this estimate the memory is not looked up (it costs more than a small load)."""
+
 BARABASI_ALBERT_MAX_EDGES = 3_000_000
 """networkx's scale-free generator builds a Python graph first (~15 s and ~2 GiB for 3 million
 ties, a million buyers with m = 3); beyond, it takes minutes."""
@@ -86,8 +89,9 @@ def expected_edges(network, n: int) -> float:
     return n * neighbours / 2 if neighbours else 0.0
 
 
-def estimate(scenario) -> Estimate:
-    """The sizes and peak memory of one run of ``scenario`` (a resolved ``Scenario``).
+def estimate(scenario, *, generated: bool = True) -> Estimate:
+    """The sizes and peak memory of one run of ``scenario`` (a resolved ``Scenario``);
+    ``generated=False``: its network is a graph handed over (already in memory).
 
     >>> from sim.config import load_scenario
     >>> e = estimate(load_scenario("pushy_vs_active", overrides={"buyers.n": 1000}))
@@ -96,21 +100,24 @@ def estimate(scenario) -> Estimate:
     """
     n = scenario.buyers.n
     return Estimate(buyers=n, ties=n * len(scenario.sellers),
-                    edges=expected_edges(scenario.network, n))
+                    edges=expected_edges(scenario.network, n) if generated else 0.0)
 
 
-def check_scenario(scenario) -> None:
+def check_scenario(scenario, *, generated: bool = True) -> None:
     """Refuse (:class:`ScenarioError`) a scenario this machine cannot hold, or whose network
-    would take minutes to build or to search, before anything is allocated."""
+    would take minutes to build or to search, before anything is allocated. ``generated=False``:
+    the buyers' network is a graph handed over, not the scenario's generator."""
     origin = scenario.source or scenario.name
-    _check_generator(scenario, origin)
-    needed = estimate(scenario)
-    available = available_memory()
+    if generated:
+        _check_generator(scenario, origin)
+    needed = estimate(scenario, generated=generated)
+    available = available_memory() if needed.bytes > ALWAYS_FITS else math.inf
     if needed.bytes > available:
         raise ScenarioError(f"{origin}: {_sizes(scenario, needed)} needs about "
                             f"{_human(needed.bytes)} of memory; this machine has "
                             f"{_human(available)} available. {_advice(scenario, needed)}")
-    _check_reach(scenario, origin)
+    if generated:
+        _check_reach(scenario, origin)
 
 
 def _sizes(scenario, needed: Estimate) -> str:

@@ -56,7 +56,7 @@ def _flat(output: str) -> str:
     ("rules.obligation_half_life", -math.inf, ["obligation_half_life = -inf", "finite"]),
     ("buyers.budget.mean", math.nan, ["buyers.budget.mean = nan", "finite"]),
     ("sellers.0.likeability", math.inf, ["sellers.0.likeability = inf", "from -1 to 1"]),
-    ("buyers.n", True, ["buyers.n = True", "must be a number, not true or false"]),
+    ("buyers.n", True, ["buyers.n = true", "must be a number, not true or false"]),
 ])
 def test_bad_values_are_refused_naming_field_value_and_range(key, value, must_say):
     message = _refused({key: value})
@@ -449,3 +449,15 @@ def test_write_json_is_strict(tmp_path):
     text = path.read_text()
     assert json.loads(text) == {"a": None, "b": [None, 1.5], "c": 3}
     assert "NaN" not in text and "Infinity" not in text and text.endswith("\n")
+
+
+def test_a_graph_handed_over_is_not_checked_as_the_scenarios_generator():
+    import networkx as nx
+
+    from sim import ReciprocityModel
+
+    # a complete network of 6,000 buyers would be refused; a path graph of 6,000 handed over
+    # replaces it, so only its buyers and ties count
+    model = ReciprocityModel("pushy_vs_active", graph=nx.path_graph(6000), rng=1,
+                             overrides={"network.kind": "complete"}, build_agents=False)
+    assert model.config.buyers.n == 6000
