@@ -823,14 +823,13 @@ def _locate(scenario: str | Path) -> Path:
             raise ScenarioError(f"scenario file {_shown(str(path))} is not a regular file; "
                                 f"allowed: a .toml file")
         return path
-    path = scenarios_dir() / f"{scenario}{SHIPPED_EXTENSION}"
-    if not path.is_file() or str(scenario).startswith("_"):
-        names = list_scenarios()
-        close = difflib.get_close_matches(str(scenario), names, n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
-        raise ScenarioError(f"unknown scenario {_shown(scenario)}{hint}; shipped scenarios: "
-                            f"{', '.join(names)}; or give a path to a .toml file")
-    return path
+    names = list_scenarios()
+    if str(scenario) in names:  # a name, never a path built from any text (too long, NUL...)
+        return scenarios_dir() / f"{scenario}{SHIPPED_EXTENSION}"
+    close = difflib.get_close_matches(str(scenario), names, n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    raise ScenarioError(f"unknown scenario {_shown(scenario)}{hint}; shipped scenarios: "
+                        f"{', '.join(names)}; or give a path to a .toml file")
 
 
 def _read_scenario_file(path: Path) -> dict[str, Any]:

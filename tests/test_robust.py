@@ -461,3 +461,11 @@ def test_a_graph_handed_over_is_not_checked_as_the_scenarios_generator():
     model = ReciprocityModel("pushy_vs_active", graph=nx.path_graph(6000), rng=1,
                              overrides={"network.kind": "complete"}, build_agents=False)
     assert model.config.buyers.n == 6000
+
+
+@pytest.mark.parametrize("args", [["run", "x" * 5000], ["scenarios", "--detail", "x" * 5000],
+                                  ["run", "pushy_vs_active", "--steps", "2", "--out", "x" * 5000]])
+def test_names_too_long_for_the_file_system_are_user_errors(args):
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2, result.output
+    assert "characters" in result.output or "not a usable folder" in _flat(result.output)
