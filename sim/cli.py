@@ -29,9 +29,10 @@ EXIT_INTERRUPTED = 130
 
 class _Commands(TyperGroup):
     """Runs every command (those added later too) so that nothing ends in a wall of traceback:
-    an unexpected exception is one line and exit code 1 (the sweep's own handler, so both read
-    RECIP_DEBUG), Ctrl-C is "interrupted" and exit code 130. ``--debug`` is taken before or
-    after the command's name."""
+    a :class:`ScenarioError` a command let through is a user error (its message, exit code 2),
+    a write failure one plain line (exit code 1), any other exception one line and exit code 1
+    (the sweep's own handler, so both read RECIP_DEBUG), Ctrl-C "interrupted" and exit code 130.
+    ``--debug`` is taken before or after the command's name."""
 
     def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:
         end = args.index("--") if "--" in args else len(args)
