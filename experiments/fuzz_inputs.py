@@ -1,38 +1,55 @@
-"""Fuzz corpus for recip's inputs: generate malformed files, run each through the CLI, count
+"""Fuzz corpus for recip's inputs: generate malformed inputs, run each through the CLI, count
 what went wrong.
 
-Kinds: ``sweep`` (sweep specs, run with ``recip sweep``). Each case starts from a small valid
-spec (grid, list, lhs, sobol, morris, a grid over network files) and gets one to three mutations:
-wrong types, out-of-range and non-finite numbers, huge sizes, unknown names, broken TOML,
-non-UTF-8 bytes, missing and malformed network files. Every case runs in its own process with a
-fresh ``--out`` and a time limit, and is classified:
+Kinds:
 
-- ``ok``: exit 0 (a valid spec ran; the output folder is complete) or 4 (it ran, some runs
-  raised: every other row is written);
-- ``clean error``: exit 2 with one ``error:`` line naming the spec file and the mutated field;
-- ``traceback``: a Python traceback in the output, or an exit code other than 0, 2 and 4
-  (1 is an unexpected error reported on one line: counted as a traceback, it is a bug);
+- ``sweep`` (sweep specs, run with ``recip sweep``). Each case starts from a small valid spec
+  (grid, list, lhs, sobol, morris, a grid over network files) and gets one to three mutations:
+  wrong types, out-of-range and non-finite numbers, huge sizes, unknown names, broken TOML,
+  non-UTF-8 bytes, missing and malformed network files.
+- ``scenario`` (scenario files, run with ``recip run CASE.toml --steps 2``). Each case is a
+  shipped scenario with 60 buyers and one to three mutations: every field of the schema (its
+  range read from ``sim.config``) just outside its range, far outside, non-finite and of the
+  wrong type; tables replaced by values, a top-level ``arm``, unknown fields; bad references
+  (strategies, bases, network kinds); broken arms; bad ``[calibration]`` tables; sizes beyond
+  any machine and generators that would take minutes; missing and malformed network files;
+  broken TOML; and some values a field allows, which must run and write whole outputs.
+- ``set`` (``--set`` items, run with ``recip run pushy_vs_active --steps 2 --set ITEM``):
+  fields set out of range, non-finite or to the wrong type, tables set to values, keys that are
+  no field, items that are not ``key=value``.
+
+Every case runs in its own process with a fresh ``--out`` and a time limit, and is classified:
+
+- ``ok``: exit 0 (a valid input ran; the output folder is complete: for a sweep its manifest, for
+  a run its three files with strict JSON) or, for sweeps, 4 (it ran, some runs raised: every
+  other row is written);
+- ``clean error``: exit 2 with one ``error:`` line naming the input file and the mutated field;
+- ``traceback``: a Python traceback in the output, or any other exit code (1 is an unexpected
+  error reported on one line: counted as a traceback, it is a bug);
 - ``hang``: still running at the time limit;
-- ``non-finite accepted``: a nan or inf was put in the spec and the sweep ran;
-- ``partial output``: a refused sweep left its ``--out`` folder behind, or an accepted one left
-  an incomplete folder;
+- ``non-finite accepted``: a nan or inf was put in the input and it ran;
+- ``partial output``: a refused input left its ``--out`` folder behind, an accepted one left an
+  incomplete folder, or a staging folder was left beside it;
 - ``error without field``: exit 2 but the message does not name the file or the field.
 
 The bar is 0 of each but the first two.
 
 Usage::
 
-    python experiments/fuzz_inputs.py --kind sweep [--count 320] [--seed 1] [--jobs 2]
-        [--timeout 60] [--corpus DIR] [--report FILE.json]
+    python experiments/fuzz_inputs.py --kind sweep|scenario|set [--count N] [--seed 1]
+        [--jobs 2] [--timeout 60] [--corpus DIR] [--report FILE.json]
 
-The generator (:func:`make_cases`, :data:`MUTATIONS`, :func:`emit_toml`) is also what
-``tests/test_sweep_fuzz.py`` draws from with hypothesis.
+(default counts: 320 sweep specs, 1,400 scenario files, 240 ``--set`` items). The generators
+(:func:`make_cases`, :data:`MUTATIONS`, :data:`SCENARIO_MUTATORS`, :func:`make_set_cases`,
+:func:`emit_toml`) are also what ``tests/test_sweep_fuzz.py`` and ``tests/test_scenario_fuzz.py``
+draw from with hypothesis.
 """
 
 from __future__ import annotations
 
 import argparse
 import copy
+import functools
 import json
 import math
 import os
@@ -412,12 +429,14 @@ TEXT_MUTATORS = [t_truncate, t_bytes, t_empty, t_huge, t_nested, t_garbage]
 
 @dataclass
 class Case:
-    """One generated spec file and what its mutations expect."""
+    """One generated input (a spec or scenario file at ``path``, or ``--set`` items in ``args``)
+    and what its mutations expect."""
 
     name: str
     base: str
     mutations: list[dict[str, Any]]
     path: str = ""
+    args: list[str] = field(default_factory=list)
 
     @property
     def expects(self) -> list[str]:
@@ -459,6 +478,470 @@ def make_cases(count: int, seed: int, folder: Path) -> list[Case]:
     return cases
 
 
+# --- scenario files ---------------------------------------------------------------------------------
+#
+# Each case is a shipped scenario made small (buyers.n = 60) with one to three mutations, run with
+# `recip run CASE.toml --steps 2`. The numeric mutations take each field's range from the schema
+# (sim.config), so every field is tried just outside its range, far outside, non-finite and with
+# the wrong type; never with a valid but expensive value (that would be counted as a hang).
+
+SMALL_BUYERS = 60
+
+
+@functools.cache
+def scenario_bases() -> dict[str, dict[str, Any]]:
+    """The shipped scenarios as TOML documents, each with 60 buyers."""
+    import tomllib
+
+    from sim.config import list_scenarios
+    from sim.paths import scenarios_dir
+
+    bases = {}
+    for name in list_scenarios():
+        doc = tomllib.loads((scenarios_dir() / f"{name}.toml").read_text())
+        doc.setdefault("buyers", {})["n"] = SMALL_BUYERS
+        bases[name] = doc
+    return bases
+
+
+@dataclass(frozen=True)
+class Leaf:
+    """A field of the schema that holds one value: its dotted path (``{strategy}`` and
+    ``{seller}`` stand for a strategy's name and a seller's index), its type and its bounds."""
+
+    path: str
+    kind: str  # "int", "float", "bool", "str", "choice"
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False
+    high_open: bool = False
+
+
+@functools.cache
+def schema_leaves() -> list[Leaf]:
+    """Every single-value field of the scenario schema (guide, arms, outcomes and calibration
+    have their own mutations)."""
+    from sim.config import Scenario
+
+    skip = {"guide", "arms", "outcomes", "calibration", "name", "source", "arm"}
+    return [leaf for leaf in _leaves(Scenario, "") if leaf.path.split(".")[0] not in skip]
+
+
+def _leaves(model, prefix: str) -> list[Leaf]:
+    import types
+    import typing
+
+    from pydantic import BaseModel
+
+    out = []
+    for name, info in model.model_fields.items():
+        path = f"{prefix}{info.alias or name}"
+        ann, metadata = info.annotation, list(info.metadata)
+        args = [a for a in typing.get_args(ann) if a is not type(None)]
+        if typing.get_origin(ann) in (typing.Union, types.UnionType) and len(args) == 1:
+            ann = args[0]
+        if typing.get_origin(ann) is typing.Annotated:
+            ann, *extra = typing.get_args(ann)
+            metadata += [m for item in extra for m in getattr(item, "metadata", [item])]
+        origin = typing.get_origin(ann)
+        if isinstance(ann, type) and issubclass(ann, BaseModel):
+            out += _leaves(ann, f"{path}.")
+        elif origin is dict and name == "strategies":
+            out += _leaves(typing.get_args(ann)[1], f"{path}.{{strategy}}.")
+        elif origin is list and name == "sellers":
+            out += _leaves(typing.get_args(ann)[0], f"{path}.{{seller}}.")
+        elif ann in (int, float):
+            bounds = {k: getattr(m, k) for m in metadata for k in ("ge", "gt", "le", "lt")
+                      if getattr(m, k, None) is not None}
+            out.append(Leaf(path, ann.__name__, bounds.get("ge", bounds.get("gt")),
+                            bounds.get("le", bounds.get("lt")), "gt" in bounds, "lt" in bounds))
+        elif ann is bool:
+            out.append(Leaf(path, "bool"))
+        elif ann is str:
+            out.append(Leaf(path, "str"))
+        elif origin is typing.Literal:
+            out.append(Leaf(path, "choice"))
+    return out
+
+
+def bad_values(leaf: Leaf) -> list[Any]:
+    """Values ``leaf`` must refuse: just outside its range, far outside, non-finite, wrong
+    types."""
+    if leaf.kind == "bool":
+        return ["maybe", 2, 0.5, float("nan"), [True], {"a": 1}]
+    if leaf.kind in ("str", "choice"):
+        return [5, float("nan"), float("inf"), [1], {"a": 1}, True] + (
+            ["no_such_choice", ""] if leaf.kind == "choice" else [])
+    values: list[Any] = [float("nan"), float("inf"), float("-inf"), "twelve", True, [3],
+                         {"a": 1}, ""]
+    integer = leaf.kind == "int"
+    if leaf.low is not None:
+        span = (leaf.high - leaf.low) if leaf.high is not None else 1.0
+        values.append(leaf.low if leaf.low_open else
+                      leaf.low - 1 if integer else leaf.low - max(span * 1e-3, 1e-9))
+        values.append(-(10**30) if integer else -1e308)
+    if leaf.high is not None:
+        span = (leaf.high - leaf.low) if leaf.low is not None else 1.0
+        values.append(leaf.high if leaf.high_open else
+                      int(leaf.high) + 1 if integer else leaf.high + max(span * 1e-3, 1e-9))
+        values.append(10**30 if integer else 1e308)
+    if integer:
+        values.append(2.5)
+    return values
+
+
+def _strategy_names(doc: dict[str, Any]) -> list[str]:
+    own = doc.get("strategies")
+    return [*(own if isinstance(own, dict) else {}), "pushy", "active"]
+
+
+def set_path(doc: dict[str, Any], dotted: str, value: Any) -> None:
+    """Set ``a.b.0.c`` in ``doc``, making tables (and a first list item) on the way."""
+    parts = dotted.split(".")
+    node: Any = doc
+    for i, part in enumerate(parts[:-1]):
+        nxt = parts[i + 1]
+        if isinstance(node, list):
+            node = node[int(part)]
+            continue
+        child = node.get(part)
+        if nxt.isdigit():
+            if not isinstance(child, list) or not child:
+                child = node[part] = [{"strategy": "active"}]
+        elif not isinstance(child, dict):
+            child = node[part] = {}
+        node = child
+    if isinstance(node, list):
+        node[int(parts[-1])] = value
+    else:
+        node[parts[-1]] = value
+
+
+def _concrete(doc: dict[str, Any], path: str, rng: random.Random) -> str:
+    return path.replace("{strategy}", rng.choice(_strategy_names(doc))).replace("{seller}", "0")
+
+
+def s_number(doc, rng):
+    """A field of the schema set to a value outside what it allows."""
+    leaf = rng.choice(schema_leaves())
+    path = _concrete(doc, leaf.path, rng)
+    value = copy.deepcopy(rng.choice(bad_values(leaf)))
+    set_path(doc, path, value)
+    return Mutation(f"{path} = {value!r:.40}", path, _nonfinite(value))
+
+
+def s_valid(doc, rng):
+    """A field set to a value it allows (its bounds or between): such cases must run and write
+    their outputs whole. Never a valid but expensive value (buyers.n stays small)."""
+    leaf = rng.choice([leaf for leaf in schema_leaves() if leaf.kind in ("int", "float")])
+    path = _concrete(doc, leaf.path, rng)
+    low = leaf.low if leaf.low is not None else -1.0
+    high = leaf.high if leaf.high is not None else 1.0
+    if path == "buyers.n":
+        high = SMALL_BUYERS
+    choices = [low + (high - low) / 2] + ([] if leaf.low_open else [low]) + (
+        [] if leaf.high_open else [high])
+    value = rng.choice(choices)
+    value = round(value) if leaf.kind == "int" else float(value)
+    set_path(doc, path, value)
+    return Mutation(f"{path} = {value!r} (allowed)", "")
+
+
+TABLES = ["network", "buyers", "strategies", "rules", "outcomes", "arms", "calibration", "guide"]
+
+
+def s_structure(doc, rng):
+    choice = rng.randrange(10)
+    if choice == 0:
+        key = rng.choice([*TABLES, "sellers"])
+        doc[key] = rng.choice([3, "x", [1], 1.5])
+        return Mutation(f"{key} is not a table", key)
+    if choice == 1:
+        key = rng.choice(["arm", "source"])
+        doc[key] = "no_such_arm" if key == "arm" else "elsewhere.toml"
+        return Mutation(f"top-level {key}", key)
+    if choice == 2:
+        table = rng.choice(["buyers", "network", "rules", "guide"])
+        name = rng.choice(["nn", "kindd", "debt_weigth", "x" * 200, "n x"])
+        _table(doc, table)[name] = 5
+        return Mutation(f"unknown field {table}.{name:.20}", f"{table}.{name}")
+    if choice == 3:
+        doc["sellers"] = []
+        return Mutation("no sellers", "sellers")
+    if choice == 4:
+        doc["sellers"] = [{"name": "x"}]
+        return Mutation("a seller without strategy", "sellers.0.strategy")
+    if choice == 5:
+        doc["sellers"] = [{"strategy": "active"}] * 1001
+        return Mutation("1,001 sellers", "sellers")
+    if choice == 6:
+        doc["steps"] = rng.choice([0, -1, 100_001, 10**12, 10**30, float("nan"), "many"])
+        return Mutation(f"steps = {doc['steps']!r}", "steps", _nonfinite(doc["steps"]))
+    if choice == 7:
+        doc["wrong_table"] = {"a": 1}
+        return Mutation("unknown top-level table", "wrong_table")
+    if choice == 8:
+        _table(doc, "guide")["script"] = rng.choice([[{"ask": "?"}], [{"show": 5}],
+                                                      [{"show": "x", "notice": 99}], "x"])
+        return Mutation("bad guide.script", "guide.script")
+    _table(doc, "outcomes")[rng.choice(["conversion_rate", "tips"])] = rng.choice(
+        ["no_such_metric", 5, float("nan")])
+    return Mutation("bad outcome", "outcomes.")
+
+
+def s_reference(doc, rng):
+    choice = rng.randrange(5)
+    if choice == 0:
+        sellers = doc.get("sellers")
+        if isinstance(sellers, list) and sellers and isinstance(sellers[0], dict):
+            sellers[0]["strategy"] = "sneaky"
+        else:
+            doc["sellers"] = [{"strategy": "sneaky"}]
+        return Mutation("seller's strategy unknown", "sellers.0.strategy")
+    strategies = _table(doc, "strategies")
+    if choice == 1:
+        strategies["gentle2"] = {"base": rng.choice(["nope", 5, "gentle2"])}
+        return Mutation("bad base", "strategies.gentle2")
+    if choice == 2:
+        strategies["pushy"] = {"base": "active"}
+        return Mutation("a preset with base", "strategies.pushy.base")
+    if choice == 3:
+        strategies["loop_a"] = {"base": "loop_b"}
+        strategies["loop_b"] = {"base": "loop_a"}
+        return Mutation("a cycle of bases", "strategies.loop_")
+    _table(doc, "network")["kind"] = rng.choice(["ring", "", 5, "Erdos_Renyi"])
+    return Mutation("unknown network kind", "network.kind")
+
+
+def s_arm(doc, rng):
+    arms = _table(doc, "arms")
+    name = rng.choice([*(arms or {}), "new_arm"])
+    choice = rng.randrange(6)
+    if choice == 0:
+        arms[name] = rng.choice([3, "x", [1]])
+        return Mutation(f"arms.{name} not a table", f"arms.{name}")
+    settings = arms.get(name) if isinstance(arms.get(name), dict) else {}
+    arms[name] = settings
+    if choice == 1:
+        settings["buyers.nn"] = 5
+    elif choice == 2:
+        settings[rng.choice(["buyers.need.mean", "rules.debt_weight", "network.p"])] = rng.choice(
+            [float("nan"), float("inf"), -1.0, 1e308, "x"])
+    elif choice == 3:
+        settings["sellers.9.strategy"] = "active"
+    elif choice == 4:
+        settings["sellers.0.strategy"] = "sneaky"
+    else:
+        settings["buyers.n.x"] = 1
+    value = next(reversed(settings.values())) if settings else None
+    return Mutation(f"arm {name} broken", f"arms.{name}", _nonfinite(value))
+
+
+CALIBRATION_TARGET = {"study": "s", "condition": "c", "kind": "value", "arm": "A", "paper": 1.0,
+                      "low": 0.5, "high": 1.5}
+
+
+def s_calibration(doc, rng):
+    arms = _table(doc, "arms")
+    arms.setdefault("A", {})
+    calibration = {"metric": "conversion_rate", "targets": [dict(CALIBRATION_TARGET)]}
+    target = calibration["targets"][0]
+    choice = rng.randrange(10)
+    if choice == 0:
+        doc["calibration"] = rng.choice([3, "x", [1]])
+        return Mutation("calibration not a table", "calibration")
+    if choice == 1:
+        target["kind"] = rng.choice(["lift", 5, ""])
+    elif choice == 2:
+        target["arm"] = "no_such_arm"
+    elif choice == 3:
+        target.update(kind="relative_lift")  # no baseline
+    elif choice == 4:
+        target[rng.choice(["paper", "low", "high"])] = rng.choice([float("nan"), float("inf"),
+                                                                   "x", 1e308])
+    elif choice == 5:
+        target.update(low=2.0, high=1.0)
+    elif choice == 6:
+        del target[rng.choice(["study", "arm", "condition"])]
+    elif choice == 7:
+        calibration["metric"] = rng.choice(["no_such_metric", 5, ""])
+    elif choice == 8:
+        calibration["facts"] = [rng.choice([
+            {"fact": "f", "checks": []},
+            {"fact": "f", "checks": [{"more": {"metric": "revenue"}}]},
+            {"fact": "f", "checks": [{"more": {"metric": "nope"}, "less": {"metric": "revenue"}}]},
+            {"fact": "f", "checks": [{"more": {"metric": "revenue", "set": {"a": float("nan")}},
+                                      "less": {"metric": "revenue"}}]},
+            {"fact": "f", "checks": [{"more": {"metric": "revenue", "strategy": "nobody"},
+                                      "less": {"metric": "revenue", "steps": 0}}]}])]
+    else:
+        target["unknown_key"] = 1
+    doc["calibration"] = calibration
+    return Mutation("bad calibration", "calibration", _holds_nan(calibration))
+
+
+def _holds_nan(value: Any) -> bool:
+    if isinstance(value, dict):
+        return any(_holds_nan(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_holds_nan(v) for v in value)
+    return _nonfinite(value)
+
+
+HUGE_SIZES = [
+    # each far beyond this or any machine, or a generator that would take minutes: refused
+    # before anything is allocated. Every network parameter that matters is given, so that the
+    # base scenario's own network cannot make the case small enough to run.
+    ({"buyers.n": 20_000_000, "network.kind": "erdos_renyi", "network.p": 0.1,
+      "network.mean_degree": 0.0}, "buyers.n"),
+    ({"buyers.n": 20_000_001}, "buyers.n"),
+    ({"buyers.n": 10_000_000, "network.kind": "watts_strogatz", "network.k": 10_000},
+     "buyers.n"),
+    ({"buyers.n": 15_000_000, "network.kind": "stochastic_block", "network.blocks": 4,
+      "network.p_in": 0.2}, "buyers.n"),
+    ({"network.kind": "stochastic_block", "network.blocks": 3000}, "network.blocks"),
+    ({"network.kind": "stochastic_block", "network.blocks": 100_000}, "network.blocks"),
+    ({"network.kind": "stochastic_block", "network.blocks": 10**30}, "network.blocks"),
+    ({"buyers.n": 2_000_000, "network.kind": "barabasi_albert", "network.m": 3},
+     "barabasi_albert"),
+    ({"buyers.n": 100_000, "network.kind": "barabasi_albert", "network.m": 5000},
+     "barabasi_albert"),
+    ({"buyers.n": 100_000, "network.kind": "complete"}, "complete"),
+    ({"buyers.n": 5_000_000, "network.kind": "watts_strogatz", "network.p": 0.0,
+      "network.k": 10, "sellers": [{"strategy": "active"}]}, "network.p"),
+    ({"network.mean_degree": 1e308, "network.kind": "erdos_renyi"}, "network.mean_degree"),
+    ({"buyers.n": 20_000_000, "network.kind": "erdos_renyi", "network.mean_degree": 9000.0},
+     "buyers.n"),
+    ({"strategies.active.reach.per_day": 1e12}, "per_day"),
+]
+
+
+def s_size(doc, rng):
+    settings, expect = rng.choice(HUGE_SIZES)
+    for key, value in copy.deepcopy(settings).items():
+        if "." in key:
+            set_path(doc, key, value)
+        else:  # new sellers: arms and calibration may name the old ones
+            doc[key] = value
+            doc.pop("arms", None)
+            doc.pop("calibration", None)
+    return Mutation(f"size {settings}", expect)
+
+
+def s_network(doc, rng):
+    value = rng.choice(BAD_NETWORKS)
+    network = _table(doc, "network")
+    network["kind"] = rng.choice(["edgelist", "graphml"]) if rng.random() < 0.3 else "edgelist"
+    network["path"] = value
+    if isinstance(doc.get("buyers"), dict):
+        doc["buyers"].pop("n", None)  # buyers.n follows the file
+    expect = Path(value).name if isinstance(value, str) and Path(value).name else "network.path"
+    return Mutation(f"network file {value!r:.40}", expect, _nonfinite(value))
+
+
+SCENARIO_MUTATORS: list[Callable[[dict, random.Random], Mutation]] = [
+    s_number, s_number, s_number, s_number, s_structure, s_reference, s_arm, s_calibration,
+    s_size, s_network, s_valid]
+
+
+def t_scenario_empty(text: str, rng: random.Random) -> tuple[bytes, Mutation]:
+    return b"", Mutation("empty file", "sellers")
+
+
+def t_scenario_nested(text: str, rng: random.Random) -> tuple[bytes, Mutation]:
+    depth = rng.choice([20, 200, 2000])
+    nested = "{ a = " * depth + "1" + " }" * depth
+    return f"deep = {nested}\n{text}".encode(), Mutation(f"tables nested {depth} deep", "")
+
+
+SCENARIO_TEXT_MUTATORS = [t_truncate, t_bytes, t_scenario_empty, t_huge, t_scenario_nested,
+                          t_garbage]
+
+
+def make_scenario_case(index: int, rng: random.Random) -> tuple[Case, bytes]:
+    """One malformed scenario file: a shipped scenario with 60 buyers, one to three mutations,
+    and sometimes a mutation of its text."""
+    base = rng.choice(sorted(scenario_bases()))
+    doc = copy.deepcopy(scenario_bases()[base])
+    applied = [rng.choice(SCENARIO_MUTATORS)(doc, rng) for _ in range(rng.choice([1, 1, 1, 2, 3]))]
+    text = emit_toml(doc)
+    data = text.encode()
+    if rng.random() < 0.12:
+        data, mutation = rng.choice(SCENARIO_TEXT_MUTATORS)(text, rng)
+        applied.append(mutation)
+    return Case(f"scenario-{index:04d}", base, [asdict(m) for m in applied]), data
+
+
+# --- --set values -------------------------------------------------------------------------------------
+
+SET_KEYS_BAD = ["buyers.nn", "", " ", "buyers..n", ".", "sellers.9.strategy", "sellers.x.strategy",
+                "sellers.-1.strategy", "x" * 300, "buyers.n.x", "arm", "source", "rules.debt_weigth",
+                "sellers.0.strategy.x", "network.kind.x", "strategies.pushy.ask.size.x"]
+SET_TABLES = ["buyers", "strategies", "strategies.pushy", "strategies.pushy.gift", "network",
+              "rules", "sellers", "sellers.0", "arms", "calibration", "guide", "outcomes",
+              "buyers.need"]
+SET_VALUES = ["nan", "inf", "-inf", "+inf", "1e308", "-1e308", "10**12", "1e30", "-1",
+              "[1, 2]", "{a = 1}", "{}", "[]", "true", '"x"', "1979-05-27", "07:32:00",
+              '"unterminated', "", "x" * 5000, "9" * 40, "0x10", "nan nan", "[nan]",
+              "{n = inf}", "{ mean = nan }", "1e-400"]
+
+
+def make_set_cases(count: int, seed: int) -> list[Case]:
+    """``count`` bad ``--set`` items: schema fields with values outside their range, tables set
+    to values, bad keys, and malformed items; each run as ``recip run pushy_vs_active --steps 2
+    --set buyers.n=40 --set ITEM``."""
+    from sim.config import parse_value
+
+    rng = random.Random(seed)
+    cases = []
+    for index in range(count):
+        choice = rng.randrange(6)
+        if choice <= 2:  # a field of the schema, out of range or of the wrong type
+            leaf = rng.choice(schema_leaves())
+            key = leaf.path.replace("{strategy}", rng.choice(["pushy", "active"])).replace(
+                "{seller}", rng.choice(["0", "1"]))
+            value = (rng.choice([_toml_text(v) for v in bad_values(leaf)]) if choice < 2
+                     else rng.choice(SET_VALUES))
+        elif choice == 3:  # a table set to a value
+            key, value = rng.choice(SET_TABLES), rng.choice(["3", "nan", '"x"', "[1]", "true"])
+        elif choice == 4:  # a key that is no field
+            key, value = rng.choice(SET_KEYS_BAD), rng.choice(["1", "0.5", "nan", '"active"'])
+        else:  # not key=value
+            item = rng.choice(["=5", "noequals", "buyers.n", "= =", "==", "=", "  =1"])
+            cases.append(Case(f"set-{index:04d}", "pushy_vs_active",
+                              [asdict(Mutation(f"--set {item!r}", item))], args=[item]))
+            continue
+        item = f"{key}={value}"
+        expect = key.strip() or item[:60]
+        cases.append(Case(f"set-{index:04d}", "pushy_vs_active",
+                          [asdict(Mutation(f"--set {item!r:.60}", expect,
+                                           _holds_nan(parse_value(value.strip()))))],
+                          args=[item]))
+    return cases
+
+
+def _toml_text(value: Any) -> str:
+    """A value as a ``--set`` user would type it (TOML; bare words stay strings)."""
+    return _value(value).strip()
+
+
+def make_scenario_cases(count: int, seed: int, folder: Path) -> list[Case]:
+    """Write ``count`` malformed scenario files (and the network files they use) into
+    ``folder``."""
+    rng = random.Random(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    network_files(folder)
+    cases = []
+    for index in range(count):
+        case, data = make_scenario_case(index, rng)
+        path = folder / f"{case.name}.toml"
+        path.write_bytes(data)
+        case.path = str(path)
+        cases.append(case)
+    (folder / "corpus.json").write_text(json.dumps([asdict(c) for c in cases], indent=1))
+    return cases
+
+
 # --- running and judging ----------------------------------------------------------------------------
 
 
@@ -472,23 +955,31 @@ class Outcome:
     message: str = ""
 
 
-def judge(case: Case, exit_code: int | None, output: str, out: Path, seconds: float) -> Outcome:
-    """Classify one run (see the module docstring)."""
+def judge(case: Case, exit_code: int | None, output: str, out: Path, seconds: float, *,
+          kind: str = "sweep") -> Outcome:
+    """Classify one run of ``recip sweep`` (kind ``sweep``) or ``recip run`` (kinds ``scenario``
+    and ``set``; exit 4 does not exist there); see the module docstring."""
     problems = []
+    ran = (0, 4) if kind == "sweep" else (0,)
+    complete = _complete if kind == "sweep" else _run_complete
     if exit_code is None:
         problems.append("hang")
-    elif "Traceback (most recent call last)" in output or exit_code not in (0, 2, 4):
+    elif "Traceback (most recent call last)" in output or exit_code not in (*ran, 2):
         problems.append("traceback")
-    if exit_code in (0, 4):
-        if _holds_nonfinite(Path(case.path)):
+    if exit_code in ran:
+        nonfinite = (_holds_nonfinite(Path(case.path)) if case.path.endswith(".toml")
+                     else case.nonfinite)
+        if nonfinite:
             problems.append("non-finite accepted")
-        if not _complete(out):
+        if not complete(out):
             problems.append("partial output")
     elif out.exists():
         problems.append("partial output")
-    if exit_code == 2 and not _names_field(case, output):
+    if _staging_left(out):
+        problems.append("partial output")
+    if exit_code == 2 and not _names_field(case, output, file=kind != "set"):
         problems.append("error without field")
-    verdict = "ok" if exit_code in (0, 4) else "clean error" if exit_code == 2 else "failed"
+    verdict = "ok" if exit_code in ran else "clean error" if exit_code == 2 else "failed"
     message = " ".join(output.split())[:300]
     return Outcome(case.name, verdict if not problems else "problem", exit_code,
                    round(seconds, 2), problems, message)
@@ -524,31 +1015,62 @@ def _complete(out: Path) -> bool:
         manifest.get("runs_done") == manifest.get("runs_total")
 
 
-def _names_field(case: Case, output: str) -> bool:
+RUN_OUTPUTS = {"timeseries.parquet", "summary.json", "metrics.png", "metrics.svg"}
+
+
+def _run_complete(out: Path) -> bool:
+    """``recip run`` wrote its four files, and summary.json is strict JSON."""
+    try:
+        if {p.name for p in out.iterdir()} != RUN_OUTPUTS:
+            return False
+        json.loads((out / "summary.json").read_text(),
+                   parse_constant=lambda name: (_ for _ in ()).throw(ValueError(name)))
+    except (OSError, ValueError):
+        return False
+    return True
+
+
+def _staging_left(out: Path) -> bool:
+    """A staging folder of sim.outputs left beside ``out`` (or a sweep's analysis)."""
+    return any(out.parent.glob(f".{out.name}.tmp-*"))
+
+
+def _names_field(case: Case, output: str, *, file: bool = True) -> bool:
     errors = [line for line in output.splitlines() if line.startswith("error:")]
     if not errors:
         return False
     text = output.replace("\n", " ")
-    named_file = Path(case.path).name in text
+    named_file = Path(case.path).name in text if file else True
     if "" in case.expects:  # broken TOML and the like: the file (and its line) is all there is
         return named_file
     return named_file and any(e in text or repr(e)[1:-1] in text for e in case.expects)
 
 
-def run_case(case: Case, timeout: float, scratch: Path) -> Outcome:
+def command(case: Case, kind: str, out: Path) -> list[str]:
+    """The recip command line that runs ``case``."""
+    if kind == "sweep":
+        return ["sweep", case.path, "--out", str(out), "--workers", "1"]
+    if kind == "scenario":
+        return ["run", case.path, "--steps", "2", "--out", str(out)]
+    sets = [arg for item in case.args for arg in ("--set", item)]
+    return ["run", case.base, "--steps", "2", "--set", "buyers.n=40", *sets, "--out", str(out)]
+
+
+def run_case(case: Case, timeout: float, scratch: Path, kind: str = "sweep") -> Outcome:
     out = scratch / f"{case.name}-out"
     env = {**os.environ, "COLUMNS": "400", "NO_COLOR": "1"}  # one error per line, unwrapped
+    env.pop("RECIP_DEBUG", None)
     began = time.perf_counter()
     try:
-        done = subprocess.run([sys.executable, "-m", "sim.cli", "sweep", case.path, "--out",
-                               str(out), "--workers", "1"], cwd=ROOT, capture_output=True,
+        done = subprocess.run([sys.executable, "-m", "sim.cli", *command(case, kind, out)],
+                              cwd=ROOT, capture_output=True,
                               text=True, errors="replace", timeout=timeout, env=env)
         code, output = done.returncode, done.stdout + done.stderr
     except subprocess.TimeoutExpired as exc:
         code = None
         output = (exc.stdout or b"").decode(errors="replace") + (exc.stderr or b"").decode(
             errors="replace")
-    outcome = judge(case, code, output, out, time.perf_counter() - began)
+    outcome = judge(case, code, output, out, time.perf_counter() - began, kind=kind)
     shutil.rmtree(out, ignore_errors=True)
     return outcome
 
@@ -569,30 +1091,49 @@ def summarise(outcomes: list[Outcome]) -> dict[str, Any]:
     }
 
 
+DEFAULT_COUNTS = {"sweep": 320, "scenario": 1400, "set": 240}
+WHAT = {"sweep": "sweep specs", "scenario": "scenario files", "set": "--set values"}
+
+
+def make_kind(kind: str, count: int, seed: int, corpus: Path) -> list[Case]:
+    """The cases of one kind (files written into ``corpus``)."""
+    if kind == "sweep":
+        return make_cases(count, seed, corpus)
+    if kind == "scenario":
+        return make_scenario_cases(count, seed, corpus)
+    cases = make_set_cases(count, seed)
+    corpus.mkdir(parents=True, exist_ok=True)
+    (corpus / "corpus.json").write_text(json.dumps([asdict(c) for c in cases], indent=1))
+    return cases
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--kind", choices=["sweep"], default="sweep")
-    parser.add_argument("--count", type=int, default=320)
+    parser.add_argument("--kind", choices=sorted(DEFAULT_COUNTS), default="sweep")
+    parser.add_argument("--count", type=int, help="cases (default: 320 sweep specs, 1,400 "
+                                                   "scenario files, 240 --set values)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--timeout", type=float, default=60.0)
     parser.add_argument("--corpus", type=Path, help="keep the corpus here (default: a temp dir)")
     parser.add_argument("--report", type=Path, help="write every outcome and the counts as JSON")
     args = parser.parse_args()
+    count = args.count if args.count is not None else DEFAULT_COUNTS[args.kind]
     with tempfile.TemporaryDirectory(prefix="recip-fuzz-") as tmp:
         corpus = args.corpus or Path(tmp) / "corpus"
-        cases = make_cases(args.count, args.seed, corpus)
+        cases = make_kind(args.kind, count, args.seed, corpus)
         scratch = Path(tmp) / "runs"
         scratch.mkdir()
         with ThreadPoolExecutor(args.jobs) as pool:
-            outcomes = list(pool.map(lambda c: run_case(c, args.timeout, scratch), cases))
+            outcomes = list(pool.map(lambda c: run_case(c, args.timeout, scratch, args.kind),
+                                     cases))
     summary = summarise(outcomes)
     for outcome in outcomes:
         if outcome.problems:
             print(f"{outcome.case}: {', '.join(outcome.problems)} (exit {outcome.exit_code}): "
                   f"{outcome.message}")
     width = max(len(k) for k in summary)
-    print(f"\n{args.kind} specs, seed {args.seed}:")
+    print(f"\n{WHAT[args.kind]}, seed {args.seed}:")
     for key, value in summary.items():
         print(f"  {key:<{width}}  {value}")
     if args.report:

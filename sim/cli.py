@@ -1,8 +1,17 @@
-"""The ``recip`` command line: scenarios, metrics, run, compare, validate, sweep, analyze, app."""
+"""The ``recip`` command line: scenarios, metrics, run, compare, validate, calibrate, sweep,
+analyze, app.
+
+Exit codes: 0 done; 2 a user error (a bad scenario, value, option or output folder: one message
+naming the file, the field, the value and what is allowed); 1 an unexpected error (one line;
+``recip --debug ...`` or ``RECIP_DEBUG=1`` shows the traceback) or a write failure; 130
+interrupted. ``recip sweep`` adds its own (``sim.sweep.cli``), ``recip validate`` exits 1 when a
+check fails.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -10,18 +19,83 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+from typer.core import TyperGroup
 
-from sim.config import ScenarioError, list_scenarios, load_scenario, parse_value
+from sim.config import MAX_STEPS, ScenarioError, list_scenarios, load_scenario, parse_value
+from sim.outputs import OutputWriteError, check_destination, staged_output
+from sim.sweep.cli import MAX_SEED, _one_line_errors
 
-app = typer.Typer(add_completion=False, no_args_is_help=True,
+DEBUG_FLAG = "--debug"
+EXIT_INTERRUPTED = 130
+
+
+class _Commands(TyperGroup):
+    """Runs every command (those added later too) so that nothing ends in a wall of traceback:
+    a :class:`ScenarioError` a command let through is a user error (its message, exit code 2),
+    a write failure one plain line (exit code 1), any other exception one line and exit code 1
+    (the sweep's own handler, so both read RECIP_DEBUG), Ctrl-C "interrupted" and exit code 130.
+    ``--debug`` is taken before or after the command's name."""
+
+    def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:
+        end = args.index("--") if "--" in args else len(args)
+        if DEBUG_FLAG in args[:end]:
+            _debug_on(ctx)
+            args = [arg for i, arg in enumerate(args) if i >= end or arg != DEBUG_FLAG]
+        return super().parse_args(ctx, args)
+
+    def invoke(self, ctx: typer.Context):
+        try:
+            return super().invoke(ctx)
+        except (typer.TyperException, typer.Exit, typer.Abort):
+            raise  # usage errors (exit 2, typer's own message) and deliberate exits
+        except ScenarioError as exc:  # a user error that a command did not catch itself
+            raise fail(str(exc)) from None
+        except KeyboardInterrupt:
+            err_console.print("interrupted", highlight=False)
+            raise typer.Exit(EXIT_INTERRUPTED) from None
+        except OutputWriteError as exc:  # a full disk is no bug: said plainly, no "unexpectedly"
+            if os.environ.get("RECIP_DEBUG"):
+                raise
+            raise fail(str(exc), 1) from None
+        except Exception:
+            with _one_line_errors(f"recip {ctx.invoked_subcommand or ''}".strip()):
+                raise
+
+
+def _debug_on(ctx: typer.Context) -> None:
+    """RECIP_DEBUG=1 for this command (the sweep's handlers read it too), restored after."""
+    previous = os.environ.get("RECIP_DEBUG")
+    os.environ["RECIP_DEBUG"] = "1"
+
+    def restore() -> None:
+        if previous is None:
+            os.environ.pop("RECIP_DEBUG", None)
+        else:
+            os.environ["RECIP_DEBUG"] = previous
+
+    ctx.call_on_close(restore)
+
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, cls=_Commands,
+                  pretty_exceptions_show_locals=False,
                   help="Agent-based simulation of the norm of reciprocity between buyers and sellers.")
 console = Console()
 err_console = Console(stderr=True)
 
 
+@app.callback()
+def _options(ctx: typer.Context, debug: Annotated[bool, typer.Option(
+        DEBUG_FLAG, help="Show the traceback of an unexpected error (also RECIP_DEBUG=1).")] = False
+             ) -> None:
+    if debug:
+        _debug_on(ctx)
+
+
 def fail(message: str, code: int = 2) -> typer.Exit:
     """Print a user error (no traceback) and return the exit to raise."""
-    err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, markup=True)
+    # soft_wrap: a long message is not cut into lines mid-word (a terminal wraps it anyway)
+    err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, markup=True,
+                      soft_wrap=True)
     return typer.Exit(code)
 
 
@@ -31,7 +105,8 @@ def parse_sets(sets: list[str]) -> dict[str, object]:
     for item in sets:
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
-            raise ScenarioError(f"--set {item!r}: expected key=value, e.g. --set buyers.n=500")
+            shown = repr(item) if len(item) <= 80 else f"{item[:80]!r}... ({len(item):,} characters)"
+            raise ScenarioError(f"--set {shown}: expected key=value, e.g. --set buyers.n=500")
         overrides[key.strip()] = parse_value(value.strip())
     return overrides
 
@@ -123,9 +198,10 @@ def metrics(markdown: Annotated[bool, typer.Option(
 @app.command()
 def run(
     scenario: Annotated[str, typer.Argument(help="Shipped scenario name or path to a .toml file.")],
-    seed: Annotated[int, typer.Option(help="Random seed; one seed gives identical results.")] = 0,
+    seed: Annotated[int, typer.Option(help="Random seed; one seed gives identical results.",
+                                      min=0, max=MAX_SEED)] = 0,
     steps: Annotated[int | None, typer.Option(help="Days to simulate (default: the scenario's).",
-                                              min=1)] = None,
+                                              min=1, max=MAX_STEPS)] = None,
     set_: Annotated[list[str] | None, typer.Option(
         "--set", help="Override a parameter, e.g. --set buyers.n=500 (repeatable).")] = None,
     arm: Annotated[str | None, typer.Option(help="One of the scenario's arms.")] = None,
@@ -152,6 +228,7 @@ def run(
                                 f"run; use --reps 1 (the default)")
         overrides = parse_sets(set_ or [])
         load_scenario(scenario, arm=arm, overrides=overrides)  # fail fast, before any work
+        check_destination(out)  # a bad --out is said before the simulation
         if reps > 1:
             paths = _run_replications(scenario, arm=arm, overrides=overrides, seed=seed,
                                       steps=steps, reps=reps, out=out, fmt=format_)
@@ -170,32 +247,40 @@ def _run_once(scenario, *, arm, overrides, seed, steps, out, fmt, agents_every) 
     from sim.runner import run_scenario, write_outputs
 
     recorder = None
+    # everything, agent tables recorded during the run included, goes into a staging folder
+    # moved into place at the end: a failed or interrupted run leaves OUT as it was
+    with staged_output(out) as folder:
+        def record(model, step, horizon):
+            nonlocal recorder
+            if agents_every and recorder is None:
+                from sim.agent_output import AgentRecorder
 
-    def record(model, step, horizon):
-        nonlocal recorder
-        if agents_every and recorder is None:
-            from sim.agent_output import AgentRecorder
+                recorder = AgentRecorder(model, folder, every=agents_every, fmt=fmt)
+            if recorder is not None and recorder.due(step, horizon):
+                recorder.record(step)
 
-            recorder = AgentRecorder(model, out, every=agents_every, fmt=fmt)
-        if recorder is not None and recorder.due(step, horizon):
-            recorder.record(step)
-
-    try:
-        with Progress(console=err_console, transient=True,
-                      disable=not err_console.is_terminal) as progress:
-            task = progress.add_task(f"running {scenario}", total=steps)
-            model = run_scenario(scenario, arm=arm, overrides=overrides, seed=seed, steps=steps,
-                                 progress=lambda s, n: progress.update(task, completed=s, total=n),
-                                 on_step=record)
-    except BaseException:
+        try:
+            with Progress(console=err_console, transient=True,
+                          disable=not err_console.is_terminal) as progress:
+                task = progress.add_task(f"running {scenario}", total=steps)
+                model = run_scenario(
+                    scenario, arm=arm, overrides=overrides, seed=seed, steps=steps,
+                    progress=lambda s, n: progress.update(task, completed=s, total=n),
+                    on_step=record)
+        except BaseException:
+            if recorder is not None:
+                recorder.abort()
+            raise
+        paths = write_outputs(model, folder, seed=seed, overrides=overrides, fmt=fmt)
         if recorder is not None:
-            recorder.abort()
-        raise
-    paths = write_outputs(model, out, seed=seed, overrides=overrides, fmt=fmt)
-    if recorder is not None:
-        paths.update(recorder.close())
+            paths.update(recorder.close())
     _print_summary(model)
-    return paths
+    return _moved(paths, folder, out)
+
+
+def _moved(paths: dict[str, Path], folder: Path, out: Path) -> dict[str, Path]:
+    """Where the files written into the staging ``folder`` are now that it is in ``out``."""
+    return {label: out / Path(path).relative_to(folder) for label, path in paths.items()}
 
 
 def _run_replications(scenario, *, arm, overrides, seed, steps, reps, out, fmt) -> dict:
@@ -206,9 +291,10 @@ def _run_replications(scenario, *, arm, overrides, seed, steps, reps, out, fmt) 
                             spinner="dots") if err_console.is_terminal else _nothing():
         result = replicate(scenario, reps=reps, seed=seed, arm=arm, overrides=overrides,
                            steps=steps)
-    paths = write_replication_outputs(result, out, fmt=fmt)
+    with staged_output(out) as folder:
+        paths = write_replication_outputs(result, folder, fmt=fmt)
     _print_replication_summary(result)
-    return paths
+    return _moved(paths, folder, out)
 
 
 @contextlib.contextmanager
@@ -295,12 +381,15 @@ def compare(
 
     try:
         overrides = parse_sets(set_ or [])
+        check_destination(out)  # a bad --out is said before the replications
         result = run_comparison(scenario, a, b, reps=reps, seed=seed, arm=arm,
                                 strategy=strategy, overrides=overrides, steps=steps,
                                 metrics=metric)
     except ScenarioError as exc:
         raise fail(str(exc)) from None
-    paths = result.write(out, provenance=run_provenance(result.config, overrides))
+    with staged_output(out) as folder:
+        paths = result.write(folder, provenance=run_provenance(result.config, overrides))
+    paths = _moved(paths, folder, out)
     _print_comparison(result)
     for label, path in paths.items():
         console.print(f"{label}: {path}")

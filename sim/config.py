@@ -9,7 +9,9 @@ naming the file, the field, the value and what is allowed.
 
 from __future__ import annotations
 
+import copy
 import difflib
+import functools
 import tomllib
 import types
 import typing
@@ -35,9 +37,37 @@ from sim.metrics import CORE_METRICS, OUTCOME_KINDS
 from sim.network import NETWORK_KINDS, load_network_file
 from sim.paths import scenarios_dir
 
+# Ranges. Every number in a scenario is finite (nan and inf are refused: _Spec) and bounded: wide
+# enough for any real context, narrow enough that no value makes the arithmetic overflow or the
+# run allocate what no machine has (sim.limits checks the sizes together against this machine).
+MAX_STEPS = 100_000
+"""Days in a run (about 274 years); also the longest day count, half-life or window."""
+MAX_BUYERS = 20_000_000
+MAX_SELLERS = 1_000
+MAX_DOLLARS = 1e9
+"""Any amount of money: prices, budgets, gift values, revenue (a billion dollars)."""
+MAX_WEIGHT = 100.0
+"""Rule weights, spreads and thresholds. On the log-odds scale e^100 is about 10^43: far beyond
+any effect, and still finite in every rule's arithmetic."""
+MAX_COUNT = 100_000
+"""Gifts, asks and gift units per tie."""
+MAX_DEGREE = 10_000
+"""Neighbours per buyer (k, m, mean_degree): a complete graph of 10,000 buyers."""
+MAX_BLOCKS = 1_000
+"""stochastic_block visits every pair of blocks: 1,000 blocks are half a million pairs."""
+
 Unit = Annotated[float, Field(ge=0.0, le=1.0)]
-NonNeg = Annotated[float, Field(ge=0.0)]
-Pos = Annotated[float, Field(gt=0.0)]
+"""A share or a probability."""
+NonNeg = Annotated[float, Field(ge=0.0, le=MAX_WEIGHT)]
+"""A non-negative weight, spread or count of units."""
+Pos = Annotated[float, Field(gt=0.0, le=MAX_WEIGHT)]
+"""A positive weight or threshold."""
+Dollars = Annotated[float, Field(ge=0.0, le=MAX_DOLLARS)]
+Days = Annotated[float, Field(gt=0.0, le=MAX_STEPS)]
+"""A half-life or a window, in days (MAX_STEPS: longer than any run, so no decay)."""
+Day = Annotated[int, Field(ge=0, le=MAX_STEPS)]
+"""A day count: a delay or days between acts (0: at once, or never again)."""
+Count = Annotated[int, Field(ge=1, le=MAX_COUNT)]
 
 DURATION_UNITS = {"minute": 1 / 1440, "minutes": 1 / 1440, "min": 1 / 1440, "hour": 1 / 24,
                   "hours": 1 / 24, "h": 1 / 24, "day": 1.0, "days": 1.0, "d": 1.0, "week": 7.0,
@@ -61,13 +91,50 @@ def parse_duration(value: Any) -> Any:
                          f"({', '.join(sorted(set(DURATION_UNITS)))}), e.g. \"90 minutes\"") from None
 
 
-Duration = Annotated[float, BeforeValidator(parse_duration), Field(ge=0.0)]
+Duration = Annotated[float, BeforeValidator(parse_duration), Field(ge=0.0, le=MAX_STEPS)]
 """A length of time in days; scenario files may write ``"2 hours"`` or ``"90 minutes"``."""
-PosDuration = Annotated[float, BeforeValidator(parse_duration), Field(gt=0.0)]
+PosDuration = Annotated[float, BeforeValidator(parse_duration), Field(gt=0.0, le=MAX_STEPS)]
 
 
 class _Spec(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    # allow_inf_nan=False: TOML's nan and inf are never a usable value in a scenario
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_booleans_for_numbers(cls, data: Any) -> Any:
+        """``true`` where a number is due is a mistake (pydantic would read it as 1): it is
+        handed on as a value the field's own check refuses."""
+        if isinstance(data, dict):
+            wrong = [name for name in _number_fields(cls) if isinstance(data.get(name), bool)]
+            if wrong:
+                data = {**data, **{name: _Boolean(data[name]) for name in wrong}}
+        return data
+
+
+class _Boolean:
+    """True or false given for a number (see ``_Spec``); no number type accepts it."""
+
+    def __init__(self, value: bool):
+        self.value = value
+
+    def __repr__(self) -> str:
+        return "true" if self.value else "false"
+
+
+@functools.cache
+def _number_fields(model: type[BaseModel]) -> tuple[str, ...]:
+    return tuple(name for name, field in model.model_fields.items()
+                 if _is_number_field(field.annotation))
+
+
+def _is_number_field(annotation: Any) -> bool:
+    """The field takes an int or a float (possibly optional), not a bool."""
+    if typing.get_origin(annotation) is Annotated:
+        annotation = typing.get_args(annotation)[0]
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        return any(_is_number_field(arg) for arg in typing.get_args(annotation))
+    return annotation in (int, float)
 
 
 # --- the world ----------------------------------------------------------------------------------
@@ -79,19 +146,19 @@ class NetworkSpec(_Spec):
     """The buyers' network. Parameters not used by ``kind`` are ignored."""
 
     kind: NetworkKind = "watts_strogatz"
-    k: Annotated[int, Field(ge=0)] = 10
+    k: Annotated[int, Field(ge=0, le=MAX_DEGREE)] = 10
     """watts_strogatz: each buyer's nearest neighbours in the ring (even)."""
     p: Unit = 0.1
     """watts_strogatz: rewiring probability; erdos_renyi: edge probability if ``mean_degree`` unset."""
-    m: Annotated[int, Field(ge=1)] = 3
+    m: Annotated[int, Field(ge=1, le=MAX_DEGREE)] = 3
     """barabasi_albert: edges each new buyer brings."""
-    mean_degree: NonNeg = 0.0
+    mean_degree: Annotated[float, Field(ge=0.0, le=MAX_DEGREE)] = 0.0
     """erdos_renyi: expected degree (overrides ``p`` when > 0, sparse generator)."""
-    blocks: Annotated[int, Field(ge=1)] = 4
+    blocks: Annotated[int, Field(ge=1, le=MAX_BLOCKS)] = 4
     """stochastic_block: number of equal segments."""
     p_in: Unit = 0.05
     p_out: Unit = 0.002
-    path: str | None = None
+    path: Annotated[str, Field(max_length=4096)] | None = None
     """edgelist / graphml: file to load, relative to the scenario file. Buyers are its nodes
     (integer labels in numerical order, others in file order); ``buyers.n`` follows the file."""
 
@@ -109,6 +176,13 @@ class NetworkSpec(_Spec):
                 return float(n - 1)
         return None
 
+    @field_validator("path")
+    @classmethod
+    def _a_file_name(cls, path: str | None) -> str | None:
+        if path is not None and not path.isprintable():
+            raise ValueError("control characters are not allowed in a file name")
+        return path
+
     @model_validator(mode="after")
     def _file_needs_path(self):
         if NETWORK_KINDS[self.kind].from_file and not self.path:
@@ -119,28 +193,42 @@ class NetworkSpec(_Spec):
 class Trait(_Spec):
     """A buyer trait drawn per buyer: normal(mean, sd), clipped to the trait's range."""
 
-    mean: float
+    mean: Annotated[float, Field(ge=-MAX_DOLLARS, le=MAX_DOLLARS)]
     sd: NonNeg = 0.0
+
+
+class ShareTrait(Trait):
+    """A trait in [0, 1] (the mean too: a mean outside would be clipped away)."""
+
+    mean: Unit
+    sd: Unit = 0.0
+
+
+class AmountTrait(Trait):
+    """A trait in the unit of money or of an amount ask (dollars, tip percent, tickets)."""
+
+    mean: Dollars
+    sd: Dollars = 0.0
 
 
 class BuyerSpec(_Spec):
     """The buyer population: heterogeneous traits (RECIPROCITY.md, "Who")."""
 
-    n: Annotated[int, Field(ge=1, le=20_000_000)] = 1000
+    n: Annotated[int, Field(ge=1, le=MAX_BUYERS)] = 1000
     reciprocator_share: Unit = 0.85
     """Share who feel obligation; the rest are self-interested and take gifts without debt."""
-    need: Trait = Trait(mean=0.5, sd=0.15)
+    need: ShareTrait = ShareTrait(mean=0.5, sd=0.15)
     """Need for what the seller offers, in [0, 1]: raises the value of gifts (rule 1)."""
-    budget: Trait = Trait(mean=200.0, sd=60.0)
-    """What a buyer can spend, in dollars: money asks above it are refused more (rule 4)."""
-    time_budget: Trait = Trait(mean=100.0, sd=30.0)
+    budget: AmountTrait = AmountTrait(mean=200.0, sd=60.0)
+    """What a buyer can spend, in dollars (>= 1): money asks above it are refused more (rule 4)."""
+    time_budget: AmountTrait = AmountTrait(mean=100.0, sd=30.0)
     """What a buyer would give of their time and effort to one request, valued in dollars
     (about three hours at $30 an hour, judgement): effort asks above it are refused more, as
     money asks above the budget (Cialdini et al. 1975: two years of volunteering was refused by
     almost everyone)."""
-    detection_skill: Trait = Trait(mean=0.35, sd=0.2)
+    detection_skill: ShareTrait = ShareTrait(mean=0.35, sd=0.2)
     """Skill at reading persuasion cues, in [0, 1] (rule 7)."""
-    reactance_proneness: Trait = Trait(mean=0.5, sd=0.2)
+    reactance_proneness: ShareTrait = ShareTrait(mean=0.5, sd=0.2)
     """How strongly pressure turns into reactance, in [0, 1] (rule 8)."""
     gift_rules_share: Unit = 0.0
     """Share bound by strict gift or procurement rules, who refuse gifts (rule 13)."""
@@ -150,7 +238,7 @@ class BuyerSpec(_Spec):
     """Chance that a buyer says yes to a proportionate ask from a stranger who gave nothing."""
     compliance_sd: NonNeg = 0.5
     """Spread of buyers' baseline compliance, on the log-odds scale."""
-    base_amount: Trait = Trait(mean=1.0, sd=0.0)
+    base_amount: AmountTrait = AmountTrait(mean=1.0, sd=0.0)
     """For amount asks (tips, tickets, donations): what a buyer gives with no gift (>= 0)."""
     expected_gift_quantity: NonNeg = 0.0
     """How many gift units buyers take for granted in this context (rule 5: the standard pen)."""
@@ -170,11 +258,15 @@ class BuyerSpec(_Spec):
             return data
         merged = dict(data)
         for name, field in cls.model_fields.items():
-            if field.annotation is Trait and isinstance(data.get(name), dict):
+            if _is_trait(field.annotation) and isinstance(data.get(name), dict):
                 merged[name] = {**field.default.model_dump(), **data[name]}
         return merged
     prior_sincerity: Unit = 0.75
     """How sincere a seller's gift seems to a buyer who cannot read the cues (rule 7)."""
+
+
+def _is_trait(annotation: Any) -> bool:
+    return isinstance(annotation, type) and issubclass(annotation, Trait)
 
 
 # --- the sellers' acts --------------------------------------------------------------------------
@@ -196,10 +288,10 @@ class GiftSpec(_Spec):
     """What a seller gives (Acts: value, cost, personalised or generic, expected or a surprise,
     unconditional or with strings, gated or free)."""
 
-    value: NonNeg = 0.0
+    value: Dollars = 0.0
     """Worth of one unit to a typical buyer, in dollars; 0 means no gift."""
-    quantity: Annotated[int, Field(ge=1)] = 1
-    unit_cost: NonNeg | None = None
+    quantity: Count = 1
+    unit_cost: Dollars | None = None
     """What one unit costs the seller to give, in dollars (buying or making it, delivery, staff
     time): the gift's cost to the giver, not its value to the buyer. Default: ``value`` (bought at
     what it is worth to the buyer). Read by the cost metrics only, never by the rules."""
@@ -215,7 +307,7 @@ class GiftSpec(_Spec):
     """Behind a sign-up (a gated lead magnet)."""
     usefulness: Unit = 1.0
     """Real use to the buyer; a useless gift reads as bait (rule 13)."""
-    claimed_value: NonNeg | None = None
+    claimed_value: Dollars | None = None
     """Value the seller claims; above ``value`` it is an over-claim found out (rule 13)."""
     hidden_conditions: bool = False
     """Strings not disclosed, found out later (rules 7, 9, 13)."""
@@ -235,7 +327,7 @@ class GiftSpec(_Spec):
     """How long after first contact the first gift is given (days, or e.g. ``"2 hours"``)."""
     every: Duration = 0.0
     """Time between further gifts to prospects (0: one gift only)."""
-    max_gifts: Annotated[int, Field(ge=1)] = 1
+    max_gifts: Count = 1
     after_sale_every: Duration = 0.0
     """Keep giving: time between gifts to customers after a sale (0: never) (rule 12)."""
 
@@ -246,31 +338,31 @@ class AskSpec(_Spec):
     kind: AskKind = "purchase"
     mode: Literal["yes_no", "amount"] = "yes_no"
     """yes_no: comply or not; amount: the buyer chooses how much (tips, tickets, donations)."""
-    size: Pos = 50.0
+    size: Annotated[float, Field(gt=0.0, le=MAX_DOLLARS)] = 50.0
     """Size of the ask in dollars (for effort asks, what the effort is worth), weighed against
     the gift (rule 3) and, for money asks, the buyer's budget."""
-    stakes: Pos | None = None
+    stakes: Annotated[float, Field(gt=0.0, le=MAX_DOLLARS)] | None = None
     """The size of the exchange the seller's gifts belong to, in dollars (default: ``size``):
     a gift's debt is weighed against it (rule 1). For work asked step after step, the pay for
     the whole job."""
-    requester: Annotated[int, Field(ge=0)] = 0
+    requester: Annotated[int, Field(ge=0, le=MAX_COUNT)] = 0
     """Which member of the seller's team makes the ask."""
-    concede_requester: Annotated[int, Field(ge=0)] | None = None
+    concede_requester: Annotated[int, Field(ge=0, le=MAX_COUNT)] | None = None
     """Who makes the retreat to ``concede_to`` (default: the same requester). A concession
     binds only towards the requester who made it (rule 11)."""
-    choices: list[Annotated[float, Field(gt=0.0)]] = []
+    choices: list[Annotated[float, Field(gt=0.0, le=MAX_DOLLARS)]] = Field(default=[], max_length=100)
     """Other sizes offered at the same time: the buyer picks one of them, ``size``, or none
     (yes/no asks). The largest shown is a reference point for the smaller ones."""
-    reference: NonNeg = 0.0
+    reference: Dollars = 0.0
     """A larger request described but not made (0: none): a reference point that makes this
     ask seem smaller (Cialdini et al. 1975, exposure control)."""
-    revenue: NonNeg | None = None
+    revenue: Dollars | None = None
     """Revenue per yes in dollars (default: ``size``); per unit for amount asks."""
     delay: Duration = 7.0
     """How long after first contact the first ask comes."""
     every: Duration = 7.0
     """Time between asks while the buyer has not said yes (0: ask once)."""
-    max_asks: Annotated[int, Field(ge=1)] = 4
+    max_asks: Count = 4
     follow_up_after_no: bool = False
     """Keep asking after a "no" (pressure) instead of respecting it."""
     urgency: Unit = 0.0
@@ -278,7 +370,7 @@ class AskSpec(_Spec):
     """Offer a way to opt out of further asks."""
     choice_of_response: bool = False
     """Offer other ways to repay (reply, review, referral) (rule 12)."""
-    concede_to: NonNeg = 0.0
+    concede_to: Dollars = 0.0
     """After a first "no", retreat to this smaller ask (door-in-the-face); 0: no concession."""
     implicit: bool = False
     """A customary ask (the bill and its tip): no timing or proportion cues."""
@@ -292,7 +384,7 @@ class AskSpec(_Spec):
     """Time between repeat asks to customers (re-orders, renewals); 0: none."""
     discount: Unit = 0.0
     """Discount given on each sale, as a share of the price."""
-    unit_cost: NonNeg = 0.0
+    unit_cost: Dollars = 0.0
     """What one ask costs the seller, in dollars per ask made (a call, a visit, an email, staff
     time), whatever the answer: first asks, follow-ups, retreats and repeat asks alike. Read by
     the cost metrics only, never by the rules."""
@@ -301,9 +393,9 @@ class AskSpec(_Spec):
 class ReachSpec(_Spec):
     """Whom a seller reaches: its own ties first, widening through the network each day."""
 
-    initial: Annotated[int, Field(ge=0)] = 20
+    initial: Annotated[int, Field(ge=0, le=MAX_BUYERS)] = 20
     """Buyers the seller is tied to at the start."""
-    per_day: NonNeg = 5.0
+    per_day: Annotated[float, Field(ge=0.0, le=MAX_BUYERS)] = 5.0
     """New buyers reached per day, outward through the network from the seller's ties."""
     max_share: Unit = 1.0
     """Cap on the share of all buyers this seller reaches."""
@@ -418,7 +510,7 @@ class RuleParams(_Spec):
     opt_out_rate: Unit
     avoid_threshold: Pos
     # rule 9
-    retaliation_base_logit: float
+    retaliation_base_logit: Annotated[float, Field(ge=-MAX_WEIGHT, le=MAX_WEIGHT)]
     retaliation_resentment: NonNeg
     retaliation_reactance: NonNeg
     retaliation_deception: NonNeg
@@ -453,7 +545,7 @@ class RuleParams(_Spec):
     gift_trust: NonNeg
     thank_trust: NonNeg
     # rule 13
-    gift_limit: NonNeg
+    gift_limit: Dollars
 
 
 # --- the scenario -------------------------------------------------------------------------------
@@ -549,11 +641,11 @@ class Scenario(_Spec):
     step: PosDuration = 1.0
     """The length of one step in days (``"1 day"``, ``"1 hour"``, ``"30 minutes"``): every
     delay, window, half-life and daily rate means the same real time whatever the step."""
-    steps: Annotated[int, Field(ge=1, le=100_000)] = 180
+    steps: Annotated[int, Field(ge=1, le=MAX_STEPS)] = 180
     """How many steps a run lasts."""
     network: NetworkSpec = NetworkSpec()
     buyers: BuyerSpec = BuyerSpec()
-    sellers: list[SellerSpec] = Field(min_length=1)
+    sellers: list[SellerSpec] = Field(min_length=1, max_length=MAX_SELLERS)
     strategies: dict[str, Strategy] = {}
     rules: RuleParams
     """Global rule parameters (from scenarios/_defaults.toml)."""
@@ -569,7 +661,7 @@ class Scenario(_Spec):
     def _sellers_have_strategies(self):
         for i, seller in enumerate(self.sellers):
             if seller.strategy not in self.strategies:
-                allowed = ", ".join(sorted(self.strategies))
+                allowed = ", ".join(sorted(self.strategies)) or "none (no strategy is defined)"
                 raise ValueError(f"sellers.{i}.strategy = {seller.strategy!r} is not a known "
                                  f"strategy; allowed: {allowed}")
         return self
@@ -581,6 +673,13 @@ class Scenario(_Spec):
                 raise ValueError(f"outcomes.{name}: {name!r} is already a core metric, reported "
                                  f"for every scenario; give the outcome another name (core "
                                  f"metrics: {', '.join(CORE_METRICS)})")
+        return self
+
+    @model_validator(mode="after")
+    def _arm_is_an_arm(self):
+        if self.arm is not None and self.arm not in self.arms:
+            raise ValueError(f"arm = {self.arm!r} is not an arm of this scenario; allowed: "
+                             f"{', '.join(self.arms) or 'none'}")
         return self
 
     @model_validator(mode="after")
@@ -638,6 +737,12 @@ class Scenario(_Spec):
                         raise ValueError(f"{where}.arm = {getattr(check, side).arm!r} is not an "
                                          f"arm; allowed: {', '.join(self.arms) or 'none'}")
                     self._check_metric(f"{where}.metric", getattr(check, side).metric)
+                    # a strategy need not be in play: an arm may bring it, overrides may change
+                    # the sellers
+                    strategy = getattr(check, side).strategy
+                    if strategy is not None and strategy not in self.strategies:
+                        raise ValueError(f"{where}.strategy = {strategy!r} is not a strategy; "
+                                         f"allowed: {', '.join(sorted(self.strategies))}")
         return self
 
     def _check_metric(self, where: str, name: str | None) -> None:
@@ -680,14 +785,17 @@ def parse_value(text: str) -> Any:
 def set_dotted(data: dict[str, Any], key: str, value: Any, *, origin: str) -> None:
     """Set ``a.b.0.c`` in nested dicts and lists, creating dicts on the way."""
     parts = key.split(".")
+    if "" in parts:
+        raise ScenarioError(f"{origin}: {key!r} = {_shown(value)}: a dotted key with an empty "
+                            f"part; allowed: names joined by dots, e.g. buyers.n")
     node: Any = data
     for depth, part in enumerate(parts):
         last = depth == len(parts) - 1
         where = ".".join(parts[: depth + 1])
         if isinstance(node, list):
-            if not part.isdigit() or int(part) >= len(node):
-                raise ScenarioError(f"{origin}: {key} = {value!r}: {where} is not an index of a "
-                                    f"list of {len(node)} (allowed: 0..{len(node) - 1})")
+            if not (part.isascii() and part.isdigit()) or int(part) >= len(node):
+                raise ScenarioError(f"{origin}: {key} = {_shown(value)}: {where} is not an index "
+                                    f"of a list of {len(node)} (allowed: 0..{len(node) - 1})")
             index = int(part)
             if last:
                 node[index] = value
@@ -695,65 +803,213 @@ def set_dotted(data: dict[str, Any], key: str, value: Any, *, origin: str) -> No
                 node = node[index]
             continue
         if not isinstance(node, dict):
-            raise ScenarioError(f"{origin}: {key} = {value!r}: {'.'.join(parts[:depth])} is a "
-                                f"value, not a table")
+            raise ScenarioError(f"{origin}: {key} = {_shown(value)}: {'.'.join(parts[:depth])} "
+                                f"is a value, not a table")
         if last:
             node[part] = value
         else:
             node = node.setdefault(part, {})
 
 
+MAX_SHOWN = 120
+"""Characters of a value repeated in a message (a huge value is cut)."""
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= MAX_SHOWN else f"{text[:MAX_SHOWN]}... ({len(text):,} characters)"
+
+
 def _format_validation_error(exc: ValidationError, origin: str) -> str:
-    lines = []
-    for err in exc.errors():
-        loc = ".".join(str(x) for x in err["loc"])
-        value = err.get("input")
-        if err["type"] == "extra_forbidden":
-            allowed = _allowed_fields(err["loc"][:-1])
-            close = difflib.get_close_matches(str(err["loc"][-1]), allowed, n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
-            lines.append(f"{loc} = {value!r}: unknown field{hint}; allowed: {', '.join(allowed)}")
-        else:
-            msg = err["msg"].removeprefix("Value error, ")
-            lines.append(f"{loc} = {value!r}: {msg}" if loc else msg)
+    lines = _error_lines(exc, Scenario)
     return f"{origin}: " + ("\n  " if len(lines) > 1 else "") + "\n  ".join(lines)
 
 
-def _allowed_fields(loc: tuple) -> list[str]:
-    """Field names allowed at ``loc`` (walking models, dict values and list items)."""
-    ann: Any = Scenario
+def _error_lines(exc: ValidationError, root: type[BaseModel], prefix: tuple = ()) -> list[str]:
+    """One line per problem: ``field = value: what is wrong; allowed: ...``. ``root`` is the model
+    validated, ``prefix`` the path of its data in the scenario."""
+    lines = []
+    for err in exc.errors():
+        where = (*prefix, *err["loc"])
+        loc = ".".join(str(x) for x in where)
+        value = _shown(err.get("input"))
+        kind = err["type"]
+        if kind == "extra_forbidden":
+            allowed = _allowed_fields(err["loc"][:-1], root)
+            close = difflib.get_close_matches(str(err["loc"][-1]), allowed, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            lines.append(f"{loc} = {value}: unknown field{hint}; allowed: {', '.join(allowed)}")
+            continue
+        if isinstance(err.get("input"), _Boolean):
+            msg = "must be a number, not true or false"
+        elif kind == "value_error":
+            msg = err["msg"].removeprefix("Value error, ")
+        elif kind == "finite_number":
+            msg = "must be a finite number (nan and inf are not allowed)"
+        elif kind in ("model_type", "model_attributes_type", "dict_type"):
+            msg = "must be a table of fields, not a single value"
+        elif kind == "list_type":
+            msg = "must be a list"
+        else:
+            msg = err["msg"]
+        allowed = _allowed_range(err["loc"], root) if kind not in ("value_error", "missing") else None
+        if allowed and allowed not in msg:
+            msg = f"{msg}; allowed: {allowed}"
+        lines.append(f"{loc} = {value}: {msg}" if loc else msg)
+    return lines
+
+
+def _walk(loc: tuple, root: type[BaseModel]) -> tuple[Any, list[Any]]:
+    """The annotation at ``loc`` under ``root`` (walking models, dict values and list items,
+    unwrapping optional and annotated types) and the constraints attached on the way."""
+    ann: Any = root
+    metadata: list[Any] = []
     for part in loc:
         if isinstance(ann, type) and issubclass(ann, BaseModel):
             field = ann.model_fields.get(str(part))
             if field is None:
-                return []
-            ann = field.annotation
+                return None, []
+            ann, metadata = field.annotation, list(field.metadata)
         elif typing.get_origin(ann) in (dict, list):
-            ann = typing.get_args(ann)[-1]
+            ann, metadata = typing.get_args(ann)[-1], []
         else:
-            return []
-        non_none = [a for a in typing.get_args(ann) if a is not type(None)]
-        if typing.get_origin(ann) in (typing.Union, types.UnionType) and len(non_none) == 1:
-            ann = non_none[0]
+            return None, []
+        ann, metadata = _unwrap(ann, metadata)
+    return ann, metadata
+
+
+def _unwrap(ann: Any, metadata: list[Any]) -> tuple[Any, list[Any]]:
+    """``X | None`` as ``X``; ``Annotated[X, Field(...)]`` as ``X`` and its constraints."""
+    non_none = [a for a in typing.get_args(ann) if a is not type(None)]
+    if typing.get_origin(ann) in (typing.Union, types.UnionType) and len(non_none) == 1:
+        ann = non_none[0]
+    if typing.get_origin(ann) is Annotated:
+        base, *extra = typing.get_args(ann)
+        for item in extra:
+            metadata = [*metadata, *getattr(item, "metadata", [item])]
+        ann = base
+    return ann, metadata
+
+
+def _allowed_fields(loc: tuple, root: type[BaseModel] | None = None) -> list[str]:
+    """Field names allowed at ``loc`` (walking models, dict values and list items)."""
+    ann, _ = _walk(tuple(loc), root or Scenario)
     if isinstance(ann, type) and issubclass(ann, BaseModel):
         return sorted(f.alias or name for name, f in ann.model_fields.items())
     return []
 
 
+def _allowed_range(loc: tuple, root: type[BaseModel]) -> str | None:
+    """What a field of one value allows, in words: ``a number from 0 to 1``."""
+    ann, metadata = _walk(tuple(loc), root)
+    if ann is bool:
+        return "true or false"
+    if ann is str:
+        return "text, in quotes"
+    if ann not in (int, float):
+        return None
+    bounds = {name: getattr(item, name) for item in metadata
+              for name in ("ge", "gt", "le", "lt") if getattr(item, name, None) is not None}
+    what = "a whole number" if ann is int else "a number"
+    low = (f"from {_number(bounds['ge'])}" if "ge" in bounds else
+           f"above {_number(bounds['gt'])}" if "gt" in bounds else None)
+    high = (f"to {_number(bounds['le'])}" if "le" in bounds else
+            f"below {_number(bounds['lt'])}" if "lt" in bounds else None)
+    if low and high:
+        return f"{what} {low} {high}" if "ge" in bounds else f"{what} {low}, {high.replace('to', 'up to')}"
+    if low or high:
+        return f"{what} {low or high}"
+    return f"{what} (finite)"
+
+
+def _number(x: float) -> str:
+    """``1000000`` as ``1,000,000``; ``0.5`` as ``0.5``."""
+    if float(x).is_integer() and abs(x) < 1e15:
+        return f"{int(x):,}"
+    return f"{x:g}"
+
+
+MAX_SCENARIO_BYTES = 1 << 20
+"""A scenario file is text written by hand: a megabyte is far more than any needs (networks
+belong in network files)."""
+TABLES = ("guide", "network", "buyers", "strategies", "rules", "outcomes", "arms", "calibration")
+"""Top-level keys that must be tables; ``strategies`` and ``arms`` are tables of tables."""
+SET_BY_THE_LOADER = {"arm": "choose an arm with --arm (or arm=... in Python), not in the file",
+                     "source": "the loader records the file a scenario came from"}
+
+
 def _locate(scenario: str | Path) -> Path:
     if isinstance(scenario, Path) or str(scenario).endswith(SHIPPED_EXTENSION) or "/" in str(scenario):
         path = Path(scenario)
-        if not path.is_file():
-            raise ScenarioError(f"scenario file {str(path)!r} does not exist")
+        try:
+            exists, regular = path.exists(), path.is_file()
+        except (OSError, ValueError):  # a name too long, a NUL byte
+            exists = regular = False
+        if not exists:
+            raise ScenarioError(f"scenario file {_shown(str(path))} does not exist")
+        if not regular:
+            raise ScenarioError(f"scenario file {_shown(str(path))} is not a regular file; "
+                                f"allowed: a .toml file")
         return path
-    path = scenarios_dir() / f"{scenario}{SHIPPED_EXTENSION}"
-    if not path.is_file() or str(scenario).startswith("_"):
-        names = list_scenarios()
-        close = difflib.get_close_matches(str(scenario), names, n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
-        raise ScenarioError(f"unknown scenario {scenario!r}{hint}; shipped scenarios: "
-                            f"{', '.join(names)}; or give a path to a .toml file")
-    return path
+    names = list_scenarios()
+    if str(scenario) in names:  # a name, never a path built from any text (too long, NUL...)
+        return scenarios_dir() / f"{scenario}{SHIPPED_EXTENSION}"
+    close = difflib.get_close_matches(str(scenario), names, n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    raise ScenarioError(f"unknown scenario {_shown(scenario)}{hint}; shipped scenarios: "
+                        f"{', '.join(names)}; or give a path to a .toml file")
+
+
+def _read_scenario_file(path: Path) -> dict[str, Any]:
+    """A scenario file's TOML, or one clear error: too big, not UTF-8, not TOML, nested too deep,
+    or a key only the loader sets."""
+    try:
+        size = path.stat().st_size
+        if size > MAX_SCENARIO_BYTES:
+            raise ScenarioError(f"{path}: {size:,} bytes; a scenario file is at most "
+                                f"{MAX_SCENARIO_BYTES:,} bytes (put networks in network files)")
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ScenarioError(f"{path}: cannot be read: {exc.strerror or exc}") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise ScenarioError(f"{path}, line {line}: not UTF-8 text (byte {exc.start}); save the "
+                            f"scenario as UTF-8") from None
+    try:
+        own = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError(f"{path}: not valid TOML: {exc}") from None
+    except RecursionError:
+        raise ScenarioError(f"{path}: not valid TOML: arrays or tables nested too deeply") from None
+    for key, why in SET_BY_THE_LOADER.items():
+        if key in own:
+            raise ScenarioError(f"{path}: {key} = {_shown(own[key])}: not allowed in a scenario "
+                                f"file ({why})")
+    return own
+
+
+def _check_shapes(raw: Mapping[str, Any], origin: str) -> None:
+    """Tables where tables are due, before the loader walks them (the schema says the rest)."""
+    for key in TABLES:
+        if key in raw and not isinstance(raw[key], dict):
+            raise ScenarioError(f"{origin}: {key} = {_shown(raw[key])}: must be a table, e.g. "
+                                f"[{key}]")
+    for key, what in (("strategies", "a strategy's fields, e.g. { base = \"active\" }"),
+                      ("arms", "dotted keys and values, e.g. { \"buyers.n\" = 500 }")):
+        for name, value in raw.get(key, {}).items():
+            if not isinstance(value, dict):
+                raise ScenarioError(f"{origin}: {key}.{name} = {_shown(value)}: must be a table "
+                                    f"of {what}")
+    sellers = raw.get("sellers", [])
+    if not isinstance(sellers, list):
+        raise ScenarioError(f"{origin}: sellers = {_shown(sellers)}: must be a list of "
+                            f"[[sellers]] tables")
+    for i, seller in enumerate(sellers):
+        if not isinstance(seller, dict):
+            raise ScenarioError(f"{origin}: sellers.{i} = {_shown(seller)}: must be a table, "
+                                f"e.g. {{ strategy = \"active\" }}")
 
 
 def load_scenario(scenario: str | Path | Scenario = "pushy_vs_active", *, arm: str | None = None,
@@ -767,10 +1023,23 @@ def load_scenario(scenario: str | Path | Scenario = "pushy_vs_active", *, arm: s
     ``buyers.n`` follows it; an override that sets another ``buyers.n`` is an error, and so is a
     scenario file that names both a network file and another ``buyers.n``.
 
+    Every arm of a file is checked when the file is loaded (not only the arm picked), and the
+    result is checked against this machine (:func:`sim.limits.check_scenario`): any problem is a
+    :class:`ScenarioError` naming the file, the field, the value and what is allowed.
+
     >>> load_scenario("pushy_vs_active", overrides={"buyers.n": 300}).buyers.n
     300
     """
+    from sim import limits
+
     overrides = dict(overrides or {})
+    resolved = _load(scenario, arm, overrides, graph_nodes)
+    limits.check_scenario(resolved, generated=graph_nodes is None)
+    return resolved
+
+
+def _load(scenario: str | Path | Scenario, arm: str | None, overrides: dict[str, Any],
+          graph_nodes: int | None) -> Scenario:
     if isinstance(scenario, Scenario):
         if arm is None and not overrides and graph_nodes in (None, scenario.buyers.n):
             return scenario
@@ -784,27 +1053,99 @@ def load_scenario(scenario: str | Path | Scenario = "pushy_vs_active", *, arm: s
     else:
         path = _locate(scenario)
         origin = str(path)
-        own = read_toml(path)
-        n_in_file = "n" in own.get("buyers", {})
-        raw = deep_merge(read_toml(scenarios_dir() / "_defaults.toml"), own)
-        raw.setdefault("name", path.stem)
-        raw["source"] = str(path)
-        presets = strategies.presets()
-        for name, spec in raw.get("strategies", {}).items():
-            if name in presets and isinstance(spec, dict) and "base" in spec:
-                raise ScenarioError(f"{origin}: strategies.{name}.base = {spec['base']!r}: "
-                                    f"{name!r} is a preset; override its fields without 'base', "
-                                    f"or give the new strategy another name")
-        raw["strategies"] = deep_merge(presets, raw.get("strategies", {}))
-        if isinstance(raw.get("network"), dict) and isinstance(raw["network"].get("path"), str):
-            raw["network"]["path"] = str((path.parent / raw["network"]["path"]).resolve())
+        raw, n_in_file = _file_raw(path)
         base_arm = None
+    try:
+        return _resolve(raw, origin, arm, base_arm, overrides, graph_nodes, n_in_file)
+    except ScenarioError:
+        raise
+    except (TypeError, AttributeError, KeyError, IndexError, ValueError, RecursionError) as exc:
+        # A value of a shape the loader did not foresee: still one line naming what was set.
+        what = (f"--set {', '.join(map(str, overrides))}" if overrides else
+                f"arm = {arm!r}" if arm is not None else "the file")
+        raise ScenarioError(f"{origin}: {_shown(what)}: not a usable value "
+                            f"({type(exc).__name__}: {_shown(str(exc))})") from None
 
+
+def _file_raw(path: Path) -> tuple[dict[str, Any], bool]:
+    """A scenario file merged over the defaults and presets, its arms checked; and whether the
+    file itself sets ``buyers.n``."""
+    origin = str(path)
+    own = _read_scenario_file(path)
+    _check_shapes(own, origin)
+    n_in_file = "n" in own.get("buyers", {})
+    raw = deep_merge(read_toml(scenarios_dir() / "_defaults.toml"), own)
+    raw.setdefault("name", path.stem)
+    raw["source"] = str(path)
+    presets = strategies.presets()
+    for name, spec in raw.get("strategies", {}).items():
+        if name in presets and isinstance(spec, dict) and "base" in spec:
+            raise ScenarioError(f"{origin}: strategies.{name}.base = {_shown(spec['base'])}: "
+                                f"{name!r} is a preset; override its fields without 'base', "
+                                f"or give the new strategy another name")
+    raw["strategies"] = deep_merge(presets, raw.get("strategies", {}))
+    network_path = raw["network"].get("path") if isinstance(raw.get("network"), dict) else None
+    if isinstance(network_path, str) and network_path.isprintable():  # else the schema says no
+        raw["network"]["path"] = str((path.parent / network_path).resolve())
+    _check_arms(raw, origin, _versions(path))
+    return raw, n_in_file
+
+
+def _blame_overrides(exc: ScenarioError, overrides: Mapping[str, Any]) -> ScenarioError:
+    """An error that an override caused elsewhere (``--set strategies={}`` leaves the sellers
+    without their strategy) also names the override."""
+    message = str(exc)
+    if overrides and not any(str(key) in message for key in overrides):
+        keys = ", ".join(f"{key} = {_shown(value)}" for key, value in overrides.items())
+        message += f"\n  (with the overrides {keys})"
+    return ScenarioError(message)
+
+
+def _versions(path: Path) -> tuple:
+    """What the arms check depends on: the file and the defaults and presets under it."""
+    shipped = scenarios_dir()
+    files = (path, shipped / "_defaults.toml", shipped / "_strategies.toml")
+    out = []
+    for file in files:
+        info = file.stat()
+        out.append((str(file.resolve()), info.st_mtime_ns, info.st_size))
+    return tuple(out)
+
+
+_ARMS_CHECKED: dict[tuple, None] = {}
+"""Files whose arms passed (by _versions), so that a sweep loading a file for each of its points
+checks the arms once."""
+
+
+def _check_arms(raw: dict[str, Any], origin: str, version: tuple) -> None:
+    """Every arm applies and validates over the file, so a broken arm fails when the file is
+    loaded, not only when someone picks it."""
+    if version in _ARMS_CHECKED:
+        return
+    base = copy.deepcopy(raw)  # the file's own mistakes first, named as the file's
+    base["strategies"] = strategies.resolve_bases(base.get("strategies", {}), origin)
+    _validate(base, origin)
+    for name, settings in raw.get("arms", {}).items():
+        where = f"{origin} [arms.{name}]"
+        armed = copy.deepcopy(raw)
+        for key, value in settings.items():
+            set_dotted(armed, key, value, origin=where)
+        _check_shapes(armed, where)
+        armed["strategies"] = strategies.resolve_bases(armed.get("strategies", {}), where)
+        armed["arm"] = name
+        _validate(armed, where)
+    _ARMS_CHECKED[version] = None
+
+
+def _resolve(raw: dict[str, Any], origin: str, arm: str | None, base_arm: str | None,
+             overrides: dict[str, Any], graph_nodes: int | None, n_in_file: bool) -> Scenario:
+    """``raw`` with the arm and overrides applied, validated, ``buyers.n`` fitted to the
+    network."""
     if arm is not None and arm != base_arm:
         arms = raw.get("arms", {})
         if arm not in arms:
             allowed = ", ".join(arms) if arms else "none (this scenario has no arms)"
-            raise ScenarioError(f"{origin}: arm = {arm!r} is not an arm of this scenario; "
+            raise ScenarioError(f"{origin}: arm = {_shown(arm)} is not an arm of this scenario; "
                                 f"allowed: {allowed}")
         for key, value in arms[arm].items():
             set_dotted(raw, key, value, origin=f"{origin} [arms.{arm}]")
@@ -814,11 +1155,18 @@ def load_scenario(scenario: str | Path | Scenario = "pushy_vs_active", *, arm: s
         raw["arm"] = base_arm
     for key, value in overrides.items():
         set_dotted(raw, key, value, origin=f"{origin} (override)")
+    _check_shapes(raw, f"{origin} (override)" if overrides else origin)
     raw["strategies"] = strategies.resolve_bases(raw.get("strategies", {}), origin)
-    resolved = _validate(raw, origin)
+    try:
+        resolved = _validate(raw, origin)
+    except ScenarioError as exc:
+        raise _blame_overrides(exc, overrides) from None
     nodes = graph_nodes
     if nodes is None and NETWORK_KINDS[resolved.network.kind].from_file:
-        nodes = load_network_file(resolved.network.kind, resolved.network.path).n
+        try:
+            nodes = load_network_file(resolved.network.kind, resolved.network.path).n
+        except ScenarioError as exc:  # it names the network file and line; say which field
+            raise ScenarioError(f"{origin}: network.path: {exc}") from None
     if nodes is None or nodes == resolved.buyers.n:
         return resolved
     # buyers.n contradicts the network only when set where the network itself is set, or later:

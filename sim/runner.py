@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import tempfile
@@ -280,12 +279,15 @@ def write_table(frame, path: Path, fmt: str = "parquet") -> Path:
 def write_outputs(model: ReciprocityModel, out: Path, *, seed: int,
                   overrides: Mapping[str, Any] | None = None, fmt: str = "parquet",
                   provenance: Mapping[str, Any] | None = None) -> dict[str, Path]:
-    """Write ``timeseries.parquet`` (or ``.csv``), ``summary.json`` (with provenance) and
-    ``metrics.png`` (+ ``.svg``) for a finished run."""
+    """Write ``timeseries.parquet`` (or ``.csv``), ``summary.json`` (strict JSON, with
+    provenance) and ``metrics.png`` (+ ``.svg``) for a finished run into ``out``. ``recip run``
+    passes a staging folder (:func:`sim.outputs.staged_output`), so the outputs land whole."""
     import pandas as pd
 
+    from sim.outputs import write_json
     from sim.plots import plot_metrics
 
+    out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     frame = model.metrics_by_strategy()
     model_frame = model.datacollector.get_model_vars_dataframe().assign(strategy="all")
@@ -308,7 +310,7 @@ def write_outputs(model: ReciprocityModel, out: Path, *, seed: int,
         "provenance": record,
         "parameters": model.config.model_dump(mode="json", by_alias=True, exclude={"arms"}),
     }
-    write_atomic(paths["summary"], json.dumps(summary, indent=2).encode())
+    write_json(paths["summary"], summary)
     plot_metrics(frame, paths["figure"], title=model.config.guide.title or model.config.name,
                  outcomes=model.config.outcomes, step_days=model.config.step)
     paths["figure (vector)"] = paths["figure"].with_suffix(".svg")
@@ -322,6 +324,7 @@ def write_replication_outputs(reps: Any, out: Path, *, fmt: str = "parquet",
     strategy and metric at the last step; the seeds; provenance) and ``metrics.png`` (+ ``.svg``:
     means with their 95% intervals as bands)."""
     from sim.compare import SEED_DERIVATION
+    from sim.outputs import write_json
     from sim.plots import plot_metrics
 
     out.mkdir(parents=True, exist_ok=True)
@@ -352,7 +355,7 @@ def write_replication_outputs(reps: Any, out: Path, *, fmt: str = "parquet",
         "provenance": record,
         "parameters": config.model_dump(mode="json", by_alias=True, exclude={"arms"}),
     }
-    write_atomic(paths["summary"], json.dumps(summary, indent=2).encode())
+    write_json(paths["summary"], summary)
     over_time = reps.over_time()
     plot_metrics(over_time[over_time.strategy != "all"], paths["figure"],
                  title=f"{config.guide.title or config.name}: {len(reps.seeds)} replications",

@@ -22,7 +22,6 @@ can be spread over worker processes (``--workers``), without changing any result
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from dataclasses import asdict, dataclass, field
@@ -37,6 +36,7 @@ from rich.table import Table
 from sim.calibration.evaluate import build_plan, evaluate
 from sim.calibration.targets import Check, Target
 from sim.config import ScenarioError, list_scenarios, load_scenario
+from sim.outputs import check_destination
 from sim.paths import scenarios_dir
 from sim.runner import replication_seeds
 
@@ -44,6 +44,10 @@ console = Console(width=None if Console().is_terminal else 160)
 QUICK_BUYERS = 1000
 POSTERIOR_DRAWS, QUICK_POSTERIOR_DRAWS = 40, 8
 POSTERIOR_SEEDS = 3
+MAX_REPS = 10_000
+MAX_SEED = 2**63 - 1
+MAX_WORKERS = 4 * (os.cpu_count() or 1)
+"""More worker processes than this only slow the runs down (as for sweeps)."""
 
 
 @dataclass
@@ -204,17 +208,25 @@ def print_table(rows: list[Row]) -> None:
 def write_report(rows: list[Row], out: Path, *, reps: int, quick: bool, seed: int,
                  scenarios: list[str] | None = None,
                  overrides: dict[str, Any] | None = None) -> None:
-    """``validation.json`` (with provenance), ``REPORT.md`` and one figure per study (model vs
-    paper; PNG and SVG)."""
-    from sim.runner import write_atomic
+    """``validation.json`` (strict JSON, with provenance), ``REPORT.md`` and one figure per study
+    (model vs paper; PNG and SVG), written whole or not at all (:func:`sim.outputs.staged_output`)."""
+    from sim.outputs import staged_output
 
-    out.mkdir(parents=True, exist_ok=True)
     record = validation_provenance(scenarios or list_scenarios(), overrides)
     payload = {"recip_version": record["recip_version"], "reps": reps, "quick": quick,
                "seed": seed, "seeds": replication_seeds(seed, reps),
                "overrides": overrides or {}, "passed": all(r.passed for r in rows),
                "rows": [_strict(asdict(r)) for r in rows], "provenance": record}
-    write_atomic(out / "validation.json", json.dumps(payload, indent=2).encode())
+    with staged_output(out) as folder:
+        _write_files(rows, folder, payload, record, reps=reps, quick=quick, seed=seed,
+                     overrides=overrides)
+
+
+def _write_files(rows: list[Row], out: Path, payload: dict[str, Any], record: dict[str, Any], *,
+                 reps: int, quick: bool, seed: int, overrides: dict[str, Any] | None) -> None:
+    from sim.outputs import write_json
+
+    write_json(out / "validation.json", payload)
     figures = _figures(rows, out, reps)
     settings = "".join(f" --set {k}={v}" for k, v in (overrides or {}).items())
     lines = ["# Validation report", "",
@@ -237,7 +249,7 @@ def write_report(rows: list[Row], out: Path, *, reps: int, quick: bool, seed: in
               "interval; black bars or dashed lines: the tolerance or threshold the model must "
               "meet. Each figure is also saved as SVG.", ""]
     lines += [f"![{name}]({path.name})" for name, path in figures]
-    write_atomic(out / "REPORT.md", ("\n".join(lines) + "\n").encode())
+    (out / "REPORT.md").write_text("\n".join(lines) + "\n")
 
 
 def validation_provenance(scenarios: list[str], overrides: dict[str, Any] | None
@@ -353,16 +365,19 @@ def _pyplot():
 
 
 def validate(
-    reps: Annotated[int, typer.Option(help="Replications per condition.", min=2)] = 30,
+    reps: Annotated[int, typer.Option(help="Replications per condition.", min=2,
+                                      max=MAX_REPS)] = 30,
     quick: Annotated[bool, typer.Option(help="Few replications, small populations (CI).")] = False,
     out: Annotated[Path, typer.Option(help="Folder for validation.json, REPORT.md, figures.")]
     = Path("experiments/validation"),
-    seed: Annotated[int, typer.Option(help="Base seed for the replications.", min=0)] = 0,
+    seed: Annotated[int, typer.Option(help="Base seed for the replications.", min=0,
+                                      max=MAX_SEED)] = 0,
     set_: Annotated[list[str] | None, typer.Option(
         "--set", help="Override a parameter in every run, e.g. --set rules.debt_weight=0.5 "
                       "(repeatable).")] = None,
     workers: Annotated[int, typer.Option(
-        help="Worker processes (0: one per core). Results do not depend on it.", min=0)] = 1,
+        help="Worker processes (0: one per core). Results do not depend on it.", min=0,
+        max=MAX_WORKERS)] = 1,
 ) -> None:
     """Run every calibration target and qualitative fact; print model vs paper with
     posterior-predictive intervals; exit 1 on a miss."""
@@ -371,6 +386,7 @@ def validate(
     reps = min(reps, 6) if quick else reps
     workers = workers or os.cpu_count() or 1
     try:
+        check_destination(out)  # a bad --out is said before the runs, not after
         overrides = parse_sets(set_ or [])
         for name in list_scenarios():  # a bad --set fails here, before any run
             load_scenario(name, overrides=overrides)

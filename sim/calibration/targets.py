@@ -30,7 +30,8 @@ Window = tuple[int, int]
 
 
 class _Spec(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # allow_inf_nan=False: a target or tolerance of nan or inf is never meant (as in sim.config)
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class Target(_Spec):
