@@ -21,7 +21,12 @@ def final(name, metric, *, arm=None, strategy=None, steps=None, n=600, **setting
 def test_lift_from_gifts_falls_with_time_since_the_gift():
     c = {arm: final("budgeting_app_calculator", "first_ask_compliance", arm=arm)
          for arm in ("ask_day_3", "ask_day_14", "ask_day_30", "no_calculator")}
-    assert c["ask_day_3"] > c["ask_day_14"] + 0.02 > c["ask_day_30"] + 0.04
+    lift = {arm: c[arm] - c["no_calculator"] for arm in ("ask_day_3", "ask_day_14", "ask_day_30")}
+    # most of the lift is gone within two weeks (gratitude fades in hours, obligation in days),
+    # and what is left does not grow back
+    assert lift["ask_day_3"] > lift["ask_day_14"] + 0.02
+    assert lift["ask_day_14"] >= lift["ask_day_30"] - 0.005
+    assert lift["ask_day_3"] > 2 * lift["ask_day_30"]
     assert c["ask_day_30"] >= c["no_calculator"] - 0.02
 
 
