@@ -64,4 +64,4 @@ def test_a_check_naming_what_the_scenario_lacks_is_refused(expect, message, tmp_
 def test_recip_scenarios_check_prints_each_claim_and_exits_0_when_all_hold():
     result = CliRunner().invoke(app, ["scenarios", "--check", "burger_1997", "--reps", "3"])
     assert result.exit_code == 0, result.output
-    assert "holds" in result.output and "obligation_half_life" in result.output
+    assert "holds" in result.output and "rules.obligation_" in result.output
