@@ -10,6 +10,7 @@ import errno
 import functools
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -316,10 +317,12 @@ def test_resume_refuses_runs_under_changed_defaults(tmp_path, own_scenarios):
     first = run_sweep(load_spec(spec_path), out, workers=1, run_function=fake_run)
     assert first.complete
     defaults = own_scenarios / "_defaults.toml"
-    defaults.write_text(defaults.read_text().replace("debt_weight = 1.9314", "debt_weight = 2.5"))
+    text = defaults.read_text()
+    was = re.search(r"^debt_weight = (\S+)", text, re.MULTILINE).group(1)
+    defaults.write_text(text.replace(f"debt_weight = {was}", "debt_weight = 2.5"))
     with pytest.raises(SweepSpecError) as info:
         run_sweep(load_spec(spec_path), out, workers=1, resume=True, run_function=fake_run)
-    assert "rules.debt_weight: 1.9314 -> 2.5" in str(info.value)
+    assert f"rules.debt_weight: {float(was):g} -> 2.5" in str(info.value)
     assert "_defaults.toml" in str(info.value)
     recorded = {r["role"]: r["sha256"] for r in
                 strict_json(out / "manifest.json")["provenance"]["inputs"]}

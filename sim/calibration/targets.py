@@ -81,9 +81,17 @@ class Target(_Spec):
         return self
 
     @property
+    def has_band(self) -> bool:
+        """The domain reference gives a tolerance to meet; without one the figure is fitted
+        (with ``sd``) and shown beside the model, but it is not a check."""
+        return self.low is not None or self.high is not None
+
+    @property
     def tolerance(self) -> str:
         if self.tolerance_text:
             return self.tolerance_text
+        if not self.has_band:
+            return "none given (fitted" + (f", sd {self.sd:g})" if self.sd else ")")
         low = "-inf" if self.low is None else f"{self.low:g}"
         high = "inf" if self.high is None else f"{self.high:g}"
         return f"[{low}, {high}]"
