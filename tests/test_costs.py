@@ -199,16 +199,12 @@ def test_gift_unit_cost_defaults_to_the_gifts_value():
 def test_the_readmes_money_table_is_what_the_code_gives():
     """The README's pushy-versus-active money table and paired differences, recomputed."""
     import re
-    import sys
     from pathlib import Path
 
-    root = Path(__file__).resolve().parents[1]
-    sys.path.insert(0, str(root / "experiments"))
-    try:
-        import money_table
-    finally:
-        sys.path.pop(0)
-    readme = " ".join((root / "README.md").read_text().split())
+    import experiment_scripts
+
+    money_table = experiment_scripts.load("money_table")
+    readme = " ".join((Path(__file__).resolve().parents[1] / "README.md").read_text().split())
     reps = money_table.run()
     for line in money_table.table(reps):
         assert line in readme, line

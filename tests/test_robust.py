@@ -2,7 +2,6 @@
 range), sizes against the machine (sim.limits), the command line's errors and exit codes, and
 staged outputs (sim.outputs)."""
 
-import importlib.util
 import json
 import math
 import os
@@ -11,6 +10,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+import experiment_scripts
 import pytest
 from typer.testing import CliRunner
 
@@ -24,12 +24,7 @@ SMALL = ["--steps", "2", "--set", "buyers.n=40"]
 
 
 def _fuzz():
-    spec = importlib.util.spec_from_file_location("fuzz_inputs",
-                                                  ROOT / "experiments" / "fuzz_inputs.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["fuzz_inputs"] = module  # dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
+    return experiment_scripts.load("fuzz_inputs")
 
 
 def _refused(overrides, scenario="pushy_vs_active") -> str:

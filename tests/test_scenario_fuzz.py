@@ -11,14 +11,13 @@ Bounded for CI; ``pytest -m release`` runs the long version.
 from __future__ import annotations
 
 import copy
-import importlib.util
 import random
 import shutil
 import signal
-import sys
 import tempfile
 from pathlib import Path
 
+import experiment_scripts
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -35,12 +34,7 @@ EXPENSIVE = {"buyers.n": 1000, "network.blocks": 100}
 
 
 def _load_fuzz():
-    spec = importlib.util.spec_from_file_location("fuzz_inputs",
-                                                  ROOT / "experiments" / "fuzz_inputs.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["fuzz_inputs"] = module  # dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
+    return experiment_scripts.load("fuzz_inputs")
 
 
 fuzz = _load_fuzz()

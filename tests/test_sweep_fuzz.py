@@ -10,14 +10,13 @@ long version.
 from __future__ import annotations
 
 import copy
-import importlib.util
 import random
 import shutil
 import signal
-import sys
 import tempfile
 from pathlib import Path
 
+import experiment_scripts
 import pytest
 import typer
 from hypothesis import HealthCheck, given, settings
@@ -32,12 +31,7 @@ CI_EXAMPLES, RELEASE_EXAMPLES = 100, 2000
 
 
 def _load_fuzz():
-    spec = importlib.util.spec_from_file_location("fuzz_inputs",
-                                                  ROOT / "experiments" / "fuzz_inputs.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["fuzz_inputs"] = module  # dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
+    return experiment_scripts.load("fuzz_inputs")
 
 
 fuzz = _load_fuzz()
