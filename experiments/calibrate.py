@@ -190,7 +190,8 @@ def main() -> None:
                 loso.append({"study": study, "target": target.study, "condition": target.condition,
                              "paper": target.paper_text or target.paper, "band": target.tolerance,
                              "prediction": float(mid), "low": float(low), "high": float(high),
-                             "inside": bool(target.passes(mid, low, high))})
+                             "inside": bool(target.passes(mid, low, high)),
+                             "checked": target.has_band})
     total_minutes = (time.perf_counter() - began) / 60
     from calibration_report import write_report
 

@@ -711,7 +711,7 @@ class Scenario(_Spec):
                 if term.metric not in metrics:
                     raise ValueError(f"{where}: no metric {term.metric!r}")
                 if term.arm is not None and term.arm not in self.arms:
-                    raise ValueError(f"{where}: no arm {term.arm!r}; allowed: "
+                    raise ValueError(f"{where}: no arm {term.arm!r} in [arms]; allowed: "
                                      f"{', '.join(self.arms) or 'none'}")
                 if term.strategy is not None and term.strategy not in self.strategies:
                     raise ValueError(f"{where}: no strategy {term.strategy!r}")

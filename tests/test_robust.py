@@ -136,6 +136,13 @@ SELLER = '[[sellers]]\nstrategy = "active"\n'
      'study = "s"\ncondition = "c"\narm = "a"\nlow = nan\n', ["calibration.targets.0", "low = nan",
                                                              "finite"]),
     (SELLER + '[calibration]\nmetric = "nope"\n', ["calibration.metric = 'nope'", "not a metric"]),
+    (SELLER + '[[calibration.facts]]\nfact = "f"\nchecks = [{ more = { metric = "revenue", set = '
+     '{ "rules.debt_weight" = nan } }, less = { metric = "revenue" } }]\n',
+     ["calibration.facts.0.checks.0.more.set", "rules.debt_weight = nan", "finite"]),
+    ('[buyers]\nn = 60\n[network]\nkind = "barabasi_albert"\nm = 100\n' + SELLER,
+     ["network.m = 100", "below buyers.n = 60"]),
+    (SELLER + '[guide]\ntry = ["x"]\n[[guide.checks]]\ntry = 1\nexpect = "revenue@gift > 0"\n',
+     ["guide.checks.0.expect", "no arm 'gift' in [arms]"]),
     (SELLER + '[[calibration.facts]]\nfact = "f"\nchecks = [{ more = { metric = "revenue" }, '
      'less = { metric = "revenue", strategy = "nobody" } }]\n',
      ["calibration.facts.0.checks.0.less.strategy = 'nobody'"]),

@@ -24,7 +24,7 @@ from __future__ import annotations
 import math
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 Window = tuple[int, int]
 
@@ -107,9 +107,19 @@ class Side(_Spec):
 
     arm: str | None = None
     set: dict[str, Any] = {}
+    """Dotted keys set for this side's runs (checked as overrides when the side runs)."""
     strategy: str | None = None
     metric: str
     steps: int | None = Field(default=None, ge=1)
+
+    @field_validator("set")
+    @classmethod
+    def _finite(cls, values: dict[str, Any]) -> dict[str, Any]:
+        for key, value in values.items():
+            if isinstance(value, float) and not math.isfinite(value):
+                raise ValueError(f"{key} = {value}: must be a finite number (nan and inf are "
+                                 f"not allowed)")
+        return values
 
 
 class Check(_Spec):
