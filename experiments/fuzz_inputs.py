@@ -821,10 +821,13 @@ def s_size(doc, rng):
     for key, value in copy.deepcopy(settings).items():
         if "." in key:
             set_path(doc, key, value)
-        else:  # new sellers: arms and calibration may name the old ones
+        else:  # new sellers: arms, calibration and guide checks may name the old ones
             doc[key] = value
             doc.pop("arms", None)
             doc.pop("calibration", None)
+            if isinstance(doc.get("guide"), dict):
+                doc["guide"].pop("checks", None)
+                doc["guide"].pop("script", None)
     return Mutation(f"size {settings}", expect)
 
 
