@@ -447,3 +447,37 @@ def test_the_reusable_components_draw_a_model_built_elsewhere():
         assert [w for w in rc.find(v.VuetifyTemplate).widgets if "frame" in w.trait_names()]
     finally:
         rc.close()
+
+
+def test_play_waits_for_each_redraw_when_a_redraw_is_slower_than_a_day(monkeypatch):
+    """Trainer mode at 2,000 buyers on a busy server: a redraw takes longer than a day of Play.
+    The thread handling the Play click, still rendering when the first day came, took over the
+    play thread's redraws; the play thread kept stepping, so that render never ended (the page
+    froze and failed with "Too many renders"; bench_app measured Play at 0.0 days/s)."""
+    import time
+
+    gaps = rv.Session.gaps
+
+    def slow_gaps(self):  # the trainer-only table: one slow part in every redraw
+        time.sleep(0.03)
+        return gaps(self)
+
+    monkeypatch.setattr(rv.Session, "gaps", slow_gaps)
+    monkeypatch.setattr(app, "PLAY_DAYS_PER_SECOND", 200)  # a day of Play (5 ms) < a redraw
+    monkeypatch.setattr(app, "_page_connected", lambda: True)  # no server to import here
+    _box, rc = solara.render(app.Page(), handle_error=False)
+    try:
+        rc.find(v.Switch, label="Trainer mode").widget.v_model = True
+        _click(rc, "Step")
+        started = time.monotonic()
+        _click(rc, "Play")
+        took, day = time.monotonic() - started, int(_text(rc, "recip-day").split()[1])
+        assert took < 1 and day < 20, f"the Play click rendered for {took:.1f} s, to day {day}"
+        deadline = time.monotonic() + 20
+        while int(_text(rc, "recip-day").split()[1]) < day + 5 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        _click(rc, "Pause")
+        assert int(_text(rc, "recip-day").split()[1]) >= day + 5  # Play went on in its thread
+        assert not [w for w in rc.find(v.Alert).widgets if app.INTERNAL_ERROR in str(w.children)]
+    finally:
+        rc.close()

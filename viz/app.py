@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import threading
 import time
 from pathlib import Path
 from urllib.parse import parse_qs
@@ -223,6 +224,15 @@ def App():
         elif session is not None and not session.finished:
             playing.set(True)
 
+    # Set once a day is drawn. tick.set renders in the play thread only when no other thread is
+    # rendering: the one handling the Play click, still rendering when the first day comes, takes
+    # the play thread's days over. A play thread that did not wait kept changing state during
+    # every pass of that render, which then never ended whenever a redraw took longer than a day
+    # of Play (trainer mode at 2,000 buyers on a busy server): the page froze, then failed with
+    # "Too many renders".
+    drawn = solara.use_memo(threading.Event, dependencies=[])
+    solara.use_effect(drawn.set, dependencies=[tick.value])  # effects run once a pass is drawn
+
     def play_loop(cancel):
         if not playing.value or session is None:
             return
@@ -233,7 +243,11 @@ def App():
                 break
             started = time.monotonic()
             session.step(days_per_redraw.value)
-            tick.set(tick.value + 1)  # redraws in this thread: the next step waits for it
+            drawn.clear()
+            tick.set(tick.value + 1)
+            while not drawn.wait(0.05):  # the next step waits for this day's redraw
+                if not session.playing or cancel.is_set() or not _page_connected():
+                    break
             cancel.wait(max(0.0, period - (time.monotonic() - started)))
         session.playing = False
         if not cancel.is_set():
