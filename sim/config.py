@@ -1175,7 +1175,8 @@ def _resolve(raw: dict[str, Any], origin: str, arm: str | None, base_arm: str | 
     where = ("override" if "buyers.n" in overrides else
              "scenario" if n_in_file and graph_nodes is None and not network_overridden else None)
     if where is not None:
-        network = "the graph" if graph_nodes is not None else repr(resolved.network.path)
+        network = ("the graph" if graph_nodes is not None
+                   else f"network.path = {resolved.network.path!r}")
         raise ScenarioError(f"{origin} ({where}): buyers.n = {resolved.buyers.n}, but {network} "
                             f"has {nodes} nodes; leave buyers.n out (it follows the network) or "
                             f"set it to {nodes}")
