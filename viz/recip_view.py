@@ -9,6 +9,7 @@ from the checkout (``viz/``) and from the wheel (``sim._viz``).
 
 from __future__ import annotations
 
+import json
 import math
 import sys
 import threading
@@ -510,6 +511,20 @@ def network_static(run: Run) -> dict[str, Any]:
             "edges": run.background.reshape(-1).astype(int).tolist(),
             "state_colours": list(STATE_COLOURS.values()), "state_names": list(STATE_COLOURS),
             "tie_colours": TIE_COLOURS}
+
+
+def network_static_json(run: Run) -> str:
+    """``network_static`` as JSON, serialised once per run (its network never changes): the
+    browser component decodes it, and the app's renders pass one string, not ~12,000 values."""
+    cached = getattr(run, "_static_json", None)
+    if cached is None:
+        cached = run._static_json = to_json(network_static(run))
+    return cached
+
+
+def to_json(value: Any) -> str:
+    """Compact JSON for a browser component's prop (one string: the UI library does not walk it)."""
+    return json.dumps(value, separators=(",", ":"), allow_nan=False)
 
 
 def network_frame(run: Run) -> dict[str, Any]:
