@@ -13,7 +13,7 @@ import json
 import math
 import sys
 import threading
-from collections import deque
+from collections import OrderedDict, deque
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,6 +23,7 @@ import numpy as np
 from sim.config import Scenario, ScenarioError, list_scenarios, load_scenario, parse_value
 from sim.engine import EVENT_KINDS
 from sim.model import ReciprocityModel
+from sim.paths import scenarios_dir
 
 _HERE = str(Path(__file__).resolve().parent)
 if _HERE not in sys.path:  # sibling modules, from the checkout (viz/) or the wheel (sim._viz)
@@ -179,9 +180,37 @@ def require_shipped(scenario: str, arm: str | None = None) -> None:
 
 
 def resolve(scenario: str, arm: str | None, overrides: dict[str, Any]) -> Scenario:
-    """The shipped scenario as it will run (raises ``ScenarioError`` with a readable message)."""
-    require_shipped(scenario, arm)
-    return load_scenario(scenario, arm=arm, overrides=overrides or None)
+    """The shipped scenario as it will run (raises ``ScenarioError`` with a readable message).
+
+    Memoised: the app resolves on every redraw, and loading the file takes ~10 ms. The key is
+    what can change: the scenario, the arm, the overrides and the file's modification time. The
+    result is shared between callers, who only read it.
+    """
+    require_shipped(scenario, arm=None)
+    path = scenarios_dir() / f"{scenario}.toml"
+    try:
+        stamp = path.stat().st_mtime_ns
+    except OSError:
+        stamp = None
+    key = (scenario, arm, json.dumps(overrides or {}, sort_keys=True, default=repr), stamp)
+    with _RESOLVED_LOCK:
+        found = _RESOLVED.get(key)
+        if found is not None:
+            _RESOLVED.move_to_end(key)
+            return found
+    if arm is not None:
+        require_shipped(scenario, arm)
+    resolved = load_scenario(scenario, arm=arm, overrides=overrides or None)
+    with _RESOLVED_LOCK:
+        _RESOLVED[key] = resolved
+        while len(_RESOLVED) > RESOLVED_CACHE_SIZE:
+            _RESOLVED.popitem(last=False)
+    return resolved
+
+
+RESOLVED_CACHE_SIZE = 64
+_RESOLVED: OrderedDict[tuple, Scenario] = OrderedDict()
+_RESOLVED_LOCK = threading.Lock()
 
 
 def advanced_override(resolved: Scenario, key: str, text: str) -> tuple[str, Any]:
