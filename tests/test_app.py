@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import re
 import sys
 
@@ -66,8 +67,13 @@ def _widgets_with(rc, trait: str) -> list:
     return [w for w in rc.find(v.VuetifyTemplate).widgets if trait in w.trait_names()]
 
 
+def _prop(widget, name: str):
+    """A prop the app passes as JSON (``rows_json``, ``frame_json``, ...), decoded."""
+    return json.loads(getattr(widget, f"{name}_json"))
+
+
 def _chart_rows(rc, metric: str) -> list[dict]:
-    return next(w.rows for w in _widgets_with(rc, "rows") if w.name == metric)
+    return next(_prop(w, "rows") for w in _widgets_with(rc, "rows_json") if w.name == metric)
 
 
 def _set_seed(rc, text: str) -> None:
@@ -112,14 +118,14 @@ def test_controls_exist(page):
 
 
 def test_stepping_redraws_plots_network_and_log(page):
-    net_before = _widgets_with(page, "frame")[0].frame
+    net_before = _prop(_widgets_with(page, "frame_json")[0], "frame")
     for _ in range(3):
         _click(page, "Step")
     assert _text(page, "recip-day") == "Day 3 of 180"
     rows = _chart_rows(page, "conversion_rate")
     assert {r["series"] for r in rows if r["kind"] == "line"} == {"pushy", "active"}
     assert max(r["day"] for r in rows) == 3 and any(r["kind"] == "gap" for r in rows)
-    net_after = _widgets_with(page, "frame")[0].frame
+    net_after = _prop(_widgets_with(page, "frame_json")[0], "frame")
     assert net_after["day"] == 3 and net_after != net_before
     assert "Buyer" in _html(page, "recip-log")
     _click(page, "Reset")
@@ -220,18 +226,19 @@ def test_trainer_mode_puts_both_arms_in_one_plot(page):
     assert {r["series"] for r in rows if r["kind"] == "line"} == {"only pushy", "only active"}
     gaps = _html(page, "recip-gaps")
     assert "gap (B - A)" in gaps and "Conversion" in gaps
-    assert len(_widgets_with(page, "frame")) == 2
+    assert len(_widgets_with(page, "frame_json")) == 2
 
 
 def test_presentation_mode_has_large_type(page):
     page.find(v.Switch, label="Presentation").widget.v_model = True
     _click(page, "Step")
-    charts = _widgets_with(page, "spec")
+    charts = _widgets_with(page, "spec_json")
     assert len(charts) == app.PRESENTATION_METRICS
     for chart in charts:
-        config = chart.spec["config"]
+        spec = _prop(chart, "spec")
+        config = spec["config"]
         assert config["axis"]["labelFontSize"] >= 18 and config["legend"]["labelFontSize"] >= 18
-        assert chart.spec["title"]["fontSize"] >= 18
+        assert spec["title"]["fontSize"] >= 18
 
 
 def test_the_log_keeps_notable_events_latest_first():
@@ -290,6 +297,22 @@ def test_the_arm_menu_takes_only_the_scenarios_arms(page):
     with pytest.raises(rv.ScenarioError, match="no arm"):
         rv.resolve("mint_study", "no_such_arm", {})
 
+
+
+def test_resolve_is_memoised_on_scenario_arm_and_overrides():
+    """The app resolves on every redraw: the same inputs give the same scenario without
+    reloading the file; other inputs, and errors, are as before."""
+    first = rv.resolve("pushy_vs_active", None, {"buyers.n": 300})
+    assert rv.resolve("pushy_vs_active", None, {"buyers.n": 300}) is first
+    assert first.buyers.n == 300
+    assert rv.resolve("pushy_vs_active", None, {"buyers.n": 400}).buyers.n == 400
+    assert rv.resolve("pushy_vs_active", None, {}).buyers.n == load_scenario("pushy_vs_active").buyers.n
+    assert rv.resolve("mint_study", "two_candies", {}).arm == "two_candies"
+    for _ in range(2):  # an error is never cached as a result
+        with pytest.raises(rv.ScenarioError, match="no arm"):
+            rv.resolve("mint_study", "no_such_arm", {})
+        with pytest.raises(rv.ScenarioError):
+            rv.resolve("pushy_vs_active", None, {"buyers.n": -5})
 
 def test_a_control_takes_only_values_it_offers(page):
     control = next(c for c in rv.global_controls(load_scenario("pushy_vs_active"))
@@ -442,9 +465,9 @@ def test_the_reusable_components_draw_a_model_built_elsewhere():
 
     _box, rc = solara.render(Host(), handle_error=False)
     try:
-        charts = [w for w in rc.find(v.VuetifyTemplate).widgets if "rows" in w.trait_names()]
-        assert charts and max(r["day"] for r in charts[0].rows) == 1
-        assert [w for w in rc.find(v.VuetifyTemplate).widgets if "frame" in w.trait_names()]
+        charts = _widgets_with(rc, "rows_json")
+        assert charts and max(r["day"] for r in _prop(charts[0], "rows")) == 1
+        assert _widgets_with(rc, "frame_json")
     finally:
         rc.close()
 

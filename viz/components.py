@@ -27,12 +27,17 @@ LARGE_FONT = 18  # presentation mode: readable from the back row at 1280x720
 
 
 @solara.component_vue(str(_HERE / "vega_chart.vue"))
-def VegaChart(name: str, spec: dict, rows: list, day: int):
+def VegaChart(name: str, spec_json: str, rows_json: str, day: int):
+    """``spec_json`` and ``rows_json``: the Vega-Lite spec and the rows as JSON strings (the
+    component decodes them). One string per prop: reacton walks and copies every list and dict
+    passed as a prop on every render, which cost most of a redraw at 2,000 buyers."""
     pass
 
 
 @solara.component_vue(str(_HERE / "network.vue"))
-def NetworkCanvas(statics: dict, frame: dict, large: bool, max_size: int):
+def NetworkCanvas(statics_json: str, frame_json: str, large: bool, max_size: int):
+    """``statics_json`` (serialised once per run) and ``frame_json`` (each day) as JSON strings,
+    decoded by the component: see ``VegaChart``."""
     pass
 
 
@@ -101,23 +106,26 @@ def MetricPlots(session: rv.Session, tick: int, metrics: list[str], large: bool 
                     style={"display": "grid", "gap": "6px 18px",
                            "grid-template-columns": f"repeat({columns}, minmax(0, 1fr))"}):
         specs = solara.use_memo(  # rebuilt only when the plots change, not every day
-            lambda: {m: chart_spec(m, names, session.horizon, large, height) for m in metrics},
+            lambda: {m: rv.to_json(chart_spec(m, names, session.horizon, large, height))
+                     for m in metrics},
             dependencies=[tuple(metrics), tuple(names), session.horizon, large, height])
         for metric in metrics:
             rows, _ = session.chart(metric)
-            VegaChart(name=metric, spec=specs[metric], rows=rows, day=session.day).key(f"chart-{metric}")
+            VegaChart(name=metric, spec_json=specs[metric], rows_json=rv.to_json(rows),
+                      day=session.day).key(f"chart-{metric}")
 
 
 @solara.component
 def NetworkView(session: rv.Session, tick: int, index: int = 0, large: bool = False,
                 max_size: int = 100_000):
     run = session.runs[index]
-    statics = solara.use_memo(lambda: rv.network_static(run), dependencies=[id(run)])
+    statics = rv.network_static_json(run)  # serialised once per run
     with solara.Div(classes=["recip-network-box"]):
         if session.trainer_mode:
             solara.HTML(tag="div", unsafe_innerHTML=html.escape(run.label),
                         classes=["recip-panel-label"])
-        NetworkCanvas(statics=statics, frame=session.network(index), large=large, max_size=max_size)
+        NetworkCanvas(statics_json=statics, frame_json=rv.to_json(session.network(index)),
+                      large=large, max_size=max_size)
 
 
 @solara.component

@@ -9,10 +9,11 @@ from the checkout (``viz/``) and from the wheel (``sim._viz``).
 
 from __future__ import annotations
 
+import json
 import math
 import sys
 import threading
-from collections import deque
+from collections import OrderedDict, deque
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ import numpy as np
 from sim.config import Scenario, ScenarioError, list_scenarios, load_scenario, parse_value
 from sim.engine import EVENT_KINDS
 from sim.model import ReciprocityModel
+from sim.paths import scenarios_dir
 
 _HERE = str(Path(__file__).resolve().parent)
 if _HERE not in sys.path:  # sibling modules, from the checkout (viz/) or the wheel (sim._viz)
@@ -178,9 +180,37 @@ def require_shipped(scenario: str, arm: str | None = None) -> None:
 
 
 def resolve(scenario: str, arm: str | None, overrides: dict[str, Any]) -> Scenario:
-    """The shipped scenario as it will run (raises ``ScenarioError`` with a readable message)."""
-    require_shipped(scenario, arm)
-    return load_scenario(scenario, arm=arm, overrides=overrides or None)
+    """The shipped scenario as it will run (raises ``ScenarioError`` with a readable message).
+
+    Memoised: the app resolves on every redraw, and loading the file takes ~10 ms. The key is
+    what can change: the scenario, the arm, the overrides and the file's modification time. The
+    result is shared between callers, who only read it.
+    """
+    require_shipped(scenario, arm=None)
+    path = scenarios_dir() / f"{scenario}.toml"
+    try:
+        stamp = path.stat().st_mtime_ns
+    except OSError:
+        stamp = None
+    key = (scenario, arm, json.dumps(overrides or {}, sort_keys=True, default=repr), stamp)
+    with _RESOLVED_LOCK:
+        found = _RESOLVED.get(key)
+        if found is not None:
+            _RESOLVED.move_to_end(key)
+            return found
+    if arm is not None:
+        require_shipped(scenario, arm)
+    resolved = load_scenario(scenario, arm=arm, overrides=overrides or None)
+    with _RESOLVED_LOCK:
+        _RESOLVED[key] = resolved
+        while len(_RESOLVED) > RESOLVED_CACHE_SIZE:
+            _RESOLVED.popitem(last=False)
+    return resolved
+
+
+RESOLVED_CACHE_SIZE = 64
+_RESOLVED: OrderedDict[tuple, Scenario] = OrderedDict()
+_RESOLVED_LOCK = threading.Lock()
 
 
 def advanced_override(resolved: Scenario, key: str, text: str) -> tuple[str, Any]:
@@ -510,6 +540,20 @@ def network_static(run: Run) -> dict[str, Any]:
             "edges": run.background.reshape(-1).astype(int).tolist(),
             "state_colours": list(STATE_COLOURS.values()), "state_names": list(STATE_COLOURS),
             "tie_colours": TIE_COLOURS}
+
+
+def network_static_json(run: Run) -> str:
+    """``network_static`` as JSON, serialised once per run (its network never changes): the
+    browser component decodes it, and the app's renders pass one string, not ~12,000 values."""
+    cached = getattr(run, "_static_json", None)
+    if cached is None:
+        cached = run._static_json = to_json(network_static(run))
+    return cached
+
+
+def to_json(value: Any) -> str:
+    """Compact JSON for a browser component's prop (one string: the UI library does not walk it)."""
+    return json.dumps(value, separators=(",", ":"), allow_nan=False)
 
 
 def network_frame(run: Run) -> dict[str, Any]:
