@@ -405,6 +405,25 @@ def test_every_script_condition_names_what_the_scenario_has(name):
                                   strategies=set(scenario.strategies_in_play), arms=set(scenario.arms))
 
 
+@pytest.mark.parametrize("name", list_scenarios())
+def test_every_scripted_moment_shows_in_the_shipped_run(name):
+    """A guide's script says what the class will see ("pause when X passes Y"): each moment's
+    condition becomes true in the run it names (the arms it compares side by side)."""
+    for i, moment in enumerate(story.script_moments(load_scenario(name).guide)):
+        if moment.condition is None:
+            continue
+        arms = sorted(moment.condition.arms)
+        if len(arms) == 2:
+            session = rv.Session.trainer(name, None, {"buyers.n": 600}, 1, *arms)
+        else:
+            session = rv.Session.single(name, arms[0] if arms else None, {"buyers.n": 600}, 1)
+        session.step(session.runs[0].model.horizon)
+        shown = [m for m in session.notices.moments
+                 if m.condition and m.condition.text == moment.condition.text]
+        assert shown and shown[0].day is not None, (
+            f"{name}, script moment {i + 1}: {moment.condition.text!r} never holds")
+
+
 def test_things_to_notice_are_ticked_from_the_run_on_their_day():
     session = rv.Session.single("pushy_vs_active", None, {"buyers.n": 600}, 1)
     session.step(9)
