@@ -462,14 +462,16 @@ def make_case(index: int, rng: random.Random) -> tuple[Case, bytes]:
     return case, data
 
 
-def make_cases(count: int, seed: int, folder: Path) -> list[Case]:
-    """Write ``count`` cases (and the network files they use) into ``folder``."""
+def make_cases(count: int, seed: int, folder: Path, make_one=None) -> list[Case]:
+    """Write ``count`` cases made by ``make_one(index, rng)`` (default :func:`make_case`: sweep
+    specs) and the network files they use into ``folder``."""
+    make_one = make_one or make_case
     rng = random.Random(seed)
     folder.mkdir(parents=True, exist_ok=True)
     network_files(folder)
     cases = []
     for index in range(count):
-        case, data = make_case(index, rng)
+        case, data = make_one(index, rng)
         path = folder / f"{case.name}.toml"
         path.write_bytes(data)
         case.path = str(path)
@@ -931,18 +933,7 @@ def _toml_text(value: Any) -> str:
 def make_scenario_cases(count: int, seed: int, folder: Path) -> list[Case]:
     """Write ``count`` malformed scenario files (and the network files they use) into
     ``folder``."""
-    rng = random.Random(seed)
-    folder.mkdir(parents=True, exist_ok=True)
-    network_files(folder)
-    cases = []
-    for index in range(count):
-        case, data = make_scenario_case(index, rng)
-        path = folder / f"{case.name}.toml"
-        path.write_bytes(data)
-        case.path = str(path)
-        cases.append(case)
-    (folder / "corpus.json").write_text(json.dumps([asdict(c) for c in cases], indent=1))
-    return cases
+    return make_cases(count, seed, folder, make_scenario_case)
 
 
 # --- running and judging ----------------------------------------------------------------------------

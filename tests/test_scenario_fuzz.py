@@ -13,15 +13,14 @@ from __future__ import annotations
 import copy
 import random
 import shutil
-import signal
 import tempfile
 from pathlib import Path
 
 import experiment_scripts
 import pytest
+from fuzz_support import invoke_within
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from typer.testing import CliRunner
 
 from sim.cli import app
 
@@ -89,14 +88,6 @@ def set_items(draw):
     return key, text
 
 
-class Hang(BaseException):
-    """Raised by the alarm: not an Exception, so nothing in the CLI mistakes it for an error."""
-
-
-def _alarm(signum, frame):
-    raise Hang
-
-
 @pytest.fixture(scope="module")
 def corpus():
     folder = Path(tempfile.mkdtemp(prefix="recip-scenario-fuzz-"))
@@ -107,20 +98,8 @@ def corpus():
 
 def _invoke(args: list[str]) -> tuple[int | None, str]:
     """``recip ARGS`` in this process, with a time limit; (exit code or None, output)."""
-    previous = signal.signal(signal.SIGALRM, _alarm)
-    signal.alarm(TIME_LIMIT)
-    try:
-        result = CliRunner().invoke(app, args, env={"COLUMNS": "400", "NO_COLOR": "1",
-                                                    "RECIP_DEBUG": None})
-        code, output = result.exit_code, result.output
-        if result.exception is not None and not isinstance(result.exception, SystemExit):
-            output += "\nTraceback (most recent call last): " + repr(result.exception)
-    except Hang:
-        code, output = None, ""
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, previous)
-    return code, output
+    return invoke_within(app, args, TIME_LIMIT,
+                         env={"COLUMNS": "400", "NO_COLOR": "1", "RECIP_DEBUG": None})
 
 
 def check_scenario(folder: Path, data: bytes, mutations: list) -> None:

@@ -12,16 +12,15 @@ from __future__ import annotations
 import copy
 import random
 import shutil
-import signal
 import tempfile
 from pathlib import Path
 
 import experiment_scripts
 import pytest
 import typer
+from fuzz_support import invoke_within
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from typer.testing import CliRunner
 
 from sim.sweep.cli import sweep
 
@@ -82,14 +81,6 @@ def mutated_specs(draw):
     return base, data, mutations
 
 
-class Hang(BaseException):
-    """Raised by the alarm: not an Exception, so nothing in the CLI mistakes it for an error."""
-
-
-def _alarm(signum, frame):
-    raise Hang
-
-
 @pytest.fixture(scope="module")
 def corpus():
     folder = Path(tempfile.mkdtemp(prefix="recip-fuzz-test-"))
@@ -107,19 +98,8 @@ def check_one(folder: Path, data: bytes, mutations: list) -> None:
     app = typer.Typer()
     app.command("sweep")(sweep)
     app.command("unused")(lambda: None)
-    previous = signal.signal(signal.SIGALRM, _alarm)
-    signal.alarm(TIME_LIMIT)
-    try:
-        result = CliRunner().invoke(app, ["sweep", str(path), "--out", str(out), "--workers",
-                                          "1"], env={"COLUMNS": "400", "NO_COLOR": "1"})
-        code, output = result.exit_code, result.output
-        if result.exception is not None and not isinstance(result.exception, SystemExit):
-            output += "\nTraceback (most recent call last): " + repr(result.exception)
-    except Hang:
-        code, output = None, ""
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, previous)
+    code, output = invoke_within(app, ["sweep", str(path), "--out", str(out), "--workers", "1"],
+                                 TIME_LIMIT, env={"COLUMNS": "400", "NO_COLOR": "1"})
     outcome = fuzz.judge(case, code, output, out, 0.0)
     shutil.rmtree(out, ignore_errors=True)
     path.unlink()
