@@ -770,22 +770,20 @@ class Session:
     def log_lines(self, limit: int = 40) -> list[story.LogLine]:
         """Latest first: the notable lines of every panel, then the latest ordinary ones."""
         with self.lock:
-            lines = []
-            for run in self.runs:
-                prefix = f"{run.label}: " if self.trainer_mode else ""
-                lines += [story.LogLine(line.day, prefix + line.text, line.notable)
-                          for line in run.log]
-            lines.sort(key=lambda line: line.day, reverse=True)
-            return lines[:limit]
+            return self._latest_first(lambda run: run.log)[:limit]
 
     def notable_lines(self) -> list[story.LogLine]:
         with self.lock:
-            out = []
-            for run in self.runs:
-                prefix = f"{run.label}: " if self.trainer_mode else ""
-                out += [story.LogLine(line.day, prefix + line.text, line.notable)
-                        for line in run.notables]
-            return sorted(out, key=lambda line: line.day, reverse=True)
+            return self._latest_first(lambda run: run.notables)
+
+    def _latest_first(self, lines_of) -> list[story.LogLine]:
+        """Every panel's lines (named by panel in trainer mode), latest day first."""
+        out = []
+        for run in self.runs:
+            prefix = f"{run.label}: " if self.trainer_mode else ""
+            out += [story.LogLine(line.day, prefix + line.text, line.notable)
+                    for line in lines_of(run)]
+        return sorted(out, key=lambda line: line.day, reverse=True)
 
     def gaps(self) -> list[dict[str, Any]]:
         with self.lock:
