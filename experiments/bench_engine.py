@@ -216,10 +216,18 @@ def section(rows: list[dict], agents: dict | None, million: dict | None, repeats
 
 
 def write(path: Path, text: str) -> None:
-    """Replace only this script's section of ``path`` (created with a header if missing)."""
+    """Replace only the section that ``text`` is (from its first line, ``<!-- name:start -->``, to
+    its last, ``<!-- name:end -->``) in ``path``, created with a header if missing. The markers come
+    from the text, not from this script, because the other benchmark scripts write through here
+    too: with this script's markers, their section used to replace the engine's."""
+    start, end = text.strip().splitlines()[0], text.strip().splitlines()[-1]
+    if not (start.startswith("<!-- ") and start.endswith(":start -->")
+            and end == start.replace(":start -->", ":end -->")):
+        raise ValueError(f"a benchmark section starts with <!-- name:start --> and ends with "
+                         f"<!-- name:end -->; got {start!r} ... {end!r}")
     current = path.read_text() if path.exists() else HEADER
-    if START in current and END in current and current.index(START) < current.index(END):
-        current = current[:current.index(START)] + text + current[current.index(END) + len(END):]
+    if start in current and end in current and current.index(start) < current.index(end):
+        current = current[:current.index(start)] + text + current[current.index(end) + len(end):]
     else:
         current = current.rstrip() + "\n\n" + text + "\n"
     path.parent.mkdir(parents=True, exist_ok=True)

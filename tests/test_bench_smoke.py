@@ -21,3 +21,17 @@ def test_bench_engine_quick_writes_its_section(tmp_path):
     row = re.search(r"^\| 1,000 \|.*\| (\d+(?:\.\d+)?)x \|$", body, re.MULTILINE)
     assert row is not None, body
     assert float(row.group(1)) > 0
+
+
+def test_a_section_written_through_bench_engine_replaces_only_its_own(tmp_path):
+    """bench_network writes through bench_engine.write: its section once replaced the engine's."""
+    from experiment_scripts import load
+
+    write = load("bench_engine").write
+    out = tmp_path / "BENCHMARKS.md"
+    write(out, "<!-- bench_engine:start -->\nengine\n<!-- bench_engine:end -->")
+    write(out, "<!-- bench_network:start -->\nnetwork 1\n<!-- bench_network:end -->")
+    write(out, "<!-- bench_network:start -->\nnetwork 2\n<!-- bench_network:end -->")
+    text = out.read_text()
+    assert "<!-- bench_engine:start -->\nengine\n<!-- bench_engine:end -->" in text
+    assert "network 2" in text and "network 1" not in text
