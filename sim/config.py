@@ -1067,9 +1067,32 @@ def _load(scenario: str | Path | Scenario, arm: str | None, overrides: dict[str,
                             f"({type(exc).__name__}: {_shown(str(exc))})") from None
 
 
+_MERGED_FILES: dict[tuple, tuple[dict[str, Any], bool]] = {}
+""":func:`_file_raw`'s results by :func:`_versions`, the most recent few: a sweep loads its
+scenario once per design point, and reading and merging the three TOML files cost more than
+the rest of the loading."""
+_MERGED_FILES_KEPT = 16
+
+
 def _file_raw(path: Path) -> tuple[dict[str, Any], bool]:
     """A scenario file merged over the defaults and presets, its arms checked; and whether the
-    file itself sets ``buyers.n``."""
+    file itself sets ``buyers.n``. Read again only when one of the files changed; the caller
+    gets its own copy to change."""
+    try:
+        version = _versions(path)
+    except OSError as exc:
+        raise ScenarioError(f"{exc.filename or path}: cannot be read: "
+                            f"{exc.strerror or exc}") from None
+    if version not in _MERGED_FILES:
+        if len(_MERGED_FILES) >= _MERGED_FILES_KEPT:
+            del _MERGED_FILES[next(iter(_MERGED_FILES))]  # the oldest
+        _MERGED_FILES[version] = _merged_file(path, version)
+    raw, n_in_file = _MERGED_FILES[version]
+    return copy.deepcopy(raw), n_in_file
+
+
+def _merged_file(path: Path, version: tuple) -> tuple[dict[str, Any], bool]:
+    """:func:`_file_raw`, read from the files."""
     origin = str(path)
     own = _read_scenario_file(path)
     _check_shapes(own, origin)
@@ -1087,7 +1110,7 @@ def _file_raw(path: Path) -> tuple[dict[str, Any], bool]:
     network_path = raw["network"].get("path") if isinstance(raw.get("network"), dict) else None
     if isinstance(network_path, str) and network_path.isprintable():  # else the schema says no
         raw["network"]["path"] = str((path.parent / network_path).resolve())
-    _check_arms(raw, origin, _versions(path))
+    _check_arms(raw, origin, version)
     return raw, n_in_file
 
 

@@ -240,31 +240,30 @@ def obligation_drive(obligation, *, debt_weight: float, debt_saturation: float,
     return debt_weight * obligation / scale
 
 
-def compliance_drive(own_obligation, indirect, liking, trust, disproportion, excess_reactance,
-                     customer_elsewhere, *, debt_weight: float, debt_saturation: float,
-                     debt_sharpness: float, liking_weight: float, trust_weight: float, neutral_trust: float,
-                     disproportion_weight: float, reactance_weight: float,
+def compliance_drive(debt_push, liking, trust, disproportion, excess_reactance,
+                     customer_elsewhere, *, liking_weight: float, trust_weight: float,
+                     neutral_trust: float, disproportion_weight: float, reactance_weight: float,
                      competition_weight: float):
     """Rules 3, 4, 8, 10: the push towards yes on one ask, on the log-odds scale (or the log of
     the amount given, for tips, tickets and donations).
 
-    Regan (1971): the debt (owed to this seller, plus the share of debts to others that spills
-    over, rule 10) pushes on its own channel and liking adds a weaker push of its own. Trust above
+    Regan (1971): the debt pushes on its own channel (``debt_push``: :func:`obligation_drive` of
+    what is owed to this seller plus the share of debts to others that spills over, rule 10;
+    taken as computed because the engine needs it apart too, as what the buyer would not have
+    done without the debt) and liking adds a weaker push of its own. Trust above
     ``neutral_trust`` helps (rules 10, 12); an ask out of proportion to what was given (rule 3),
     reactance past the threshold (rule 8) and a need already met by another seller
     (``customer_elsewhere``) push the other way.
 
-    >>> kw = dict(debt_weight=2.0, debt_saturation=1.0, debt_sharpness=1.0, liking_weight=0.1,
-    ...           trust_weight=1.0,
-    ...           neutral_trust=0.5, disproportion_weight=0.3, reactance_weight=1.5,
-    ...           competition_weight=1.0)
-    >>> float(compliance_drive(1.0, 0.0, 0.0, 0.5, 0.0, 0.0, False, **kw))
+    >>> kw = dict(liking_weight=0.1, trust_weight=1.0, neutral_trust=0.5,
+    ...           disproportion_weight=0.3, reactance_weight=1.5, competition_weight=1.0)
+    >>> push = obligation_drive(1.0, debt_weight=2.0, debt_saturation=1.0, debt_sharpness=1.0)
+    >>> float(compliance_drive(push, 0.0, 0.5, 0.0, 0.0, False, **kw))
     1.0
-    >>> round(float(compliance_drive(0.0, 0.0, 1.0, 1.0, 1.0, 1.0, True, **kw)), 2)
+    >>> round(float(compliance_drive(0.0, 1.0, 1.0, 1.0, 1.0, True, **kw)), 2)
     -2.2
     """
-    return (obligation_drive(_f(own_obligation) + _f(indirect), debt_weight=debt_weight,
-                             debt_saturation=debt_saturation, debt_sharpness=debt_sharpness)
+    return (_f(debt_push)
             + liking_drive(liking, liking_weight=liking_weight)
             + trust_weight * (_f(trust) - neutral_trust)
             - disproportion_weight * _f(disproportion)

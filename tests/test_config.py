@@ -27,6 +27,20 @@ def test_a_minimal_file_loads_with_defaults(tmp_path):
     assert sc.strategies["active"].gift.value > 0
 
 
+
+def test_a_file_read_again_only_when_changed_and_every_load_its_own(tmp_path):
+    """Loads of one file share one reading of it (a sweep loads it for every point) until it
+    changes; what one caller changes in its scenario is not seen by the next."""
+    path = _write(tmp_path, "[buyers]\nn = 200\n" + GOOD, name="mine.toml")
+    assert load_scenario(path, overrides={"buyers.n": 500, "rules.debt_weight": 0.5}).buyers.n == 500
+    again = load_scenario(path)
+    assert again.buyers.n == 200 and again.rules.debt_weight != 0.5
+    path.write_text("[buyers]\nn = 3000\n" + GOOD)  # another size, so another version
+    assert load_scenario(path).buyers.n == 3000
+    path.write_text("[buyers]\nn = -1\n" + GOOD)
+    with pytest.raises(ScenarioError, match=r"mine\.toml"):
+        load_scenario(path)
+
 @pytest.mark.parametrize(("text", "must_say"), [
     ('[buyers]\nn = -5\n' + GOOD, ["bad.toml", "buyers.n", "-5", "greater than or equal to 1"]),
     ('[buyers]\nn = "many"\n' + GOOD, ["buyers.n", "'many'", "integer"]),

@@ -76,13 +76,15 @@ def respond(e: Engine, day: int, ties: Ties, size: np.ndarray, reference: np.nda
     opting_out.put(st.status, OPTED_OUT)
     t.opted_out += opting_out.count(e.rows)
 
-    # Rule 2: what the buyer gave beyond what they would have anyway repays the debt.
-    repaid = np.where(a.amount_mode,
-                      rules.repayment_by_amount(amount, buyers.base_amount[b], a.revenue,
-                                                a.stakes),
-                      rules.repayment_by_yes(np.where(chosen > 0, chosen, size), a.stakes,
-                                             p_anyway, p_yes))
-    settle(e, ties.where(complied), repaid[complied])
+    # Rule 2: what the buyer gave beyond what they would have anyway repays the debt (worked
+    # out only for those who complied: nobody else repays).
+    c = complied
+    repaid = rules.repayment_by_yes(np.where(chosen > 0, chosen, size)[c], a.stakes[c],
+                                    p_anyway[c], p_yes[c])
+    if a.amount_mode.any():
+        repaid = np.where(a.amount_mode[c], rules.repayment_by_amount(
+            amount[c], buyers.base_amount[b[c]], a.revenue[c], a.stakes[c]), repaid)
+    settle(e, ties.where(c), repaid)
     ties.add(st.trust, np.where(complied & e.plan.thanks[ties.row, 0], p.thank_trust, 0.0))
     gifts.hand_over_promised(e, day, ties.where(complied & e.plan.gift.promised[ties.row, 0]
                                                 & (e.plan.gift.value[ties.row, 0] > 0)))
@@ -155,17 +157,14 @@ def compliance_drive(e: Engine, ties: Ties, disproportion: np.ndarray,
     debt_to_others, customer_elsewhere = _with_other_sellers(e, ties)
     indirect = rules.indirect_obligation(debt_to_others, indirect_share=p.indirect_share)
     owed = e.obligation_of(ties)
-    drive = rules.compliance_drive(
-        owed, indirect, e.plan.liking[ties.row, 0], ties.get(st.trust),
-        disproportion, excess, customer_elsewhere, debt_weight=p.debt_weight,
-        debt_saturation=p.debt_saturation, debt_sharpness=p.debt_sharpness,
-        liking_weight=p.liking_weight,
-        trust_weight=p.trust_weight, neutral_trust=p.neutral_trust,
-        disproportion_weight=p.disproportion_weight, reactance_weight=p.reactance_weight,
-        competition_weight=p.competition_weight)
     debt_push = rules.obligation_drive(owed + indirect, debt_weight=p.debt_weight,
                                        debt_saturation=p.debt_saturation,
                                        debt_sharpness=p.debt_sharpness)
+    drive = rules.compliance_drive(
+        debt_push, e.plan.liking[ties.row, 0], ties.get(st.trust), disproportion, excess,
+        customer_elsewhere, liking_weight=p.liking_weight, trust_weight=p.trust_weight,
+        neutral_trust=p.neutral_trust, disproportion_weight=p.disproportion_weight,
+        reactance_weight=p.reactance_weight, competition_weight=p.competition_weight)
     return drive, debt_push
 
 
