@@ -166,21 +166,21 @@ def main() -> None:
     problem, chain, post = fit(entries, walkers=args.walkers, iterations=args.iterations,
                                workers=args.workers, checkpoint=OUT / "chain.pkl", label="fit")
     best = post.best()
-    fit_minutes = (time.perf_counter() - began) / 60
     write_draws(scenarios_dir() / "_posterior.csv", post)
     write_defaults(best)
     at_best, draws = summarise(entries, post.sample_sets(PREDICT_DRAWS, seed=3), best,
                                args.workers)
 
-    loso = []
+    loso, loso_chains = [], []
     if not args.no_loso:
         studies = list(dict.fromkeys(name for name, _ in entries))
         for study in studies:
             kept = [entry for entry in entries if entry[0] != study]
             left = [entry for entry in entries if entry[0] == study]
-            _, _, post_s = fit(kept, walkers=args.walkers, iterations=args.loso_iterations,
+            _, chain_s, post_s = fit(kept, walkers=args.walkers, iterations=args.loso_iterations,
                                workers=args.workers, checkpoint=OUT / f"chain_loso_{study}.pkl",
                                label=f"without {study}")
+            loso_chains.append(chain_s)
             plan = build_plan(left)
             with ProcessPoolExecutor(args.workers) as pool:
                 predicted = predictive(plan, post_s.sample_sets(PREDICT_DRAWS, seed=5),
@@ -196,7 +196,7 @@ def main() -> None:
     from calibration_report import write_report
 
     write_report(problem=problem, chain=chain, post=post, entries=entries, at_best=at_best,
-                 draws=draws, loso=loso, fit_minutes=fit_minutes, total_minutes=total_minutes,
+                 draws=draws, loso=loso, loso_chains=loso_chains, total_minutes=total_minutes,
                  args=vars(args), out=OUT, report=HERE / "CALIBRATION.md")
     (OUT / "loso.json").write_text(json.dumps(loso, indent=2) + "\n")
     print(f"done in {total_minutes:.0f} min; report: {HERE / 'CALIBRATION.md'}")

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 
-def write_report(*, problem, chain, post, entries, at_best, draws, loso, fit_minutes,
+def write_report(*, problem, chain, post, entries, at_best, draws, loso, loso_chains,
                  total_minutes, args, out: Path, report: Path) -> None:
     figures = _figures(problem, chain, post, entries, at_best, draws, out)
     banded = [(i, t) for i, (_, t) in enumerate(entries) if t.has_band]
@@ -54,8 +54,7 @@ def write_report(*, problem, chain, post, entries, at_best, draws, loso, fit_min
         "- **Point estimate**: the posterior draw with the highest density; it is the `# fitted` value",
         "  in `_defaults.toml`.", "",
         "## Diagnostics", "",
-        f"- Wall time: fit {fit_minutes:.0f} min; with the checks and leave-one-study-out refits "
-        f"{total_minutes:.0f} min (2 cores).",
+        f"- {_time_taken(chain, loso_chains, total_minutes)}",
         f"- Acceptance fraction {post.acceptance:.2f}; integrated autocorrelation time "
         f"{np.min(tau):.1f} to {np.max(tau):.1f} iterations; effective samples "
         f"{np.min(post.effective_samples()):.0f} to {np.max(post.effective_samples()):.0f}; the "
@@ -189,3 +188,17 @@ def _verdict(inside: bool, checked: bool) -> str:
     if not checked:
         return "no band (fitted)"
     return "yes" if inside else "**no**"
+
+
+def _time_taken(chain, loso_chains, total_minutes: float) -> str:
+    """Sampling time as the chains recorded it (summed over the runs that sampled them, so a
+    resumed fit is counted whole), and this run's wall time."""
+    resumed = [c for c in [chain, *loso_chains] if c.sessions > 1]
+    text = (f"Sampling time (2 cores): fit {chain.seconds / 60:.0f} min"
+            + (f", the {len(loso_chains)} leave-one-study-out refits "
+               f"{sum(c.seconds for c in loso_chains) / 60:.0f} min" if loso_chains else "")
+            + f"; this run of `calibrate.py`, checks included, {total_minutes:.0f} min.")
+    if resumed:
+        text += (f" Resumed from a checkpoint (sampled over more than one run, times summed): "
+                 f"{len(resumed)} of the {1 + len(loso_chains)} chains.")
+    return text

@@ -143,6 +143,10 @@ def test_an_interrupted_calibration_resumes_to_the_same_posterior(tmp_path, monk
     result = runner.invoke(app, ["calibrate", str(spec), "--out", str(out), "--resume"])
     assert result.exit_code == 0, result.output
     assert (out / "posterior.csv").read_bytes() == (whole / "posterior.csv").read_bytes()
+    # the time reported is the sampling of both runs, and says it was resumed
+    summaries = [json.loads((folder / "calibration.json").read_text()) for folder in (whole, out)]
+    assert [summary["sessions"] for summary in summaries] == [1, 2]
+    assert "summed over the 2 runs" in (out / "REPORT.md").read_text()
 
 
 def test_workers_and_dask_give_the_same_posterior(tmp_path):

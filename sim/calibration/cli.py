@@ -240,7 +240,8 @@ def run_calibration(spec: Calibrate, spec_path: Path, scenario_path: Path, folde
                                               post.autocorr, strict=True)],
         "walkers": walkers, "iterations": post.iterations, "burn_in": post.burn_in,
         "thin": post.thin, "draws": len(post.draws), "acceptance": post.acceptance,
-        "seconds": post.seconds, "seeds": seeds, "seed": spec.seed, "targets": rows,
+        "seconds": post.seconds, "sessions": chain.sessions, "seeds": seeds, "seed": spec.seed,
+        "targets": rows,
     }
     _write_fitted(folder / "fitted.toml", scenario_path, post.best(), spec_path)
     figures = _figures(folder, chain, post, rows)
@@ -364,7 +365,9 @@ def _write_report(folder: Path, spec_path: Path, s: dict[str, Any], figures: lis
              f"over {len(s['seeds'])} fixed seeds (common random numbers). {s['walkers']} "
              f"walkers x {s['iterations']} iterations, the first {s['burn_in']} discarded as "
              f"burn-in, thinned by {s['thin']}: {s['draws']} draws. Acceptance "
-             f"{s['acceptance']:.2f} (0.2 to 0.5 is healthy); wall time {s['seconds']:.0f} s.",
+             f"{s['acceptance']:.2f} (0.2 to 0.5 is healthy); sampling time {s['seconds']:.0f} s"
+             + (f", summed over the {s['sessions']} runs that sampled it (resumed from its "
+                "checkpoint)." if s["sessions"] > 1 else "."),
              "", "## Parameters", "",
              "| parameter | prior | mode (fitted) | median | 95% interval | effective samples |",
              "|---|---|---|---|---|---|"]

@@ -157,7 +157,8 @@ class Chain:
     log_prob: np.ndarray       # (iterations, walkers)
     accepted: np.ndarray       # (walkers,) moves accepted so far
     random_state: Any = None
-    seconds: float = 0.0
+    seconds: float = 0.0       # sampling time so far, summed over the sessions that sampled it
+    sessions: int = 1          # how many runs sampled it (more than one: resumed from a checkpoint)
 
     @property
     def iterations(self) -> int:
@@ -196,6 +197,8 @@ def sample(problem: Problem, *, walkers: int, iterations: int, start: dict[str, 
     else:
         state = emcee.State(chain.units[-1], log_prob=chain.log_prob[-1],
                             random_state=chain.random_state)
+        if chain.iterations < iterations:  # this run samples it too
+            chain.sessions += 1
     began = time.perf_counter() - chain.seconds
     for new in sampler.sample(state, iterations=max(iterations - chain.iterations, 0),
                               store=False):
