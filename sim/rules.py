@@ -288,19 +288,6 @@ def yes_logit(base_logit, drive, ask_size, means, weighed=True, *, price_weight:
     return _f(base_logit) + _f(drive) - price_weight * price
 
 
-def compliance_probability(base_logit, drive, ask_size, means, weighed=True, *,
-                           price_weight: float):
-    """Rule 4 on a yes/no ask: the chance of a yes, the sigmoid of :func:`yes_logit`.
-
-    >>> round(float(compliance_probability(0.0, 0.0, 50.0, 100.0, price_weight=1.0)), 2)
-    0.5
-    >>> round(float(compliance_probability(0.0, 0.0, 100.0 * np.e, 100.0, price_weight=1.0)), 4)
-    0.2689
-    """
-    return _sigmoid(yes_logit(base_logit, drive, ask_size, means, weighed,
-                              price_weight=price_weight))
-
-
 def amount_given(base_amount, drive):
     """Rule 4 on an amount ask (a tip, tickets, a donation): what the buyer would give anyway,
     scaled by the drive on the log scale (Regan 1971: tickets bought; Strohmetz et al. 2002: tip).
@@ -319,10 +306,6 @@ def whole_units(amount, uniform):
     [1.0, 2.0]
     """
     return np.floor(_f(amount) + _f(uniform))
-
-
-def _sigmoid(x):
-    return 1.0 / (1.0 + np.exp(-x))
 
 
 def liking_drive(liking, *, liking_weight: float):
@@ -662,23 +645,6 @@ def retaliation_probability(resentment, excess_reactance, deceived, punisher, re
 
 
 # --- Rule 10 ----------------------------------------------------------------------------------
-
-
-def neighbour_counts(senders, network):
-    """Rule 10, word of mouth: how many messages each buyer receives from sending neighbours.
-
-    Reputation spreads along the buyers' network ties: each sender tells every neighbour once.
-    ``network`` is a :class:`sim.network.BuyerNetwork`.
-
-    >>> from sim.network import from_edges
-    >>> path = from_edges(3, np.array([0, 1]), np.array([1, 2]))      # 0 - 1 - 2
-    >>> neighbour_counts(np.array([1]), path).tolist()
-    [1, 0, 1]
-    >>> neighbour_counts(np.array([0, 2]), path).tolist()
-    [0, 2, 0]
-    """
-    receivers = network.neighbours_of_many(np.asarray(senders, dtype=np.int64))
-    return np.bincount(receivers, minlength=network.n)
 
 
 def indirect_obligation(obligation_to_others, *, indirect_share: float):

@@ -4,7 +4,6 @@ import numpy as np
 import pytest
 
 from sim import rules
-from sim.network import from_edges
 
 VALUE_KW = dict(value_exponent=0.5, expected_weight=0.25, surprise_bonus=0.2, personal_bonus=0.1)
 
@@ -149,11 +148,7 @@ def test_rule9_retaliation_rises_with_resentment_and_is_restrained_by_debt():
     assert restrained == pytest.approx(0.4 * resentful)
 
 
-def test_rule10_word_of_mouth_counts_and_indirect_share():
-    star = from_edges(4, np.array([0, 0, 0]), np.array([1, 2, 3]))
-    assert rules.neighbour_counts(np.array([0]), star).tolist() == [0, 1, 1, 1]
-    assert rules.neighbour_counts(np.array([1, 2, 3]), star).tolist() == [3, 0, 0, 0]
-    assert rules.neighbour_counts(np.array([], dtype=int), star).tolist() == [0, 0, 0, 0]
+def test_rule10_indirect_share():
     assert rules.indirect_obligation(4.0, indirect_share=0.25) == pytest.approx(1.0)
 
 

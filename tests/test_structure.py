@@ -1,6 +1,8 @@
-"""The package's structure: no import cycles between its modules."""
+"""The package's structure: no import cycles between its modules; no rule the model does not use."""
 
 import ast
+import inspect
+import re
 from pathlib import Path
 
 SIM = Path(__file__).resolve().parent.parent / "sim"
@@ -48,3 +50,26 @@ def test_no_import_cycles():
         if name not in state:
             visit(name, [name])
     assert not cycles, f"import cycles: {cycles}"
+
+
+def test_every_rule_is_used_by_the_model():
+    """``sim/rules.py`` is the model's mathematics: a rule that nothing calls would mislead whoever
+    reads or changes it. Every public function there is called from the rest of the package, or
+    by a rule that is."""
+    from sim import rules
+
+    functions = {name: function for name, function in inspect.getmembers(rules, inspect.isfunction)
+                 if function.__module__ == rules.__name__ and not name.startswith("_")}
+    elsewhere = "\n".join(p.read_text() for p in SIM.rglob("*.py") if p.name != "rules.py")
+
+    def called_in(text: str) -> set[str]:
+        return {name for name in functions if re.search(rf"\b{name}\(", text)}
+
+    used, frontier = set(), called_in(elsewhere)
+    while frontier:
+        used |= frontier
+        body = "\n".join(inspect.getsource(functions[name]).split('"""', 2)[-1]
+                         for name in frontier)  # the code, not the docstring's examples
+        frontier = called_in(body) - used
+    assert sorted(set(functions) - used) == []
+
