@@ -87,6 +87,61 @@ def measure_readme(n: int, steps: int = RECIP_STEPS) -> dict:
     return {"setup_s": setup, "run_s": total - setup, "total_s": total, "steps": steps}
 
 
+PHASES = [  # (label, module, function) of what run_day calls, in the ODD's order
+    ("decay (rule 6)", "sim.engine.phases.decay", "fade"),
+    ("reach", "sim.engine.phases.reach", "widen"),
+    ("hidden conditions found", "sim.engine.phases.gifts", "discover_hidden_conditions"),
+    ("gifts", "sim.engine.phases.gifts", "give"),
+    ("asks and responses", "sim.engine.phases.asks", "ask"),
+    ("retaliation", "sim.engine.phases.retaliation", "retaliate"),
+    ("churn", "sim.engine.phases.churn", "leave"),
+    ("referrals", "sim.engine.phases.word_of_mouth", "refer"),
+    ("word of mouth spreads", "sim.engine.phases.word_of_mouth", "spread"),
+]
+
+
+def measure_phases(n: int, steps: int = RECIP_STEPS) -> dict:
+    """Where a day goes: the workload of :func:`measure_recip`, each phase of ``run_day`` timed
+    (wrapped in place, in this child process only), the rest of the engine's day and the
+    model's metrics collection as what is left."""
+    import importlib
+
+    from sim import ReciprocityModel
+    from sim.engine import core
+
+    spent: dict[str, float] = {label: 0.0 for label, _, _ in PHASES}
+    spent["engine day"] = 0.0
+
+    def timed(label, function):
+        def wrapper(*args, **kwargs):
+            began = time.perf_counter()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                spent[label] += time.perf_counter() - began
+        return wrapper
+
+    for label, module, name in PHASES:
+        module = importlib.import_module(module)
+        setattr(module, name, timed(label, getattr(module, name)))
+    core.Engine.step = timed("engine day", core.Engine.step)
+    model = ReciprocityModel(
+        "pushy_vs_active", rng=SEED, build_agents=False, collect=True,
+        overrides={"buyers.n": n, "network.kind": "watts_strogatz",
+                   "strategies.pushy.reach.per_day": n / 50,
+                   "strategies.active.reach.per_day": n / 30})
+    began = time.perf_counter()
+    for _ in range(steps):
+        model.step()
+    total = time.perf_counter() - began
+    phases = {label: spent[label] for label, _, _ in PHASES}
+    phases["the day's other work (felt debt, trust bounds)"] = (spent["engine day"]
+                                                                 - sum(phases.values()))
+    phases["metrics collected (DataCollector)"] = total - spent["engine day"]
+    return {"ms_per_day": {label: 1e3 * seconds / steps for label, seconds in phases.items()},
+            "total_ms": 1e3 * total / steps}
+
+
 def measure_boltzmann(n: int) -> dict:
     from mesa.examples.basic.boltzmann_wealth_model.model import (
         BoltzmannScenario,
@@ -127,7 +182,7 @@ def child(kind: str, n: int, **kwargs) -> dict:
 def run_child(request: str) -> None:
     spec = json.loads(request)
     measure = {"recip": measure_recip, "boltzmann": measure_boltzmann,
-               "readme": measure_readme}[spec["kind"]]
+               "readme": measure_readme, "phases": measure_phases}[spec["kind"]]
     print(json.dumps(measure(spec["n"], **spec["kwargs"])), flush=True)
 
 
@@ -159,7 +214,24 @@ def pass_fail(ok: bool) -> str:
     return "PASS" if ok else "FAIL"
 
 
-def section(rows: list[dict], agents: dict | None, million: dict | None, repeats: int) -> str:
+def phase_table(phases: dict[int, dict]) -> list[str]:
+    """Milliseconds per day by phase, for each N measured (one run each, timers included)."""
+    sizes = sorted(phases)
+    lines = ["Where a day goes (one run per N, each phase timed; `asks and responses` includes "
+             "the buyers' answers):", "",
+             "| phase | " + " | ".join(f"ms per day, N = {n:,}" for n in sizes) + " |",
+             "|---|" + "---:|" * len(sizes)]
+    for label in phases[sizes[0]]["ms_per_day"]:
+        lines.append(f"| {label} | " + " | ".join(
+            f"{phases[n]['ms_per_day'][label]:.3f}" for n in sizes) + " |")
+    lines.append("| **a day, in all** | " + " | ".join(
+        f"**{phases[n]['total_ms']:.3f}**" for n in sizes) + " |")
+    lines.append("")
+    return lines
+
+
+def section(rows: list[dict], agents: dict | None, million: dict | None, repeats: int,
+            phases: dict[int, dict] | None = None) -> str:
     lines = [
         START, "## Engine (`experiments/bench_engine.py`)", "",
         f"Machine: {machine()}.", "",
@@ -183,6 +255,8 @@ def section(rows: list[dict], agents: dict | None, million: dict | None, repeats
         lines.append(f"| {row['n']:,} | {row['recip_steps']} | {row['recip_rate']:,.0f} "
                      f"| {row['ref_steps']} | {row['ref_rate']:,.0f} | {row['ratio']:.1f}x |")
     lines.append("")
+    if phases:
+        lines += phase_table(phases)
     ten_k = next((row for row in rows if row["n"] == 10_000), None)
     if ten_k is not None:
         low, high = ten_k["ratio_range"]
@@ -311,8 +385,13 @@ def main(argv: list[str] | None = None) -> None:
               f"{agents['off']['setup_s']:.2f} s, {RECIP_STEPS} steps "
               f"{agents['on']['run_s']:.2f} s vs {agents['off']['run_s']:.2f} s", flush=True)
 
+    phases = {n: child("phases", n) for n in sizes if n <= 10_000}
+    for n, result in phases.items():
+        print(f"N={n:>9,}: a day {result['total_ms']:.2f} ms: " + ", ".join(
+            f"{label} {ms:.2f}" for label, ms in result["ms_per_day"].items()), flush=True)
+
     print_table(rows)
-    text = section(rows, agents, million, repeats)
+    text = section(rows, agents, million, repeats, phases)
     for line in text.splitlines():
         if line.startswith("- "):
             print(line)
