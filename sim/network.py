@@ -19,12 +19,12 @@ import functools
 import math
 import os
 import stat
-import xml.etree.ElementTree as ElementTree
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from itertools import chain
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from xml.parsers import expat
 
 import numpy as np
 
@@ -516,56 +516,139 @@ def _refuse_header(path: Path, text: str, labels: list[str]) -> None:
 
 
 def read_graphml(path: str | Path) -> BuyerGraph:
-    """A GraphML file, read as a stream. Node ``<data>`` whose key's ``attr.name`` is a buyer
-    trait becomes that trait; other data is ignored; edges count as undirected. Only closing
-    tags are handled (a node's data is kept until the node closes), which halves the work."""
+    """A GraphML file, read as a stream. Node ``<data>`` whose key's ``attr.name`` (or id) is a
+    buyer trait becomes that trait, the key's ``<default>`` filling in for nodes without it;
+    other data is ignored; edges count as undirected. Buyers are the node ids and edge ends in
+    order of first appearance (a node counts when it closes), integer ids sorted numerically.
+
+    Fast because no element objects are built (:func:`_scan_graphml`: expat's callbacks, an
+    edge costing two list appends) and the ids are numbered afterwards in one pandas factorize
+    instead of one dictionary look-up each."""
     import pandas as pd
 
     path = _check_file(path)
-    keys: dict[str, tuple[str, Any]] = {}   # key id -> (attribute name, default value)
-    ids: list[str] = []                      # node ids and edge ends, in document order
-    edges_at: list[int] = []                 # where each edge's source sits in ids
-    pending: list[tuple[str, str | None]] = []   # (trait, text) of the node being read
-    data: list[tuple[int, str, str | None]] = []  # (node's place in ids, trait, text)
-    try:
-        for _, element in ElementTree.iterparse(path, events=("end",)):
-            tag = element.tag
-            if tag.endswith("edge"):
-                edges_at.append(len(ids))
-                ids.append(element.get("source"))
-                ids.append(element.get("target"))
-                element.clear()
-            elif tag.endswith("data"):
-                key = keys.get(element.get("key"))
-                if key is not None and key[0] in TRAIT_ATTRIBUTES:
-                    pending.append((key[0], element.text))
-            elif tag.endswith("node"):
-                data.extend((len(ids), name, text) for name, text in pending)
-                ids.append(element.get("id"))
-                pending.clear()
-                element.clear()
-            elif tag.endswith("key") and element.get("for", "all") in ("node", "all"):
-                default = element.findtext("{*}default") or element.findtext("default")
-                keys[element.get("id")] = (element.get("attr.name", element.get("id")), default)
-    except ElementTree.ParseError as exc:
-        line, column = exc.position
-        raise ScenarioError(f"{path}, line {line}, column {column}: not valid GraphML "
-                            f"({exc.msg if hasattr(exc, 'msg') else exc}); allowed: a GraphML "
-                            f"file") from None
+    ids, node_at, found, keys = _scan_graphml(path)
     if not ids:
         raise ScenarioError(f"{path}: no nodes; allowed: a GraphML file with at least one node")
     index, first_seen = pd.factorize(np.array(ids, dtype=object))  # order of first appearance
-    at = np.array(edges_at, dtype=np.int64)
-    ends = np.column_stack([index[at], index[at + 1]]).ravel() if at.size else index[:0]
-    node_data: dict[str, list[Any]] = {name: [None] * first_seen.size
-                                       for name in {name for _, name, _ in data}}
-    for place, name, text in data:
-        node_data[name][index[place]] = text
-    for name, default in keys.values():
-        if name in node_data and default is not None:
-            node_data[name] = [default if v is None else v for v in node_data[name]]
+    is_end = np.ones(len(ids), dtype=bool)
+    is_end[node_at] = False
+    ends = index[is_end]  # source, target, source, target, ...
+    node_data: dict[str, np.ndarray] = {}
+    for trait, (places, texts) in found.items():
+        nodes, texts = index[places], np.array(texts, dtype=object)
+        if np.bincount(nodes).max() > 1:  # a node given twice: its last value counts
+            nodes, last = np.unique(nodes[::-1], return_index=True)
+            texts = texts[::-1][last]
+        node_data[trait] = np.full(first_seen.size, None, dtype=object)
+        node_data[trait][nodes] = texts
+    for trait, default in keys.values():
+        if trait in node_data and default is not None:
+            node_data[trait][np.equal(node_data[trait], None)] = default
     return _graph_from_labelled_edges(ends.astype(np.int64), first_seen.tolist(), node_data,
                                       str(path))
+
+
+_TraitTexts = dict[str, tuple[list[int], list[str | None]]]
+"""Per trait, the places of the nodes that have it (in the list of ids) and its texts."""
+
+
+def _scan_graphml(path: Path) -> tuple[list[str], list[int], _TraitTexts, dict[str, list[Any]]]:
+    """What :func:`read_graphml` needs from the file, in one pass of expat (the C parser under
+    ElementTree) without building elements: expat hands each start tag with its attributes to
+    one callback, and an edge, most of a network file, costs two list appends. Closing tags
+    and text are asked for only inside a ``<node>`` or ``<key>``, where a node's data has to be
+    told from the next node's and a key's default read.
+
+    Returns the node ids (each when its node closes) and edge ends (source, target) in file
+    order; where each node id sits among them; per trait, the places of the nodes that have it
+    and the texts; and the node keys named like traits (key id -> [trait, default text])."""
+    # "}" as ElementTree: tags come as "uri}name" (or "name"), and an unbound prefix is an error
+    parser = expat.ParserCreate(namespace_separator="}")
+    parser.buffer_text = True  # a data element's text in one piece
+    local_names: dict[str, str] = {}  # tag as expat gives it -> name without the namespace
+    keys: dict[str, list[Any]] = {}
+    ids: list[str] = []
+    node_at: list[int] = []
+    found: _TraitTexts = {}
+    # The elements open inside the outermost open <node> or <key>, each [name, what it belongs
+    # to, its text so far]; empty elsewhere, and then no closing tags are asked for.
+    inside: list[list[Any]] = []
+
+    def local_name(tag: str) -> str:
+        name = local_names[tag] = tag.rpartition("}")[2]
+        return name
+
+    def without(attribute: str) -> ScenarioError:
+        what = "a <node>" if attribute == "id" else "an <edge>"
+        return ScenarioError(f"{path}, line {parser.CurrentLineNumber}, column "
+                             f"{parser.CurrentColumnNumber}: {what} without {attribute!r}; "
+                             f"allowed: nodes with an id, edges with a source and a target")
+
+    def start(tag: str, attrs: dict[str, str]) -> None:
+        name = local_names.get(tag) or local_name(tag)
+        if name == "edge":
+            try:  # costs nothing unless raised
+                ids.append(attrs["source"])
+                ids.append(attrs["target"])
+            except KeyError as missing:
+                raise without(missing.args[0]) from None
+            if not inside:
+                return
+        elif not inside and name != "node" and name != "key":
+            return  # <graphml>, <graph> and data outside nodes: nothing to keep
+        parser.CharacterDataHandler = None  # text after a child element is not the data's
+        parent = inside[-1] if inside else None
+        item = [name, None, None]
+        if name == "node":
+            if "id" not in attrs:
+                raise without("id")
+            item[1] = [attrs["id"], []]  # the node's id and its (trait, text) pairs
+        elif name == "key" and attrs.get("for", "all") in ("node", "all"):
+            trait = attrs.get("attr.name", attrs.get("id"))
+            if trait in TRAIT_ATTRIBUTES:
+                item[1] = keys[attrs.get("id")] = [trait, None]
+        elif name == "data" and parent[0] == "node":
+            key = keys.get(attrs.get("key"))
+            if key is not None:
+                item[1], item[2] = (parent[1][1], key[0]), []
+        elif name == "default" and parent[0] == "key" and parent[1] is not None:
+            item[1], item[2] = parent[1], []
+        if item[2] is not None:
+            parser.CharacterDataHandler = item[2].append
+        inside.append(item)
+        parser.EndElementHandler = end
+
+    def end(tag: str) -> None:
+        name, belongs, text = inside.pop()
+        if text is not None:
+            parser.CharacterDataHandler = None
+            text = "".join(text) or None  # an empty element has no text, as in ElementTree
+        if name == "node":
+            node_id, data = belongs
+            place = len(ids)
+            node_at.append(place)
+            ids.append(node_id)
+            for trait, value in data:
+                places, texts = found.setdefault(trait, ([], []))
+                places.append(place)
+                texts.append(value)
+        elif name == "data" and belongs is not None:
+            data, trait = belongs
+            data.append((trait, text))
+        elif name == "default" and belongs is not None and belongs[1] is None:
+            belongs[1] = text
+        if not inside:
+            parser.EndElementHandler = None
+
+    parser.StartElementHandler = start
+    try:
+        with path.open("rb") as file:
+            parser.ParseFile(file)
+    except expat.ExpatError as exc:
+        raise ScenarioError(f"{path}, line {exc.lineno}, column {exc.offset}: not valid GraphML "
+                            f"({expat.ErrorString(exc.code)}); allowed: a GraphML file") from None
+    return ids, node_at, found, keys
 
 
 _READERS = {"edgelist": read_edgelist, "graphml": read_graphml}

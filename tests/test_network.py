@@ -9,7 +9,14 @@ from typer.testing import CliRunner
 
 from sim import ReciprocityModel, ScenarioError, load_scenario
 from sim.cli import app
-from sim.network import NETWORK_KINDS, NetworkKind, build_network, from_networkx, read_edgelist
+from sim.network import (
+    NETWORK_KINDS,
+    NetworkKind,
+    build_network,
+    from_networkx,
+    read_edgelist,
+    read_graphml,
+)
 
 
 def _spec(kind: str, **fields):
@@ -197,8 +204,80 @@ def test_a_file_contradicting_the_scenarios_own_buyers_n_is_an_error(tmp_path):
 def test_bad_graphml_names_the_line(tmp_path):
     path = _scenario_with_file(tmp_path, "graphml", "<graphml>\n<graph>\n<node id='a'>\n</graph>",
                                name="g.graphml")
-    with pytest.raises(ScenarioError, match=r"g.graphml, line 4"):
+    with pytest.raises(ScenarioError, match=r"g.graphml, line 4, column 2: not valid GraphML "
+                                            r"\(mismatched tag\); allowed: a GraphML file"):
         load_scenario(path)
+
+
+@pytest.mark.parametrize(("body", "must_say"), [
+    ("<node id='a'/>\n  <edge source='a'/>", "line 3, column 2: an <edge> without 'target'"),
+    ("<node id='a'/><node/>", "line 2, column 14: a <node> without 'id'"),
+    ("<x:node id='a'/>", "line 2, column 0: not valid GraphML (unbound prefix)"),
+])
+def test_graphml_without_ids_or_with_unbound_prefixes_exits_2_naming_the_place(tmp_path, body,
+                                                                              must_say):
+    path = _scenario_with_file(tmp_path, "graphml", f"<graphml><graph>\n{body}</graph></graphml>",
+                               name="g.graphml")
+    result = CliRunner().invoke(app, ["run", str(path), "--steps", "2", "--out",
+                                      str(tmp_path / "out")])
+    assert result.exit_code == 2, result.output
+    said = " ".join(result.output.split())
+    assert "g.graphml" in said and must_say in said and "Traceback" not in said, said
+
+
+GRAPHML_NS = 'xmlns="http://graphml.graphdrawing.org/xmlns"'
+
+
+def test_graphml_reads_the_same_with_or_without_a_namespace_or_prefix(tmp_path):
+    body = ('<{p}key id="k" for="node" attr.name="need"/><{p}graph>'
+            '<{p}node id="n1"><{p}data key="k">0.25</{p}data></{p}node><{p}node id="n0"/>'
+            '<{p}edge source="n1" target="n0"/></{p}graph>')
+    files = {"plain": f"<graphml>{body.format(p='')}</graphml>",
+             "default namespace": f"<graphml {GRAPHML_NS}>{body.format(p='')}</graphml>",
+             "prefixed": ('<g:graphml xmlns:g="http://graphml.graphdrawing.org/xmlns">'
+                          f"{body.format(p='g:')}</g:graphml>")}
+    for name, text in files.items():
+        (tmp_path / "g.graphml").write_text(text)
+        graph = read_graphml(tmp_path / "g.graphml")
+        assert graph.labels.tolist() == ["n1", "n0"], name
+        assert graph.traits["need"].tolist()[0] == 0.25 and math.isnan(graph.traits["need"][1])
+        assert graph.network.edges().tolist() == [[0, 1]]
+
+
+def test_graphml_defaults_first_appearance_and_data_belonging_to_other_elements(tmp_path):
+    (tmp_path / "g.graphml").write_text(f"""<graphml {GRAPHML_NS}>
+<key id="b" for="all" attr.name="budget"><default>250</default></key>
+<key id="s" for="node" attr.name="segment"/><key id="e" for="edge" attr.name="need"/>
+<graph><data key="b">999</data>
+<edge source="m" target="k"><data key="b">555</data><data key="e">0.5</data></edge>
+<node id="k"><data key="b"/></node>
+<node id="m"><port name="p"><data key="b">777</data></port><data key="s">a&amp;b</data>
+  <data key="b">1&#48;0</data></node>
+<node id="outer"><data key="b">30</data><graph><node id="inner"><data key="b">40</data></node>
+  </graph></node>
+<node id="k"><data key="s"><![CDATA[<north>]]></data></node>
+</graph></graphml>""")
+    graph = read_graphml(tmp_path / "g.graphml")
+    # first appearance: edge ends before the nodes; a node counts when it closes (inner first)
+    assert graph.labels.tolist() == ["m", "k", "inner", "outer"]
+    # graph, edge and port data are not a node's; an empty <data> takes the key's default
+    assert graph.traits["budget"].tolist() == [100.0, 250.0, 40.0, 30.0]
+    assert graph.traits["segment"].tolist() == ["a&b", "<north>", None, None]
+    assert "need" not in graph.traits
+
+
+def test_graphml_reader_is_exact_on_a_larger_graph(tmp_path):
+    graph = nx.relabel_nodes(nx.gnm_random_graph(300, 900, seed=2), lambda n: (n * 37) % 300)
+    for node in graph:
+        graph.nodes[node].update(budget=10.0 + node, segment=f"s{node % 3}", reciprocator=node % 2)
+    nx.write_graphml(graph, tmp_path / "g.graphml")
+    ours, expected = read_graphml(tmp_path / "g.graphml"), from_networkx(graph)
+    assert ours.labels.tolist() == expected.labels.tolist() == list(range(300))
+    assert np.array_equal(ours.network.indptr, expected.network.indptr)
+    assert np.array_equal(ours.network.indices, expected.network.indices)
+    assert ours.traits.keys() == expected.traits.keys()
+    for name, values in expected.traits.items():
+        assert ours.traits[name].tolist() == values.tolist(), name
 
 
 def test_edge_list_reader_is_exact_on_a_larger_graph(tmp_path):
