@@ -325,25 +325,39 @@ def _ordered_labels(first_seen: list[Any]) -> tuple[np.ndarray, np.ndarray | Non
 
 
 def _graph_from_labelled_edges(ends: np.ndarray, first_seen: list[Any],
-                               node_data: dict[str, list[Any]], source: str) -> BuyerGraph:
+                               node_data: dict[str, Any], source: str) -> BuyerGraph:
     """A :class:`BuyerGraph` from edge ends given as indices into ``first_seen`` (flat: a0, b0,
-    a1, b1, ...) and per-node attribute values in the same order (None where missing)."""
+    a1, b1, ...) and per-node attribute values in the same order (lists or object arrays, None
+    where missing)."""
     labels, new_index = _ordered_labels(first_seen)
     if new_index is not None:
         ends = new_index[ends]
-        node_data = {name: [values[i] for i in np.argsort(new_index)]
-                     for name, values in node_data.items()}
+        order = np.argsort(new_index)
+        node_data = {name: _object_array(values)[order] for name, values in node_data.items()}
     network = from_edges(len(first_seen), ends[0::2], ends[1::2])
     traits = {name: _trait_values(name, values, source, labels)
               for name, values in node_data.items() if name in TRAIT_ATTRIBUTES}
     return BuyerGraph(network, labels, traits, source)
 
 
-def _trait_values(name: str, values: list[Any], source: str, labels: np.ndarray) -> np.ndarray:
-    """One node attribute as a trait array, each value checked (clear error on the first bad one)."""
+def _object_array(values: Any) -> np.ndarray:
+    """``values`` as a 1-d object array, one element per value (a list value stays one list)."""
+    if isinstance(values, np.ndarray) and values.dtype == object and values.ndim == 1:
+        return values
+    return np.fromiter(values, dtype=object, count=len(values))
+
+
+def _trait_values(name: str, values: Any, source: str, labels: np.ndarray) -> np.ndarray:
+    """One node attribute as a trait array, each value checked (clear error on the first bad one).
+    Text and plain numbers are converted all at once (:func:`_trait_values_at_once`); any other
+    value, or a bad one, sends the attribute through the loop below, which names it."""
     kind, low, high = TRAIT_ATTRIBUTES[name]
     if kind == "label":
         return np.array([None if v is None else str(v) for v in values], dtype=object)
+    values = _object_array(values)
+    out = _trait_values_at_once(kind, low, high, values)
+    if out is not None:
+        return out
     out = np.full(len(values), np.nan)
     for i, value in enumerate(values):
         if value is None:
@@ -360,6 +374,37 @@ def _trait_values(name: str, values: list[Any], source: str, labels: np.ndarray)
                                 f"allowed: {allowed}")
         out[i] = number
     return out
+
+
+def _trait_values_at_once(kind: str, low: float, high: float, values: np.ndarray
+                          ) -> np.ndarray | None:
+    """What the loop in :func:`_trait_values` gives, computed with whole arrays (a million values
+    take a loop a second), or None when a value is of another type or not allowed.
+
+    Numbers: numpy's cast of an object array calls ``float()`` on each value (None gives NaN),
+    the same as :func:`_as_number` for text, floats and ints (bools are left to the loop).
+    Flags: text only, each distinct text read once by :func:`_as_flag`."""
+    import pandas as pd
+
+    types = set(map(type, values)) - {type(None)}
+    if kind == "flag":
+        if not types <= {str}:
+            return None
+        codes, texts = pd.factorize(values)  # None gets code -1
+        flags = [_as_flag(text) for text in texts]
+        if None in flags:
+            return None
+        return np.array([*flags, np.nan])[codes]  # code -1 picks the NaN at the end
+    if not types <= {str, float, int}:
+        return None
+    try:
+        out = values.astype(np.float64)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    given = out[~np.equal(values, None)]
+    within = ((low < given) & (given < high) if kind == "probability"
+              else (low <= given) & (given <= high))
+    return out if (np.isfinite(given) & within).all() else None
 
 
 def _as_number(value: Any) -> float | None:

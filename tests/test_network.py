@@ -5,12 +5,15 @@ import math
 import networkx as nx
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from sim import ReciprocityModel, ScenarioError, load_scenario
+from sim import ReciprocityModel, ScenarioError, load_scenario, network
 from sim.cli import app
 from sim.network import (
     NETWORK_KINDS,
+    TRAIT_ATTRIBUTES,
     NetworkKind,
     build_network,
     from_networkx,
@@ -310,3 +313,32 @@ def test_the_readme_lists_every_network_kind():
     listed = next(line for line in readme.splitlines() if line.startswith('kind = "barabasi_albert"'))
     named = {word.strip(" ,") for word in listed.split("#", 1)[1].split()}
     assert named | {"barabasi_albert"} == set(NETWORK_KINDS)
+
+
+TRAIT_VALUES = st.one_of(
+    st.none(), st.booleans(), st.integers(-3, 3), st.floats(allow_nan=True, allow_infinity=True),
+    st.sampled_from(["0.5", " 2 ", "1_0", "nan", "inf", "1e3", "", "true", " FALSE ", "1", "0",
+                     "yes", "0x1", "٣", "0.0", "1.0"]),
+    st.builds(np.float64, st.floats(0, 2)), st.just([1, 2]))
+
+
+GOOD_TEXTS = st.sampled_from([None, "0.5", " 0.25 ", "1", "0", "True", "false ", "2e2", "1_5"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(name=st.sampled_from(sorted(TRAIT_ATTRIBUTES)),
+       values=st.one_of(st.lists(TRAIT_VALUES, min_size=1, max_size=6),
+                        st.lists(GOOD_TEXTS, min_size=1, max_size=6)))
+def test_traits_converted_at_once_are_what_the_value_by_value_loop_gives(name, values):
+    labels = np.arange(len(values))
+
+    def convert(at_once: bool):
+        with pytest.MonkeyPatch.context() as patch:
+            if not at_once:
+                patch.setattr(network, "_trait_values_at_once", lambda *args: None)
+            try:
+                return network._trait_values(name, values, "f", labels).tolist()
+            except (ScenarioError, OverflowError) as exc:
+                return repr(exc)
+
+    assert str(convert(True)) == str(convert(False))
