@@ -130,12 +130,14 @@ def from_edges(n: int, a: np.ndarray, b: np.ndarray) -> BuyerNetwork:
     lo, hi = np.minimum(a[keep], b[keep]), np.maximum(a[keep], b[keep])
     key = np.sort(lo * n + hi)
     key = key[np.concatenate([[True], key[1:] != key[:-1]])] if key.size else key
-    both = np.concatenate([key, (key % n) * n + key // n])
-    both.sort()
-    rows, cols = both // n, both % n
+    lo, hi = np.divmod(key, n)
+    mirrored = hi * n + lo  # each edge seen from its other end
+    mirrored.sort()
+    both = np.concatenate([key, mirrored])
+    both.sort(kind="stable")  # two sorted runs: timsort merges them in one pass
     indptr = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum(np.bincount(rows, minlength=n), out=indptr[1:])
-    return BuyerNetwork(n=n, indptr=indptr, indices=cols)
+    np.cumsum(np.bincount(lo, minlength=n) + np.bincount(hi, minlength=n), out=indptr[1:])
+    return BuyerNetwork(n=n, indptr=indptr, indices=both % n)
 
 
 def padded_union(networks: list[BuyerNetwork], width: int) -> BuyerNetwork:
