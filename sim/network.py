@@ -336,7 +336,14 @@ def _graph_from_labelled_edges(ends: np.ndarray, first_seen: list[Any],
         ends = new_index[ends]
         order = np.argsort(new_index)
         node_data = {name: _object_array(values)[order] for name, values in node_data.items()}
-    network = from_edges(len(first_seen), ends[0::2], ends[1::2])
+    return _buyer_graph(labels, ends, node_data, source)
+
+
+def _buyer_graph(labels: np.ndarray, ends: np.ndarray, node_data: dict[str, Any],
+                 source: str) -> BuyerGraph:
+    """A :class:`BuyerGraph` from labels already in buyer order, edge ends as buyer indices (flat)
+    and per-buyer attribute values."""
+    network = from_edges(len(labels), ends[0::2], ends[1::2])
     traits = {name: _trait_values(name, values, source, labels)
               for name, values in node_data.items() if name in TRAIT_ATTRIBUTES}
     return BuyerGraph(network, labels, traits, source)
@@ -569,31 +576,65 @@ def read_graphml(path: str | Path) -> BuyerGraph:
     order of first appearance (a node counts when it closes), integer ids sorted numerically.
 
     Fast because no element objects are built (:func:`_scan_graphml`: expat's callbacks, an
-    edge costing two list appends) and the ids are numbered afterwards in one pandas factorize
-    instead of one dictionary look-up each."""
+    edge costing two list appends), and the ids are numbered afterwards with whole arrays:
+    plain integer ids (most files) by value, others in one pandas factorize."""
     import pandas as pd
 
     path = _check_file(path)
     ids, node_at, found, keys = _scan_graphml(path)
     if not ids:
         raise ScenarioError(f"{path}: no nodes; allowed: a GraphML file with at least one node")
-    index, first_seen = pd.factorize(np.array(ids, dtype=object))  # order of first appearance
+    numbers = _plain_integers(ids)
+    if numbers is not None:  # buyers in numeric order, as _ordered_labels would put them
+        labels, index = _rank_integers(numbers)
+    else:
+        index, labels = pd.factorize(np.array(ids, dtype=object))  # order of first appearance
     is_end = np.ones(len(ids), dtype=bool)
     is_end[node_at] = False
-    ends = index[is_end]  # source, target, source, target, ...
+    ends = index[is_end].astype(np.int64)  # source, target, source, target, ...
     node_data: dict[str, np.ndarray] = {}
     for trait, (places, texts) in found.items():
         nodes, texts = index[places], np.array(texts, dtype=object)
         if np.bincount(nodes).max() > 1:  # a node given twice: its last value counts
             nodes, last = np.unique(nodes[::-1], return_index=True)
             texts = texts[::-1][last]
-        node_data[trait] = np.full(first_seen.size, None, dtype=object)
+        node_data[trait] = np.full(labels.size, None, dtype=object)
         node_data[trait][nodes] = texts
     for trait, default in keys.values():
         if trait in node_data and default is not None:
             node_data[trait][np.equal(node_data[trait], None)] = default
-    return _graph_from_labelled_edges(ends.astype(np.int64), first_seen.tolist(), node_data,
-                                      str(path))
+    if numbers is not None:
+        return _buyer_graph(labels, ends, node_data, str(path))
+    return _graph_from_labelled_edges(ends, labels.tolist(), node_data, str(path))
+
+
+_POWERS_OF_TEN = 10 ** np.arange(1, 19, dtype=np.int64)
+
+
+def _plain_integers(texts: list[str]) -> np.ndarray | None:
+    """``texts`` as int64 if every one is an integer written plainly ("12", "-3"; not "012",
+    "+3", " 3", "1_2" or other digits than ASCII), so that equal numbers are equal texts."""
+    joined = "".join(texts)
+    if not joined.isascii():
+        return None
+    try:
+        numbers = np.fromiter(map(int, texts), dtype=np.int64, count=len(texts))
+    except (ValueError, OverflowError):
+        return None
+    # int() reads other spellings too, but each is longer than the plain one: if the lengths
+    # add up, every text is plain (the most negative int64 counts short: never taken as plain)
+    plain = np.searchsorted(_POWERS_OF_TEN, np.abs(numbers), side="right") + 1 + (numbers < 0)
+    return numbers if int(plain.sum()) == len(joined) else None
+
+
+def _rank_integers(numbers: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct ``numbers`` in increasing order, and each number's place among them."""
+    low, high = int(numbers.min()), int(numbers.max())
+    if high - low > 4 * numbers.size:  # sparse: sort them
+        return np.unique(numbers, return_inverse=True)
+    present = np.zeros(high - low + 1, dtype=bool)  # dense (labels 0..n-1): no sort needed
+    present[numbers - low] = True
+    return np.flatnonzero(present) + low, (np.cumsum(present) - 1)[numbers - low]
 
 
 _TraitTexts = dict[str, tuple[list[int], list[str | None]]]

@@ -342,3 +342,51 @@ def test_traits_converted_at_once_are_what_the_value_by_value_loop_gives(name, v
                 return repr(exc)
 
     assert str(convert(True)) == str(convert(False))
+
+
+def _plain_reference(text: str) -> bool:
+    try:
+        return str(int(text)) == text
+    except ValueError:
+        return False
+
+
+ID_TEXTS = st.one_of(st.integers(-10**19, 10**19).map(str), st.sampled_from(
+    ["0", "-0", "007", "+3", " 3", "3 ", "1_0", "٣", "x", "", "9223372036854775807",
+     "-9223372036854775808", "3.0"]))
+
+
+@settings(max_examples=300, deadline=None)
+@given(texts=st.lists(ID_TEXTS, min_size=1, max_size=8))
+def test_plain_integer_ids_are_recognised_exactly(texts):
+    numbers = network._plain_integers(texts)
+    fits = all(_plain_reference(t) and -2**63 < int(t) < 2**63 for t in texts)
+    if numbers is None:  # the most negative int64 may be left to the general path
+        assert not fits or "-9223372036854775808" in texts
+    else:
+        assert fits and numbers.tolist() == [int(t) for t in texts]
+
+
+@pytest.mark.parametrize("numbers", [[5, 3, 5, 9, 3], [0], [-2, 7, -2], [10**12, 3, 10**12]])
+def test_integer_ids_ranked_as_sorted_distinct_values(numbers):
+    labels, index = network._rank_integers(np.array(numbers, dtype=np.int64))
+    expected_labels, expected_index = np.unique(numbers, return_inverse=True)
+    assert labels.tolist() == expected_labels.tolist() and index.tolist() == expected_index.tolist()
+
+
+@pytest.mark.parametrize(("ids", "labels"), [
+    (["10", "2", "-1", "7"], [-1, 2, 7, 10]),        # plain integers: sorted by value
+    (["3", "03", "1", "x"], ["3", "03", "1", "x"]),  # otherwise: order of first appearance
+    (["3", "+4", "1", "2"], [1, 2, 3, 4]),           # integers all different, however written
+])
+def test_graphml_integer_ids_sorted_by_value_others_kept_in_order(tmp_path, ids, labels):
+    a, b, c, d = ids  # nodes a, b, c; edges a-b, b-c, c-d (d only as an edge end)
+    (tmp_path / "g.graphml").write_text(
+        f'<graphml {GRAPHML_NS}><graph><node id="{a}"/><node id="{b}"/><node id="{c}"/>'
+        f'<edge source="{a}" target="{b}"/><edge source="{b}" target="{c}"/>'
+        f'<edge source="{c}" target="{d}"/></graph></graphml>')
+    graph = read_graphml(tmp_path / "g.graphml")
+    assert graph.labels.tolist() == labels
+    buyer = {text: labels.index(int(text) if isinstance(labels[0], int) else text) for text in ids}
+    assert graph.network.edges().tolist() == sorted(
+        sorted((buyer[x], buyer[y])) for x, y in [(a, b), (b, c), (c, d)])
