@@ -591,7 +591,7 @@ def read_graphml(path: str | Path) -> BuyerGraph:
         index, labels = pd.factorize(np.array(ids, dtype=object))  # order of first appearance
     is_end = np.ones(len(ids), dtype=bool)
     is_end[node_at] = False
-    ends = index[is_end].astype(np.int64)  # source, target, source, target, ...
+    ends = index[is_end].astype(np.int64, copy=False)  # source, target, source, target, ...
     node_data: dict[str, np.ndarray] = {}
     for trait, (places, texts) in found.items():
         nodes, texts = index[places], np.array(texts, dtype=object)
