@@ -19,12 +19,12 @@ import functools
 import math
 import os
 import stat
-import xml.etree.ElementTree as ElementTree
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from itertools import chain
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from xml.parsers import expat
 
 import numpy as np
 
@@ -130,12 +130,14 @@ def from_edges(n: int, a: np.ndarray, b: np.ndarray) -> BuyerNetwork:
     lo, hi = np.minimum(a[keep], b[keep]), np.maximum(a[keep], b[keep])
     key = np.sort(lo * n + hi)
     key = key[np.concatenate([[True], key[1:] != key[:-1]])] if key.size else key
-    both = np.concatenate([key, (key % n) * n + key // n])
-    both.sort()
-    rows, cols = both // n, both % n
+    lo, hi = np.divmod(key, n)
+    mirrored = hi * n + lo  # each edge seen from its other end
+    mirrored.sort()
+    both = np.concatenate([key, mirrored])
+    both.sort(kind="stable")  # two sorted runs: timsort merges them in one pass
     indptr = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum(np.bincount(rows, minlength=n), out=indptr[1:])
-    return BuyerNetwork(n=n, indptr=indptr, indices=cols)
+    np.cumsum(np.bincount(lo, minlength=n) + np.bincount(hi, minlength=n), out=indptr[1:])
+    return BuyerNetwork(n=n, indptr=indptr, indices=both % n)
 
 
 def padded_union(networks: list[BuyerNetwork], width: int) -> BuyerNetwork:
@@ -325,25 +327,46 @@ def _ordered_labels(first_seen: list[Any]) -> tuple[np.ndarray, np.ndarray | Non
 
 
 def _graph_from_labelled_edges(ends: np.ndarray, first_seen: list[Any],
-                               node_data: dict[str, list[Any]], source: str) -> BuyerGraph:
+                               node_data: dict[str, Any], source: str) -> BuyerGraph:
     """A :class:`BuyerGraph` from edge ends given as indices into ``first_seen`` (flat: a0, b0,
-    a1, b1, ...) and per-node attribute values in the same order (None where missing)."""
+    a1, b1, ...) and per-node attribute values in the same order (lists or object arrays, None
+    where missing)."""
     labels, new_index = _ordered_labels(first_seen)
     if new_index is not None:
         ends = new_index[ends]
-        node_data = {name: [values[i] for i in np.argsort(new_index)]
-                     for name, values in node_data.items()}
-    network = from_edges(len(first_seen), ends[0::2], ends[1::2])
+        order = np.argsort(new_index)
+        node_data = {name: _object_array(values)[order] for name, values in node_data.items()}
+    return _buyer_graph(labels, ends, node_data, source)
+
+
+def _buyer_graph(labels: np.ndarray, ends: np.ndarray, node_data: dict[str, Any],
+                 source: str) -> BuyerGraph:
+    """A :class:`BuyerGraph` from labels already in buyer order, edge ends as buyer indices (flat)
+    and per-buyer attribute values."""
+    network = from_edges(len(labels), ends[0::2], ends[1::2])
     traits = {name: _trait_values(name, values, source, labels)
               for name, values in node_data.items() if name in TRAIT_ATTRIBUTES}
     return BuyerGraph(network, labels, traits, source)
 
 
-def _trait_values(name: str, values: list[Any], source: str, labels: np.ndarray) -> np.ndarray:
-    """One node attribute as a trait array, each value checked (clear error on the first bad one)."""
+def _object_array(values: Any) -> np.ndarray:
+    """``values`` as a 1-d object array, one element per value (a list value stays one list)."""
+    if isinstance(values, np.ndarray) and values.dtype == object and values.ndim == 1:
+        return values
+    return np.fromiter(values, dtype=object, count=len(values))
+
+
+def _trait_values(name: str, values: Any, source: str, labels: np.ndarray) -> np.ndarray:
+    """One node attribute as a trait array, each value checked (clear error on the first bad one).
+    Text and plain numbers are converted all at once (:func:`_trait_values_at_once`); any other
+    value, or a bad one, sends the attribute through the loop below, which names it."""
     kind, low, high = TRAIT_ATTRIBUTES[name]
     if kind == "label":
         return np.array([None if v is None else str(v) for v in values], dtype=object)
+    values = _object_array(values)
+    out = _trait_values_at_once(kind, low, high, values)
+    if out is not None:
+        return out
     out = np.full(len(values), np.nan)
     for i, value in enumerate(values):
         if value is None:
@@ -360,6 +383,37 @@ def _trait_values(name: str, values: list[Any], source: str, labels: np.ndarray)
                                 f"allowed: {allowed}")
         out[i] = number
     return out
+
+
+def _trait_values_at_once(kind: str, low: float, high: float, values: np.ndarray
+                          ) -> np.ndarray | None:
+    """What the loop in :func:`_trait_values` gives, computed with whole arrays (a million values
+    take a loop a second), or None when a value is of another type or not allowed.
+
+    Numbers: numpy's cast of an object array calls ``float()`` on each value (None gives NaN),
+    the same as :func:`_as_number` for text, floats and ints (bools are left to the loop).
+    Flags: text only, each distinct text read once by :func:`_as_flag`."""
+    import pandas as pd
+
+    types = set(map(type, values)) - {type(None)}
+    if kind == "flag":
+        if not types <= {str}:
+            return None
+        codes, texts = pd.factorize(values)  # None gets code -1
+        flags = [_as_flag(text) for text in texts]
+        if None in flags:
+            return None
+        return np.array([*flags, np.nan])[codes]  # code -1 picks the NaN at the end
+    if not types <= {str, float, int}:
+        return None
+    try:
+        out = values.astype(np.float64)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    given = out[~np.equal(values, None)]
+    within = ((low < given) & (given < high) if kind == "probability"
+              else (low <= given) & (given <= high))
+    return out if (np.isfinite(given) & within).all() else None
 
 
 def _as_number(value: Any) -> float | None:
@@ -516,56 +570,173 @@ def _refuse_header(path: Path, text: str, labels: list[str]) -> None:
 
 
 def read_graphml(path: str | Path) -> BuyerGraph:
-    """A GraphML file, read as a stream. Node ``<data>`` whose key's ``attr.name`` is a buyer
-    trait becomes that trait; other data is ignored; edges count as undirected. Only closing
-    tags are handled (a node's data is kept until the node closes), which halves the work."""
+    """A GraphML file, read as a stream. Node ``<data>`` whose key's ``attr.name`` (or id) is a
+    buyer trait becomes that trait, the key's ``<default>`` filling in for nodes without it;
+    other data is ignored; edges count as undirected. Buyers are the node ids and edge ends in
+    order of first appearance (a node counts when it closes), integer ids sorted numerically.
+
+    Fast because no element objects are built (:func:`_scan_graphml`: expat's callbacks, an
+    edge costing two list appends), and the ids are numbered afterwards with whole arrays:
+    plain integer ids (most files) by value, others in one pandas factorize."""
     import pandas as pd
 
     path = _check_file(path)
-    keys: dict[str, tuple[str, Any]] = {}   # key id -> (attribute name, default value)
-    ids: list[str] = []                      # node ids and edge ends, in document order
-    edges_at: list[int] = []                 # where each edge's source sits in ids
-    pending: list[tuple[str, str | None]] = []   # (trait, text) of the node being read
-    data: list[tuple[int, str, str | None]] = []  # (node's place in ids, trait, text)
-    try:
-        for _, element in ElementTree.iterparse(path, events=("end",)):
-            tag = element.tag
-            if tag.endswith("edge"):
-                edges_at.append(len(ids))
-                ids.append(element.get("source"))
-                ids.append(element.get("target"))
-                element.clear()
-            elif tag.endswith("data"):
-                key = keys.get(element.get("key"))
-                if key is not None and key[0] in TRAIT_ATTRIBUTES:
-                    pending.append((key[0], element.text))
-            elif tag.endswith("node"):
-                data.extend((len(ids), name, text) for name, text in pending)
-                ids.append(element.get("id"))
-                pending.clear()
-                element.clear()
-            elif tag.endswith("key") and element.get("for", "all") in ("node", "all"):
-                default = element.findtext("{*}default") or element.findtext("default")
-                keys[element.get("id")] = (element.get("attr.name", element.get("id")), default)
-    except ElementTree.ParseError as exc:
-        line, column = exc.position
-        raise ScenarioError(f"{path}, line {line}, column {column}: not valid GraphML "
-                            f"({exc.msg if hasattr(exc, 'msg') else exc}); allowed: a GraphML "
-                            f"file") from None
+    ids, node_at, found, keys = _scan_graphml(path)
     if not ids:
         raise ScenarioError(f"{path}: no nodes; allowed: a GraphML file with at least one node")
-    index, first_seen = pd.factorize(np.array(ids, dtype=object))  # order of first appearance
-    at = np.array(edges_at, dtype=np.int64)
-    ends = np.column_stack([index[at], index[at + 1]]).ravel() if at.size else index[:0]
-    node_data: dict[str, list[Any]] = {name: [None] * first_seen.size
-                                       for name in {name for _, name, _ in data}}
-    for place, name, text in data:
-        node_data[name][index[place]] = text
-    for name, default in keys.values():
-        if name in node_data and default is not None:
-            node_data[name] = [default if v is None else v for v in node_data[name]]
-    return _graph_from_labelled_edges(ends.astype(np.int64), first_seen.tolist(), node_data,
-                                      str(path))
+    numbers = _plain_integers(ids)
+    if numbers is not None:  # buyers in numeric order, as _ordered_labels would put them
+        labels, index = _rank_integers(numbers)
+    else:
+        index, labels = pd.factorize(np.array(ids, dtype=object))  # order of first appearance
+    is_end = np.ones(len(ids), dtype=bool)
+    is_end[node_at] = False
+    ends = index[is_end].astype(np.int64, copy=False)  # source, target, source, target, ...
+    node_data: dict[str, np.ndarray] = {}
+    for trait, (places, texts) in found.items():
+        nodes, texts = index[places], np.array(texts, dtype=object)
+        if np.bincount(nodes).max() > 1:  # a node given twice: its last value counts
+            nodes, last = np.unique(nodes[::-1], return_index=True)
+            texts = texts[::-1][last]
+        node_data[trait] = np.full(labels.size, None, dtype=object)
+        node_data[trait][nodes] = texts
+    for trait, default in keys.values():
+        if trait in node_data and default is not None:
+            node_data[trait][np.equal(node_data[trait], None)] = default
+    if numbers is not None:
+        return _buyer_graph(labels, ends, node_data, str(path))
+    return _graph_from_labelled_edges(ends, labels.tolist(), node_data, str(path))
+
+
+_POWERS_OF_TEN = 10 ** np.arange(1, 19, dtype=np.int64)
+
+
+def _plain_integers(texts: list[str]) -> np.ndarray | None:
+    """``texts`` as int64 if every one is an integer written plainly ("12", "-3"; not "012",
+    "+3", " 3", "1_2" or other digits than ASCII), so that equal numbers are equal texts."""
+    joined = "".join(texts)
+    if not joined.isascii():
+        return None
+    try:
+        numbers = np.fromiter(map(int, texts), dtype=np.int64, count=len(texts))
+    except (ValueError, OverflowError):
+        return None
+    # int() reads other spellings too, but each is longer than the plain one: if the lengths
+    # add up, every text is plain (the most negative int64 counts short: never taken as plain)
+    plain = np.searchsorted(_POWERS_OF_TEN, np.abs(numbers), side="right") + 1 + (numbers < 0)
+    return numbers if int(plain.sum()) == len(joined) else None
+
+
+def _rank_integers(numbers: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct ``numbers`` in increasing order, and each number's place among them."""
+    low, high = int(numbers.min()), int(numbers.max())
+    if high - low > 4 * numbers.size:  # sparse: sort them
+        return np.unique(numbers, return_inverse=True)
+    present = np.zeros(high - low + 1, dtype=bool)  # dense (labels 0..n-1): no sort needed
+    present[numbers - low] = True
+    return np.flatnonzero(present) + low, (np.cumsum(present) - 1)[numbers - low]
+
+
+_TraitTexts = dict[str, tuple[list[int], list[str | None]]]
+"""Per trait, the places of the nodes that have it (in the list of ids) and its texts."""
+
+
+def _scan_graphml(path: Path) -> tuple[list[str], list[int], _TraitTexts, dict[str, list[Any]]]:
+    """What :func:`read_graphml` needs from the file, in one pass of expat (the C parser under
+    ElementTree) without building elements: expat hands each start tag with its attributes to
+    one callback, and an edge, most of a network file, costs two list appends. Closing tags
+    and text are asked for only inside a ``<node>`` or ``<key>``, where a node's data has to be
+    told from the next node's and a key's default read.
+
+    Returns the node ids (each when its node closes) and edge ends (source, target) in file
+    order; where each node id sits among them; per trait, the places of the nodes that have it
+    and the texts; and the node keys named like traits (key id -> [trait, default text])."""
+    # "}" as ElementTree: tags come as "uri}name" (or "name"), and an unbound prefix is an error
+    parser = expat.ParserCreate(namespace_separator="}")
+    parser.buffer_text = True  # a data element's text in one piece
+    local_names: dict[str, str] = {}  # tag as expat gives it -> name without the namespace
+    keys: dict[str, list[Any]] = {}
+    ids: list[str] = []
+    node_at: list[int] = []
+    found: _TraitTexts = {}
+    # The elements open inside the outermost open <node> or <key>, each [name, what it belongs
+    # to, its text so far]; empty elsewhere, and then no closing tags are asked for.
+    inside: list[list[Any]] = []
+
+    def local_name(tag: str) -> str:
+        name = local_names[tag] = tag.rpartition("}")[2]
+        return name
+
+    def without(attribute: str) -> ScenarioError:
+        what = "a <node>" if attribute == "id" else "an <edge>"
+        return ScenarioError(f"{path}, line {parser.CurrentLineNumber}, column "
+                             f"{parser.CurrentColumnNumber}: {what} without {attribute!r}; "
+                             f"allowed: nodes with an id, edges with a source and a target")
+
+    def start(tag: str, attrs: dict[str, str]) -> None:
+        name = local_names.get(tag) or local_name(tag)
+        if name == "edge":
+            try:  # costs nothing unless raised
+                ids.append(attrs["source"])
+                ids.append(attrs["target"])
+            except KeyError as missing:
+                raise without(missing.args[0]) from None
+            if not inside:
+                return
+        elif not inside and name != "node" and name != "key":
+            return  # <graphml>, <graph> and data outside nodes: nothing to keep
+        parser.CharacterDataHandler = None  # text after a child element is not the data's
+        parent = inside[-1] if inside else None
+        item = [name, None, None]
+        if name == "node":
+            if "id" not in attrs:
+                raise without("id")
+            item[1] = [attrs["id"], []]  # the node's id and its (trait, text) pairs
+        elif name == "key" and attrs.get("for", "all") in ("node", "all"):
+            trait = attrs.get("attr.name", attrs.get("id"))
+            if trait in TRAIT_ATTRIBUTES:
+                item[1] = keys[attrs.get("id")] = [trait, None]
+        elif name == "data" and parent[0] == "node":
+            key = keys.get(attrs.get("key"))
+            if key is not None:
+                item[1], item[2] = (parent[1][1], key[0]), []
+        elif name == "default" and parent[0] == "key" and parent[1] is not None:
+            item[1], item[2] = parent[1], []
+        if item[2] is not None:
+            parser.CharacterDataHandler = item[2].append
+        inside.append(item)
+        parser.EndElementHandler = end
+
+    def end(tag: str) -> None:
+        name, belongs, text = inside.pop()
+        if text is not None:
+            parser.CharacterDataHandler = None
+            text = "".join(text) or None  # an empty element has no text, as in ElementTree
+        if name == "node":
+            node_id, data = belongs
+            place = len(ids)
+            node_at.append(place)
+            ids.append(node_id)
+            for trait, value in data:
+                places, texts = found.setdefault(trait, ([], []))
+                places.append(place)
+                texts.append(value)
+        elif name == "data" and belongs is not None:
+            data, trait = belongs
+            data.append((trait, text))
+        elif name == "default" and belongs is not None and belongs[1] is None:
+            belongs[1] = text
+        if not inside:
+            parser.EndElementHandler = None
+
+    parser.StartElementHandler = start
+    try:
+        with path.open("rb") as file:
+            parser.ParseFile(file)
+    except expat.ExpatError as exc:
+        raise ScenarioError(f"{path}, line {exc.lineno}, column {exc.offset}: not valid GraphML "
+                            f"({expat.ErrorString(exc.code)}); allowed: a GraphML file") from None
+    return ids, node_at, found, keys
 
 
 _READERS = {"edgelist": read_edgelist, "graphml": read_graphml}
