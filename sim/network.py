@@ -421,7 +421,7 @@ def _as_number(value: Any) -> float | None:
         return None
     try:
         return float(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # (an int too large for a float)
         return None
 
 

@@ -120,6 +120,10 @@ def test_a_bad_trait_attribute_names_the_node_and_what_is_allowed():
     graph.nodes[1]["need"] = 7
     with pytest.raises(ScenarioError, match=r"node 1: need = 7: allowed: a number in \[0, 1\]"):
         from_networkx(graph)
+    graph.nodes[1]["need"] = 0.5
+    graph.nodes[2]["budget"] = 10**400  # too large for a float: an error, not a traceback
+    with pytest.raises(ScenarioError, match=r"node 2: budget = 1000.*allowed: a number"):
+        from_networkx(graph)
 
 
 def test_same_graph_same_seed_same_run_and_labels_in_agents():
