@@ -278,9 +278,8 @@ def App():
                           on_value=lambda v: (stop_playing(), trainer.set(bool(v))))
             solara.Switch(label="Presentation", value=presentation)
             if session is not None:
-                ui.SnapshotCanvas(title=f"{resolved.name}: {', '.join(r.label for r in session.runs)}"
-                                        f" — day {day}",
-                                  file_name=f"recip-{resolved.name}-day{day}.png")
+                ui.SnapshotCanvas(title=f"{resolved.name}: {', '.join(r.label for r in session.runs)}",
+                                  file_stem=f"recip-{resolved.name}")
         if draft.value:
             with solara.Row(classes=["recip-pending"], style={"align-items": "center"}):
                 solara.Text(f"{len(draft.value)} change(s) wait for Reset: "

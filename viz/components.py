@@ -42,7 +42,8 @@ def NetworkCanvas(statics_json: str, frame_json: str, large: bool, max_size: int
 
 
 @solara.component_vue(str(_HERE / "snapshot.vue"))
-def SnapshotCanvas(title: str, file_name: str):
+def SnapshotCanvas(title: str, file_stem: str):
+    """The component adds the day the plots show to both (no update from the server each day)."""
     pass
 
 
