@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import re
 import sys
 
@@ -32,6 +33,13 @@ def _load(name: str):
 app = _load("app")
 rv = sys.modules["recip_view"]  # the siblings the app imported
 ui = sys.modules["components"]
+
+
+@pytest.fixture(autouse=True)
+def served_renderer(monkeypatch):
+    """Render with reacton's fast renderer, as ``recip app`` does (viz/server.py);
+    ``REACTON_FAST=0 pytest`` tests the default one."""
+    monkeypatch.setenv("REACTON_FAST", os.environ.get("REACTON_FAST", "1"))
 
 
 @pytest.fixture
