@@ -2,10 +2,12 @@
 real browser (headless Chromium via Playwright): from the Step click to the redraw finished, and
 days per second while playing, with one panel and in trainer mode.
 
-Run: ``.venv/bin/python experiments/bench_app.py [--steps 20] [--buyers 2000] [--no-browser]``.
-Writes its section of ``experiments/BENCHMARKS.md`` (between the bench_app markers; other
-sections kept). Targets (issue 12): browser Step under 150 ms (one panel) and 300 ms (trainer);
-Play at least 5 days a second. Timings are reported, never asserted by the tests.
+Run: ``.venv/bin/python experiments/bench_app.py [--steps 20] [--buyers 2000] [--no-browser]
+[--view one|trainer] [--out FILE]``. Writes its section of ``experiments/BENCHMARKS.md`` (between
+the bench_app markers; other sections kept). Targets (issue 12): browser Step under 150 ms (one
+panel) and 300 ms (trainer); Play at least 5 days a second. Timings are reported, never asserted
+by the tests. If the app fails during the run (its log says so, or a redraw never comes), the
+benchmark stops with the log's tail and exit code 1 instead of reporting meaningless timings.
 """
 
 from __future__ import annotations
@@ -30,6 +32,10 @@ SCENARIO = "pushy_vs_active"
 TARGETS_MS = {"one panel": 150, "trainer (two panels)": 300}
 TARGET_PLAY_DAYS_PER_SECOND = 5
 PLAY_SECONDS = 8
+VIEWS = {"one": "one panel", "trainer": "trainer (two panels)"}
+# what the server logs when the page or an event handler raised (viz/app.py, viz/server.py)
+APP_FAILED = ("the app failed", "uncaught exception in the app", "Traceback (most recent call last)")
+LOG_TAIL_LINES = 40
 
 
 def python_side(buyers: int, steps: int, trainer: bool, warmup: int = 5) -> dict[str, float]:
@@ -106,6 +112,37 @@ def browser_side(url: str, steps: int, trainer: bool) -> dict[str, float]:
     return {"click_to_redraw": statistics.median(times), "slowest": max(times), "play": rate}
 
 
+def app_failure(log: str) -> str | None:
+    """The line of the app's log that says it failed (the most telling kind first), if any."""
+    lines = log.splitlines()
+    return next((line for marker in APP_FAILED for line in lines if marker in line), None)
+
+
+def fail(app: harness.AppProcess, why: str) -> None:
+    tail = "\n".join(app.output().splitlines()[-LOG_TAIL_LINES:])
+    sys.exit(f"bench_app: {why}\n--- the last {LOG_TAIL_LINES} lines of recip app's log "
+             f"(all of it: {app.log_path}) ---\n{tail}")
+
+
+def browser_runs(args, views: dict[str, bool]) -> dict[str, dict[str, float]]:
+    # the app's own default scenario is pushy_vs_active at 1,000 buyers: serve it at --buyers
+    env = {"RECIP_APP_OVERRIDES": f"buyers.n={args.buyers}"}
+    with harness.running_app(env=env) as app:
+        web = {}
+        for name, trainer in views.items():
+            try:
+                web[name] = browser_side(app.url, args.steps, trainer)
+                problem = None
+            except Exception as exc:  # e.g. a redraw that never came: the log may say why
+                problem = f"the {name} run failed: {type(exc).__name__}: {str(exc).splitlines()[0]}"
+            failed = app_failure(app.output())
+            if failed:
+                fail(app, f"the app failed during the {name} run: {failed.strip()}")
+            if problem:
+                fail(app, problem)
+    return web
+
+
 def write_section(text: str, path: Path) -> None:
     section = f"{START}\n{text.rstrip()}\n{END}"
     if path.exists():
@@ -124,16 +161,12 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--buyers", type=int, default=2000)
     parser.add_argument("--no-browser", action="store_true")
+    parser.add_argument("--view", choices=list(VIEWS), help="measure this view only (default: both)")
     parser.add_argument("--out", type=Path, default=ROOT / "experiments" / "BENCHMARKS.md")
     args = parser.parse_args()
-    views = {"one panel": False, "trainer (two panels)": True}
+    views = {name: name != VIEWS["one"] for key, name in VIEWS.items() if args.view in (None, key)}
     py = {name: python_side(args.buyers, args.steps, trainer) for name, trainer in views.items()}
-    web = {}
-    if not args.no_browser:
-        # the app's own default scenario is pushy_vs_active at 1,000 buyers: serve it at --buyers
-        env = {"RECIP_APP_OVERRIDES": f"buyers.n={args.buyers}"}
-        with harness.running_app(env=env) as app:
-            web = {name: browser_side(app.url, args.steps, trainer) for name, trainer in views.items()}
+    web = {} if args.no_browser else browser_runs(args, views)
     rows = []
     for name in views:
         p, w = py[name], web.get(name)

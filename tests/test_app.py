@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import re
 import sys
 
@@ -32,6 +33,13 @@ def _load(name: str):
 app = _load("app")
 rv = sys.modules["recip_view"]  # the siblings the app imported
 ui = sys.modules["components"]
+
+
+@pytest.fixture(autouse=True)
+def served_renderer(monkeypatch):
+    """Render with reacton's fast renderer, as ``recip app`` does (viz/server.py);
+    ``REACTON_FAST=0 pytest`` tests the default one."""
+    monkeypatch.setenv("REACTON_FAST", os.environ.get("REACTON_FAST", "1"))
 
 
 @pytest.fixture
@@ -73,7 +81,9 @@ def _prop(widget, name: str):
 
 
 def _chart_rows(rc, metric: str) -> list[dict]:
-    return next(_prop(w, "rows") for w in _widgets_with(rc, "rows_json") if w.name == metric)
+    """The rows of one metric's plot (a VegaCharts widget holds several plots)."""
+    return next(_prop(w, "rows")[metric] for w in _widgets_with(rc, "rows_json")
+                if metric in _prop(w, "rows"))
 
 
 def _set_seed(rc, text: str) -> None:
@@ -232,10 +242,9 @@ def test_trainer_mode_puts_both_arms_in_one_plot(page):
 def test_presentation_mode_has_large_type(page):
     page.find(v.Switch, label="Presentation").widget.v_model = True
     _click(page, "Step")
-    charts = _widgets_with(page, "spec_json")
-    assert len(charts) == app.PRESENTATION_METRICS
-    for chart in charts:
-        spec = _prop(chart, "spec")
+    specs = [spec for plots in _widgets_with(page, "specs_json") for _, spec in _prop(plots, "specs")]
+    assert len(specs) == app.PRESENTATION_METRICS
+    for spec in specs:
         config = spec["config"]
         assert config["axis"]["labelFontSize"] >= 18 and config["legend"]["labelFontSize"] >= 18
         assert spec["title"]["fontSize"] >= 18
@@ -485,7 +494,7 @@ def test_the_reusable_components_draw_a_model_built_elsewhere():
     _box, rc = solara.render(Host(), handle_error=False)
     try:
         charts = _widgets_with(rc, "rows_json")
-        assert charts and max(r["day"] for r in _prop(charts[0], "rows")) == 1
+        assert charts and max(r["day"] for rows in _prop(charts[0], "rows").values() for r in rows) == 1
         assert _widgets_with(rc, "frame_json")
     finally:
         rc.close()

@@ -116,6 +116,9 @@ def App():
     option_b = solara.use_reactive("")
     days_per_redraw = solara.use_reactive(1)
     playing = solara.use_reactive(False)
+    # Counts the day's redraws. Only DayControls and DayView read it, so a Step or a day of Play
+    # re-renders those two and not App (its hooks, the scenario's settings, and the arguments of
+    # the controls' ~150 components compared one by one).
     tick = solara.use_reactive(0)
     resets = solara.use_reactive(0)
     advanced_key = solara.use_reactive("")
@@ -224,14 +227,13 @@ def App():
         elif session is not None and not session.finished:
             playing.set(True)
 
-    # Set once a day is drawn. tick.set renders in the play thread only when no other thread is
-    # rendering: the one handling the Play click, still rendering when the first day comes, takes
-    # the play thread's days over. A play thread that did not wait kept changing state during
-    # every pass of that render, which then never ended whenever a redraw took longer than a day
-    # of Play (trainer mode at 2,000 buyers on a busy server): the page froze, then failed with
-    # "Too many renders".
+    # Set (by DayView, in an effect) once a day is drawn. tick.set renders in the play thread only
+    # when no other thread is rendering: the one handling the Play click, still rendering when the
+    # first day comes, takes the play thread's days over. A play thread that did not wait kept
+    # changing state during every pass of that render, which then never ended whenever a redraw
+    # took longer than a day of Play (trainer mode at 2,000 buyers on a busy server): the page
+    # froze, then failed with "Too many renders".
     drawn = solara.use_memo(threading.Event, dependencies=[])
-    solara.use_effect(drawn.set, dependencies=[tick.value])  # effects run once a pass is drawn
 
     def play_loop(cancel):
         if not playing.value or session is None:
@@ -259,7 +261,6 @@ def App():
     # --- layout ---
 
     large = presentation.value
-    day = session.day if session else 0
     solara.Title("recip: the norm of reciprocity")
     solara.Style(CSS)
     classes = ["recip-app", "recip-present" if large else "recip-normal"]
@@ -267,20 +268,14 @@ def App():
         with solara.Row(classes=["recip-toolbar"], style={"align-items": "center", "flex-wrap": "wrap"}):
             solara.HTML(tag="span", unsafe_innerHTML=f"<b>{resolved.guide.title or resolved.name}</b>",
                         classes=["recip-title"])
-            solara.Text(f"Day {day} of {resolved.steps}", classes=["recip-day"])
-            solara.Button("Step", on_click=step, color="primary", classes=["recip-step"],
-                          disabled=session is None or playing.value or session.finished)
-            solara.Button("Pause" if playing.value else "Play", on_click=toggle_play,
-                          classes=["recip-play"],
-                          disabled=session is None or (session.finished and not playing.value))
+            DayControls(session, resolved.steps, tick, playing.value, step, toggle_play)
             solara.Button("Reset", on_click=reset, classes=["recip-reset"])
             solara.Switch(label="Trainer mode", value=trainer.value,
                           on_value=lambda v: (stop_playing(), trainer.set(bool(v))))
             solara.Switch(label="Presentation", value=presentation)
             if session is not None:
-                ui.SnapshotCanvas(title=f"{resolved.name}: {', '.join(r.label for r in session.runs)}"
-                                        f" — day {day}",
-                                  file_name=f"recip-{resolved.name}-day{day}.png")
+                ui.SnapshotCanvas(title=f"{resolved.name}: {', '.join(r.label for r in session.runs)}",
+                                  file_stem=f"recip-{resolved.name}")
         if draft.value:
             with solara.Row(classes=["recip-pending"], style={"align-items": "center"}):
                 solara.Text(f"{len(draft.value)} change(s) wait for Reset: "
@@ -298,13 +293,38 @@ def App():
                             advanced_key, advanced_value, advanced_error.value, add_advanced,
                             days_per_redraw)
         if large:
-            Presentation(session, resolved, tick.value)
+            DayView(session, resolved, tick, drawn, large=True)
             with solara.Details("Controls", expand=False):
                 solara.Div(children=[controls])
         else:
             with solara.Columns([1, 3]):
                 solara.Div(children=[controls], classes=["recip-controls"])
-                Workbench(session, resolved, tick.value)
+                DayView(session, resolved, tick, drawn, large=False)
+
+
+@solara.component
+def DayControls(session, steps: int, tick: solara.Reactive, playing: bool, on_step, on_play):
+    """The day counter, Step and Play: the toolbar's only parts that change with the day."""
+    tick.value  # noqa: B018 -- reading it re-renders this component on every new day
+    day = session.day if session else 0
+    # display: contents: the three sit in the toolbar's row as if they were its own children
+    with solara.Div(style={"display": "contents"}):
+        solara.Text(f"Day {day} of {steps}", classes=["recip-day"])
+        solara.Button("Step", on_click=on_step, color="primary", classes=["recip-step"],
+                      disabled=session is None or playing or session.finished)
+        solara.Button("Pause" if playing else "Play", on_click=on_play, classes=["recip-play"],
+                      disabled=session is None or (session.finished and not playing))
+
+
+@solara.component
+def DayView(session, resolved, tick: solara.Reactive, drawn: threading.Event, large: bool):
+    """The plots, network, log and guide of the day: re-rendered on every new day."""
+    # Effects run once this component's widgets are updated, i.e. once the day is drawn.
+    solara.use_effect(drawn.set, dependencies=[tick.value])
+    if large:
+        Presentation(session, resolved, tick.value)
+    else:
+        Workbench(session, resolved, tick.value)
 
 
 @solara.component

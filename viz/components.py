@@ -26,11 +26,14 @@ NORMAL_FONT = 14
 LARGE_FONT = 18  # presentation mode: readable from the back row at 1280x720
 
 
-@solara.component_vue(str(_HERE / "vega_chart.vue"))
-def VegaChart(name: str, spec_json: str, rows_json: str, day: int):
-    """``spec_json`` and ``rows_json``: the Vega-Lite spec and the rows as JSON strings (the
-    component decodes them). One string per prop: reacton walks and copies every list and dict
-    passed as a prop on every render, which cost most of a redraw at 2,000 buyers."""
+@solara.component_vue(str(_HERE / "vega_charts.vue"))
+def VegaCharts(specs_json: str, rows_json: str, day: int, columns: int):
+    """Several Vega-Lite plots in a grid of ``columns``: ``specs_json`` a list of (metric, spec)
+    pairs, ``rows_json`` the rows of each metric, as JSON strings (the component decodes them).
+    One string per prop: reacton walks and copies every list and dict passed as a prop on every
+    render, which cost most of a redraw at 2,000 buyers. One widget for all the plots: a widget
+    per plot cost a websocket message each day, each waited for by the server and handled by the
+    browser as a task of its own."""
     pass
 
 
@@ -42,7 +45,8 @@ def NetworkCanvas(statics_json: str, frame_json: str, large: bool, max_size: int
 
 
 @solara.component_vue(str(_HERE / "snapshot.vue"))
-def SnapshotCanvas(title: str, file_name: str):
+def SnapshotCanvas(title: str, file_stem: str):
+    """The component adds the day the plots show to both (no update from the server each day)."""
     pass
 
 
@@ -102,17 +106,11 @@ def MetricPlots(session: rv.Session, tick: int, metrics: list[str], large: bool 
                 columns: int = 3, height: int = 180):
     """One plot per metric; both arms (trainer) or all strategies (one run) overlaid."""
     names = rv.series_names(session.runs, not session.trainer_mode)
-    with solara.Div(classes=["recip-plots"],
-                    style={"display": "grid", "gap": "6px 18px",
-                           "grid-template-columns": f"repeat({columns}, minmax(0, 1fr))"}):
-        specs = solara.use_memo(  # rebuilt only when the plots change, not every day
-            lambda: {m: rv.to_json(chart_spec(m, names, session.horizon, large, height))
-                     for m in metrics},
-            dependencies=[tuple(metrics), tuple(names), session.horizon, large, height])
-        for metric in metrics:
-            rows, _ = session.chart(metric)
-            VegaChart(name=metric, spec_json=specs[metric], rows_json=rv.to_json(rows),
-                      day=session.day).key(f"chart-{metric}")
+    specs = solara.use_memo(  # rebuilt only when the plots change, not every day
+        lambda: rv.to_json([[m, chart_spec(m, names, session.horizon, large, height)] for m in metrics]),
+        dependencies=[tuple(metrics), tuple(names), session.horizon, large, height])
+    rows = {metric: session.chart(metric)[0] for metric in metrics}
+    VegaCharts(specs_json=specs, rows_json=rv.to_json(rows), day=session.day, columns=columns)
 
 
 @solara.component

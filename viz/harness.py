@@ -41,11 +41,16 @@ def recip_command() -> list[str]:
 
 
 class AppProcess:
-    """A started ``recip app``: its URL, its process and its log (stdout and stderr)."""
+    """A started ``recip app``: its URL, its process and its log (stdout and stderr).
+
+    The log is a temporary file while the app runs. :meth:`stop` keeps its text (``output()``
+    still answers) and deletes the file, unless the app exited with an error, had to be killed
+    or ``keep_log`` asks: then the file stays for a look (its path is ``log_path``)."""
 
     def __init__(self, host: str, port: int, env: dict[str, str] | None = None,
                  extra_args: list[str] | None = None):
         self.url = f"http://{host}:{port}/"
+        self._stopped_output: str | None = None
         log_fd, self.log_path = tempfile.mkstemp(prefix="recip-app-", suffix=".log")
         # own process group: a stop reaches every process the app started
         self.proc = subprocess.Popen([*recip_command(), "app", "--host", host, "--port", str(port),
@@ -55,6 +60,8 @@ class AppProcess:
         os.close(log_fd)
 
     def output(self) -> str:
+        if self._stopped_output is not None:
+            return self._stopped_output
         return Path(self.log_path).read_text()
 
     def wait_ready(self, timeout: float = START_SECONDS) -> None:
@@ -69,7 +76,7 @@ class AppProcess:
             time.sleep(0.3)
         raise RuntimeError(f"recip app did not answer on {self.url} in {timeout:.0f} s:\n{self.output()}")
 
-    def stop(self, sig: int = signal.SIGTERM) -> int:
+    def stop(self, sig: int = signal.SIGTERM, keep_log: bool = False) -> int:
         """Send ``sig`` to the app alone (as a service manager would); if it is not gone in
         STOP_SECONDS, kill its whole process group. Returns the exit code."""
         if self.proc.poll() is None:
@@ -81,6 +88,10 @@ class AppProcess:
                 self.proc.wait()
         with contextlib.suppress(ProcessLookupError):  # nothing it started may outlive it
             os.killpg(self.proc.pid, signal.SIGKILL)
+        if self._stopped_output is None:
+            self._stopped_output = self.output()
+            if self.proc.returncode == 0 and not keep_log:  # nothing to look at later
+                Path(self.log_path).unlink(missing_ok=True)
         return self.proc.returncode
 
 
@@ -91,5 +102,9 @@ def running_app(host: str = "127.0.0.1", port: int | None = None,
     try:
         app.wait_ready()
         yield app
-    finally:
-        app.stop()
+    except BaseException as exc:
+        # what went wrong may show in the app's log too: keep it, and say where it is
+        app.stop(keep_log=True)
+        exc.add_note(f"recip app's log: {app.log_path}")
+        raise
+    app.stop()

@@ -148,6 +148,10 @@ def _configure_solara(host: str, port: int) -> None:
     os.environ["SERVER_PORT"] = str(port)
     os.environ["SOLARA_TELEMETRY_MIXPANEL_ENABLE"] = "False"  # no calls home
     os.environ.setdefault("SOLARA_THEME_SHOW_BANNER", "False")  # no badge over the guide
+    # reacton's fast renderer (opt-in, REACTON_FAST=0 turns it off): a render pass skips the parts
+    # of the page whose state did not change instead of walking and comparing all its ~210
+    # elements, which halves the server's work on a Step (experiments/bench_app.py)
+    os.environ.setdefault("REACTON_FAST", "1")
     from solara.server import settings
 
     settings.main.mode = "production"
