@@ -158,19 +158,6 @@ def browser_runs(args, views: dict[str, bool]) -> dict[str, dict[str, float]]:
     return web
 
 
-def write_section(text: str, path: Path) -> None:
-    section = f"{START}\n{text.rstrip()}\n{END}"
-    if path.exists():
-        old = path.read_text()
-        if START in old and END in old:
-            new = old[: old.index(START)] + section + old[old.index(END) + len(END):]
-        else:
-            new = old.rstrip() + "\n\n" + section + "\n"
-    else:
-        new = "# Benchmarks\n\n" + section + "\n"
-    path.write_text(new)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=20)
@@ -214,7 +201,9 @@ Play at 8 days/s at most).
 {'; '.join(verdicts) or 'Browser not measured (--no-browser).'}. Measured {date.today().isoformat()}
 on {platform.machine()}, Python {platform.python_version()}, {platform.system()}, 2 cores shared.
 """
-    write_section(text, args.out)
+    from bench_engine import write  # one writer of BENCHMARKS.md's sections
+
+    write(args.out, f"{START}\n{text.rstrip()}\n{END}")
     print(text)
 
 

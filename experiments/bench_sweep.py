@@ -179,20 +179,6 @@ def section(results: dict, args: argparse.Namespace) -> str:
     return "\n".join(lines)
 
 
-def write_section(path: Path, text: str) -> None:
-    """Replace this script's section of ``path`` (or append it), atomically."""
-    old = path.read_text() if path.exists() else (
-        "# Benchmarks\n\nWritten by the scripts in `experiments/`; each replaces only its own "
-        "section.\n\n")
-    if START in old and END in old:
-        new = old[:old.index(START)] + text + old[old.index(END) + len(END):]
-    else:
-        new = old.rstrip() + "\n\n" + text + "\n"
-    tmp = path.with_name(f".{path.name}.bench_sweep.tmp")
-    tmp.write_text(new)
-    os.replace(tmp, path)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=2000,
@@ -228,7 +214,9 @@ def main() -> None:
                   flush=True)
     text = section(results, args)
     print(text)
-    write_section(args.out, text)
+    from bench_engine import write  # one writer of BENCHMARKS.md's sections
+
+    write(args.out, text)
     print(f"wrote {args.out}")
 
 
