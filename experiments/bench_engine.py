@@ -56,15 +56,20 @@ GiB = 2**30
 # --- measurements (run inside a child process) ------------------------------------------------
 
 
-def measure_recip(n: int, steps: int = RECIP_STEPS, build_agents: bool = False) -> dict:
+def workload(n: int, build_agents: bool = False):
+    """The benchmark's model at ``n`` buyers (the module docstring says why the reach is wider)."""
     from sim import ReciprocityModel
 
-    began = time.perf_counter()
-    model = ReciprocityModel(
+    return ReciprocityModel(
         "pushy_vs_active", rng=SEED, build_agents=build_agents, collect=True,
         overrides={"buyers.n": n, "network.kind": "watts_strogatz",
                    "strategies.pushy.reach.per_day": n / 50,
                    "strategies.active.reach.per_day": n / 30})
+
+
+def measure_recip(n: int, steps: int = RECIP_STEPS, build_agents: bool = False) -> dict:
+    began = time.perf_counter()
+    model = workload(n, build_agents)
     if build_agents:
         len(model.buyers)  # agents are built when first used: use them, to time their cost
     setup = time.perf_counter() - began
@@ -101,12 +106,11 @@ PHASES = [  # (label, module, function) of what run_day calls, in the ODD's orde
 
 
 def measure_phases(n: int, steps: int = RECIP_STEPS) -> dict:
-    """Where a day goes: the workload of :func:`measure_recip`, each phase of ``run_day`` timed
+    """Where a day goes: :func:`workload`, each phase of ``run_day`` timed
     (wrapped in place, in this child process only), the rest of the engine's day and the
     model's metrics collection as what is left."""
     import importlib
 
-    from sim import ReciprocityModel
     from sim.engine import core
 
     spent: dict[str, float] = {label: 0.0 for label, _, _ in PHASES}
@@ -125,11 +129,7 @@ def measure_phases(n: int, steps: int = RECIP_STEPS) -> dict:
         module = importlib.import_module(module)
         setattr(module, name, timed(label, getattr(module, name)))
     core.Engine.step = timed("engine day", core.Engine.step)
-    model = ReciprocityModel(
-        "pushy_vs_active", rng=SEED, build_agents=False, collect=True,
-        overrides={"buyers.n": n, "network.kind": "watts_strogatz",
-                   "strategies.pushy.reach.per_day": n / 50,
-                   "strategies.active.reach.per_day": n / 30})
+    model = workload(n)
     began = time.perf_counter()
     for _ in range(steps):
         model.step()
