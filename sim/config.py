@@ -1069,8 +1069,8 @@ def _load(scenario: str | Path | Scenario, arm: str | None, overrides: dict[str,
 
 _MERGED_FILES: dict[tuple, tuple[dict[str, Any], bool]] = {}
 """:func:`_file_raw`'s results by :func:`_versions`, the most recent few: a sweep loads its
-scenario once per design point, and reading and merging the three TOML files cost more than
-the rest of the loading."""
+scenario once per design point, and reading and merging the three TOML files and checking the
+arms cost more than the rest of the loading."""
 _MERGED_FILES_KEPT = 16
 
 
@@ -1086,12 +1086,12 @@ def _file_raw(path: Path) -> tuple[dict[str, Any], bool]:
     if version not in _MERGED_FILES:
         if len(_MERGED_FILES) >= _MERGED_FILES_KEPT:
             del _MERGED_FILES[next(iter(_MERGED_FILES))]  # the oldest
-        _MERGED_FILES[version] = _merged_file(path, version)
+        _MERGED_FILES[version] = _merged_file(path)
     raw, n_in_file = _MERGED_FILES[version]
     return copy.deepcopy(raw), n_in_file
 
 
-def _merged_file(path: Path, version: tuple) -> tuple[dict[str, Any], bool]:
+def _merged_file(path: Path) -> tuple[dict[str, Any], bool]:
     """:func:`_file_raw`, read from the files."""
     origin = str(path)
     own = _read_scenario_file(path)
@@ -1110,7 +1110,7 @@ def _merged_file(path: Path, version: tuple) -> tuple[dict[str, Any], bool]:
     network_path = raw["network"].get("path") if isinstance(raw.get("network"), dict) else None
     if isinstance(network_path, str) and network_path.isprintable():  # else the schema says no
         raw["network"]["path"] = str((path.parent / network_path).resolve())
-    _check_arms(raw, origin, version)
+    _check_arms(raw, origin)
     return raw, n_in_file
 
 
@@ -1135,16 +1135,10 @@ def _versions(path: Path) -> tuple:
     return tuple(out)
 
 
-_ARMS_CHECKED: dict[tuple, None] = {}
-"""Files whose arms passed (by _versions), so that a sweep loading a file for each of its points
-checks the arms once."""
-
-
-def _check_arms(raw: dict[str, Any], origin: str, version: tuple) -> None:
+def _check_arms(raw: dict[str, Any], origin: str) -> None:
     """Every arm applies and validates over the file, so a broken arm fails when the file is
-    loaded, not only when someone picks it."""
-    if version in _ARMS_CHECKED:
-        return
+    loaded, not only when someone picks it (once per version of the files: :data:`_MERGED_FILES`
+    keeps the result)."""
     base = copy.deepcopy(raw)  # the file's own mistakes first, named as the file's
     base["strategies"] = strategies.resolve_bases(base.get("strategies", {}), origin)
     _validate(base, origin)
@@ -1157,7 +1151,6 @@ def _check_arms(raw: dict[str, Any], origin: str, version: tuple) -> None:
         armed["strategies"] = strategies.resolve_bases(armed.get("strategies", {}), where)
         armed["arm"] = name
         _validate(armed, where)
-    _ARMS_CHECKED[version] = None
 
 
 def _resolve(raw: dict[str, Any], origin: str, arm: str | None, base_arm: str | None,
