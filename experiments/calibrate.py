@@ -177,9 +177,10 @@ def main() -> None:
         for study in studies:
             kept = [entry for entry in entries if entry[0] != study]
             left = [entry for entry in entries if entry[0] == study]
-            _, chain_s, post_s = fit(kept, walkers=args.walkers, iterations=args.loso_iterations,
-                               workers=args.workers, checkpoint=OUT / f"chain_loso_{study}.pkl",
-                               label=f"without {study}")
+            _, chain_s, post_s = fit(kept, walkers=args.walkers,
+                                     iterations=args.loso_iterations, workers=args.workers,
+                                     checkpoint=OUT / f"chain_loso_{study}.pkl",
+                                     label=f"without {study}")
             loso_chains.append(chain_s)
             plan = build_plan(left)
             with ProcessPoolExecutor(args.workers) as pool:

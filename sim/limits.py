@@ -158,10 +158,10 @@ def _check_generator(scenario, origin: str) -> None:
         raise ScenarioError(f"{origin}: network.kind = 'complete' with buyers.n = {n:,}: allowed "
                             f"up to {COMPLETE_GRAPH_LIMIT:,} buyers (every pair is a tie); use "
                             f"watts_strogatz, or erdos_renyi with a large mean_degree")
-    if network.kind == "barabasi_albert" and network.m >= n:
-        raise ScenarioError(f"{origin}: network.m = {network.m}: must be below buyers.n = {n} "
-                            f"(each new buyer ties to m earlier ones)")
     if network.kind == "barabasi_albert":
+        if network.m >= n:
+            raise ScenarioError(f"{origin}: network.m = {network.m}: must be below buyers.n = "
+                                f"{n} (each new buyer ties to m earlier ones)")
         edges = expected_edges(network, n)
         if edges > BARABASI_ALBERT_MAX_EDGES:
             raise ScenarioError(

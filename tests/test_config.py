@@ -27,7 +27,6 @@ def test_a_minimal_file_loads_with_defaults(tmp_path):
     assert sc.strategies["active"].gift.value > 0
 
 
-
 def test_a_file_read_again_only_when_changed_and_every_load_its_own(tmp_path):
     """Loads of one file share one reading of it (a sweep loads it for every point) until it
     changes; what one caller changes in its scenario is not seen by the next."""
@@ -40,6 +39,7 @@ def test_a_file_read_again_only_when_changed_and_every_load_its_own(tmp_path):
     path.write_text("[buyers]\nn = -1\n" + GOOD)
     with pytest.raises(ScenarioError, match=r"mine\.toml"):
         load_scenario(path)
+
 
 @pytest.mark.parametrize(("text", "must_say"), [
     ('[buyers]\nn = -5\n' + GOOD, ["bad.toml", "buyers.n", "-5", "greater than or equal to 1"]),

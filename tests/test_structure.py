@@ -72,4 +72,3 @@ def test_every_rule_is_used_by_the_model():
                          for name in frontier)  # the code, not the docstring's examples
         frontier = called_in(body) - used
     assert sorted(set(functions) - used) == []
-
