@@ -40,7 +40,7 @@ def VegaCharts(specs_json: str, rows_json: str, day: int, columns: int):
 @solara.component_vue(str(_HERE / "network.vue"))
 def NetworkCanvas(statics_json: str, frame_json: str, large: bool, max_size: int):
     """``statics_json`` (serialised once per run) and ``frame_json`` (each day) as JSON strings,
-    decoded by the component: see ``VegaChart``."""
+    decoded by the component: see ``VegaCharts``."""
     pass
 
 
