@@ -307,7 +307,6 @@ def test_the_arm_menu_takes_only_the_scenarios_arms(page):
         rv.resolve("mint_study", "no_such_arm", {})
 
 
-
 def test_resolve_is_memoised_on_scenario_arm_and_overrides():
     """The app resolves on every redraw: the same inputs give the same scenario without
     reloading the file; other inputs, and errors, are as before."""
@@ -322,6 +321,7 @@ def test_resolve_is_memoised_on_scenario_arm_and_overrides():
             rv.resolve("mint_study", "no_such_arm", {})
         with pytest.raises(rv.ScenarioError):
             rv.resolve("pushy_vs_active", None, {"buyers.n": -5})
+
 
 def test_a_control_takes_only_values_it_offers(page):
     control = next(c for c in rv.global_controls(load_scenario("pushy_vs_active"))
