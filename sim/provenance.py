@@ -25,6 +25,12 @@ The dict, every value JSON-safe (strings, numbers, booleans, None, lists, dicts)
     packages       versions of the libraries that decide results: mesa, numpy, pandas, scipy,
                    networkx, SALib, pyarrow, pydantic (None when not installed)
     platform       ``platform.platform()``
+    numpy_math     the CPU code path numpy runs for the model's float64 ``exp``, ``log`` and
+                   ``power`` on this machine, e.g. ``{"exp": "X86_V4", ...}`` (AVX-512) or
+                   ``"X86_V3"`` (AVX2), from ``numpy.lib.introspect.opt_func_info``. The paths
+                   can differ in the last bit, so two machines with different paths can give
+                   results that differ in the last bits on the same seed (README, the Python
+                   API's ``rng``); ``{"error": ...}`` when numpy cannot say.
     timestamp      now, UTC, ISO 8601 with seconds (``2026-11-24T11:07:38Z``)
     command_line   the command, shell-quoted (``recip sweep spec.toml --out x``)
     cwd            the working directory (relative paths in the command line are against it)
@@ -34,7 +40,7 @@ The dict, every value JSON-safe (strings, numbers, booleans, None, lists, dicts)
 
 Functions: :func:`provenance` (the dict), :func:`scenario_inputs` (a resolved scenario's input
 files: the scenario, ``_defaults.toml``, ``_strategies.toml``, its network file),
-:func:`file_sha256`, :func:`package_version` and :func:`git_state`.
+:func:`numpy_math_paths`, :func:`file_sha256`, :func:`package_version` and :func:`git_state`.
 
 Cost: a few git calls and package metadata reads, some tens of milliseconds, paid once per
 command by the process that writes the output; this module is never imported by sweep workers.
@@ -56,7 +62,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-__all__ = ["file_sha256", "git_state", "package_version", "provenance", "scenario_inputs"]
+__all__ = ["file_sha256", "git_state", "numpy_math_paths", "package_version", "provenance",
+           "scenario_inputs"]
+
+MATH_FUNCTIONS = ("exp", "log", "power")
+"""The transcendental functions the rules use (``sim/rules.py``: ``np.exp``, ``np.log``, ``**``)."""
 
 PACKAGES = ("mesa", "numpy", "pandas", "scipy", "networkx", "SALib", "pyarrow", "pydantic")
 """Libraries whose versions are recorded: the ones whose behaviour can change a result."""
@@ -92,12 +102,30 @@ def provenance(*, inputs: Mapping[str, Any] | None = None,
         "python": platform.python_version(),
         "packages": package_versions(),
         "platform": platform.platform(),
+        "numpy_math": numpy_math_paths(),
         "timestamp": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "command_line": shlex.join(argv),
         "cwd": os.getcwd(),
         "overrides": _overrides(overrides),
         "inputs": input_records(inputs or {}),
     }
+
+
+def numpy_math_paths() -> dict[str, str]:
+    """Which CPU code path numpy dispatches to for the rules' float64 :data:`MATH_FUNCTIONS`
+    here (``"X86_V4"``: AVX-512; ``"X86_V3"``: AVX2; ``"baseline(...)"``: the C library's).
+
+    >>> sorted(numpy_math_paths())
+    ['exp', 'log', 'power']
+    """
+    try:
+        from numpy.lib.introspect import opt_func_info
+
+        info = opt_func_info(func_name="^(" + "|".join(MATH_FUNCTIONS) + ")$", signature="float64")
+        return {name: next(iter(signatures.values()))["current"]
+                for name, signatures in sorted(info.items())}
+    except Exception as error:  # an older or unusual numpy build: say so, do not fail an output
+        return {"error": f"{type(error).__name__}: {error}"}
 
 
 def scenario_inputs(scenario: Any) -> dict[str, Path | list[Path]]:
