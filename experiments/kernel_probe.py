@@ -261,7 +261,7 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit("kernel_probe needs numba: pip install numba==0.68.1 (recip does not depend on it)")
     text = section(probe(args.repeats))
     print(text)
-    bench_engine.write(args.out, f"{START}\n{text}{END}\n")
+    bench_engine.write(args.out, f"{START}\n{text}{END}")
 
 
 if __name__ == "__main__":
