@@ -1068,7 +1068,7 @@ def _load(scenario: str | Path | Scenario, arm: str | None, overrides: dict[str,
 
 
 _MERGED_FILES: dict[tuple, tuple[dict[str, Any], bool]] = {}
-""":func:`_file_raw`'s results by :func:`_versions`, the most recent few: a sweep loads its
+""":func:`_file_raw`'s results by :func:`file_versions`, the most recent few: a sweep loads its
 scenario once per design point, and reading and merging the three TOML files and checking the
 arms cost more than the rest of the loading."""
 _MERGED_FILES_KEPT = 16
@@ -1079,7 +1079,7 @@ def _file_raw(path: Path) -> tuple[dict[str, Any], bool]:
     file itself sets ``buyers.n``. Read again only when one of the files changed; the caller
     gets its own copy to change."""
     try:
-        version = _versions(path)
+        version = file_versions(path)
     except OSError as exc:
         raise ScenarioError(f"{exc.filename or path}: cannot be read: "
                             f"{exc.strerror or exc}") from None
@@ -1124,8 +1124,10 @@ def _blame_overrides(exc: ScenarioError, overrides: Mapping[str, Any]) -> Scenar
     return ScenarioError(message)
 
 
-def _versions(path: Path) -> tuple:
-    """What the arms check depends on: the file and the defaults and presets under it."""
+def file_versions(path: Path) -> tuple:
+    """What loading the scenario file ``path`` depends on, as (file, modification time, size)
+    for the file and for the defaults and presets merged under it: a key that changes when any
+    of them is edited."""
     shipped = scenarios_dir()
     files = (path, shipped / "_defaults.toml", shipped / "_strategies.toml")
     out = []

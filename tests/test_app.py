@@ -323,6 +323,26 @@ def test_resolve_is_memoised_on_scenario_arm_and_overrides():
             rv.resolve("pushy_vs_active", None, {"buyers.n": -5})
 
 
+def test_resolve_sees_an_edit_to_the_defaults_while_the_app_runs(tmp_path, monkeypatch):
+    """The memo's key holds the versions of the scenario file and of the defaults and presets
+    under it: editing ``_defaults.toml`` while the app runs changes what it resolves."""
+    import shutil
+
+    import sim.config
+
+    shipped = tmp_path / "scenarios"
+    shutil.copytree(sim.config.scenarios_dir(), shipped)
+    monkeypatch.setattr(sim.config, "scenarios_dir", lambda: shipped)
+    monkeypatch.setattr(rv, "scenarios_dir", lambda: shipped)
+    before = rv.resolve("pushy_vs_active", None, {}).rules.referral_rate
+    defaults = shipped / "_defaults.toml"
+    text = defaults.read_text()
+    assert "\nreferral_rate = 0.002 " in text
+    defaults.write_text(text.replace("\nreferral_rate = 0.002 ", "\nreferral_rate = 0.004 "))
+    os.utime(defaults, ns=(defaults.stat().st_atime_ns, defaults.stat().st_mtime_ns + 10**9))
+    assert (before, rv.resolve("pushy_vs_active", None, {}).rules.referral_rate) == (0.002, 0.004)
+
+
 def test_a_control_takes_only_values_it_offers(page):
     control = next(c for c in rv.global_controls(load_scenario("pushy_vs_active"))
                    if c.key == "buyers.detection_skill.mean")

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from sim.config import Scenario, ScenarioError, list_scenarios, load_scenario, parse_value
+from sim.config import Scenario, ScenarioError, file_versions, list_scenarios, load_scenario, parse_value
 from sim.engine import EVENT_KINDS
 from sim.model import ReciprocityModel
 from sim.paths import scenarios_dir
@@ -184,16 +184,16 @@ def resolve(scenario: str, arm: str | None, overrides: dict[str, Any]) -> Scenar
 
     Memoised: the app resolves on every redraw, and a load validates the whole scenario (about
     2 ms, the files' reading being kept by ``load_scenario`` itself). The key is what can change:
-    the scenario, the arm, the overrides and the file's modification time. The result is shared
-    between callers, who only read it.
+    the scenario, the arm, the overrides and the versions of the files it is made from (the
+    scenario file, ``_defaults.toml`` and ``_strategies.toml``: an edit to any of them while the
+    app runs is picked up). The result is shared between callers, who only read it.
     """
     require_shipped(scenario, arm=None)
-    path = scenarios_dir() / f"{scenario}.toml"
     try:
-        stamp = path.stat().st_mtime_ns
+        versions = file_versions(scenarios_dir() / f"{scenario}.toml")
     except OSError:
-        stamp = None
-    key = (scenario, arm, json.dumps(overrides or {}, sort_keys=True, default=repr), stamp)
+        versions = None
+    key = (scenario, arm, json.dumps(overrides or {}, sort_keys=True, default=repr), versions)
     with _RESOLVED_LOCK:
         found = _RESOLVED.get(key)
         if found is not None:
