@@ -37,7 +37,7 @@ sys.path.insert(0, str(HERE.parent))
 import bench_engine  # noqa: E402
 
 from sim import rules  # noqa: E402
-from sim.engine.draws import Purpose  # noqa: E402
+from sim.engine.draws import _GOLDEN, _MIX1, _MIX2, Purpose  # noqa: E402
 from sim.engine.phases import churn  # noqa: E402
 from sim.engine.state import CHURNED, CUSTOMER, RETENTION_DAYS  # noqa: E402
 from sim.provenance import numpy_math_paths  # noqa: E402
@@ -49,8 +49,7 @@ DAY = 60
 def compiled(numba):
     """The kernels, compiled once numba is imported."""
     njit = numba.njit
-    golden = np.uint64(0x9E3779B97F4A7C15)
-    mix1, mix2 = np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
+    golden, mix1, mix2 = _GOLDEN, _MIX1, _MIX2  # the engine's own hash constants
 
     @njit
     def uniform(day, purpose, index, key):  # sim.engine.draws.counter_uniforms, one value
