@@ -10,6 +10,7 @@ import numpy as np
 
 from sim import rules
 from sim.config import Scenario
+from sim.engine.compiled import kernel
 from sim.engine.day import run_day
 from sim.engine.draws import Streams, counter_uniforms
 from sim.engine.stack import PerTie, Stack, Ties
@@ -174,11 +175,9 @@ class Engine:
     def flag(self, ties: Ties, flag: np.ndarray, tally: str, where=None) -> Ties:
         """Set a once-only tie flag on ``ties`` (where ``where``); count newly set ones per seller
         in ``tallies.<tally>``; return the newly set."""
-        new = ~ties.get(flag) if where is None else where & ~ties.get(flag)
-        new = ties.where(new)
-        new.put(flag, True)
-        getattr(self.tallies, tally)[:] += new.count(self.rows)
-        return new
+        where = np.ones(ties.size, dtype=bool) if where is None else where
+        return ties.where(_set_once(flag.ravel(), ties.index, ties.row, where,
+                                    getattr(self.tallies, tally)))
 
     def record(self, kind: str, ties: Ties, mask: np.ndarray | None = None) -> None:
         """Keep today's ``kind`` events (``ties`` where ``mask``) when events are recorded."""
@@ -258,28 +257,6 @@ class Engine:
         return ((ties.get(st.gross) + ties.get(st.gratitude)) * ties.get(self.readings()[2])
                 + ties.get(st.concession))
 
-    def over_buyers_sellers(self, values_at, ties: Ties) -> np.ndarray:
-        """For each tie, the sum over all sellers of its buyer's run of ``values_at(index)`` (a
-        function of flat tie indices), added seller by seller as a sum over a run's rows would."""
-        if self.runs == 1:  # the buyer's ties are its column, one row per seller
-            total = values_at(ties.buyer)
-            for k in range(1, self.s):
-                total = total + values_at(ties.buyer + k * self.n)
-            return total
-        run = self.stack.row_run[ties.row]
-        first = self.stack.first_row[run] * self.n + (ties.index % self.n)
-        total = values_at(first)
-        sellers = self.stack.sellers[run]
-        for k in range(1, int(self.stack.sellers.max())):
-            has = sellers > k
-            if has.all():
-                total = total + values_at(first + k * self.n)
-            elif has.any():
-                more = np.zeros_like(total)
-                more[has] = values_at(first[has] + k * self.n)
-                total = total + more
-        return total
-
     def step(self) -> None:
         """Advance one day (:func:`sim.engine.day.run_day`)."""
         run_day(self)
@@ -324,3 +301,16 @@ class Engine:
         manipulated = self.stack.block(self.state.accepted_gift & (self.reading
                                                                    == rules.MANIPULATION), run)
         return {"state": state, "obligation": owed, "read_as_manipulation": manipulated.any(axis=0)}
+
+
+@kernel
+def _set_once(flag, index, row, where, counts):
+    """:meth:`Engine.flag`: set ``flag`` at ``index`` where ``where`` and not yet set, counting
+    the ties newly set per row in ``counts``; which were newly set."""
+    new = np.empty(index.size, dtype=np.bool_)
+    for i in range(index.size):
+        new[i] = where[i] and not flag[index[i]]
+        if new[i]:
+            flag[index[i]] = True
+            counts[row[i]] += 1
+    return new

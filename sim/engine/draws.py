@@ -16,6 +16,8 @@ from typing import Any
 
 import numpy as np
 
+from sim.engine.compiled import kernel
+
 
 class Purpose(IntEnum):
     """What a behaviour draw decides: part of each draw's address."""
@@ -55,14 +57,26 @@ def counter_uniforms(day: int, purpose, index: np.ndarray, key) -> np.ndarray:
     True
     """
     purposes = np.asarray(purpose, dtype=np.uint64)
-    address = (np.uint64(day) << np.uint64(40)) | (purposes << np.uint64(36))
-    if purposes.ndim:
-        address = address[:, None]
-    z = (np.asarray(index, dtype=np.uint64) | address) * _GOLDEN + np.asarray(key, np.uint64)
-    z = (z ^ (z >> np.uint64(30))) * _MIX1
-    z = (z ^ (z >> np.uint64(27))) * _MIX2
-    z ^= z >> np.uint64(31)
-    return (z >> np.uint64(11)).astype(np.float64) * (1.0 / (1 << 53))
+    keys = np.asarray(key, dtype=np.uint64).reshape(-1)
+    draws = _hash_uniforms(np.uint64(day), purposes.reshape(-1),
+                           np.asarray(index, dtype=np.int64), keys)
+    return draws if purposes.ndim else draws[0]
+
+
+@kernel
+def _hash_uniforms(day, purposes, index, keys):
+    """:func:`counter_uniforms`, compiled: one row per purpose, one key or one per index."""
+    out = np.empty((purposes.size, index.size))
+    for row in range(purposes.size):
+        address = (day << np.uint64(40)) | (purposes[row] << np.uint64(36))
+        for i in range(index.size):
+            key = keys[0] if keys.size == 1 else keys[i]
+            z = (np.uint64(index[i]) | address) * _GOLDEN + key
+            z = (z ^ (z >> np.uint64(30))) * _MIX1
+            z = (z ^ (z >> np.uint64(27))) * _MIX2
+            z ^= z >> np.uint64(31)
+            out[row, i] = np.float64(z >> np.uint64(11)) * (1.0 / 9007199254740992.0)  # 2**-53
+    return out
 
 
 def seed_sequence_from(rng: Any) -> np.random.SeedSequence:

@@ -138,13 +138,6 @@ class Ties:
         """Sum of ``values`` (one per tie) per seller row."""
         return np.bincount(self.row, weights=values, minlength=rows)
 
-    def count_each(self, masks: list[np.ndarray], rows: int) -> np.ndarray:
-        """Number of ties per seller row where each of ``masks`` holds: ``(len(masks), rows)``,
-        counted in one pass."""
-        which, tie = np.nonzero(np.stack(masks))
-        return np.bincount(which * rows + self.row[tie],
-                           minlength=len(masks) * rows).reshape(len(masks), rows)
-
     def count(self, rows: int, where: np.ndarray | None = None) -> np.ndarray:
         """Number of ties (where ``where``) per seller row."""
         row = self.row if where is None else self.row[where]

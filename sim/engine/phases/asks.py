@@ -9,45 +9,65 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from sim import rules
+from sim.engine.compiled import kernel
 from sim.engine.phases import responses
-from sim.engine.stack import PerTie
-from sim.engine.state import CUSTOMER, NEVER, PROSPECT
+from sim.engine.stack import PerTie, Ties
+from sim.engine.state import CUSTOMER, PROSPECT
 
 if TYPE_CHECKING:
     from sim.engine.core import Engine
 
 
 def due(e: Engine, day: int) -> np.ndarray:
-    """Which ties are asked today. A prospect: the first ask ``delay`` days after first contact;
-    after a first "no", the retreat to the smaller ask (``concede_to``, rule 11) the next day;
-    then again every ``every`` days up to ``max_asks``, after a "no" only if the strategy follows
-    up (and, with a retreat, only once it has been made). A customer: a repeat ask every
-    ``repeat_every`` days. Sellers that only give never ask.
-
-    Each "at least N days since" is written as "on or before day - N", a per-seller threshold,
-    so that the scan of every tie costs one comparison.
-    """
+    """Flat indices of the ties asked today. A prospect: the first ask ``delay`` days after first
+    contact; after a first "no", the retreat to the smaller ask (``concede_to``, rule 11) the
+    next day; then again every ``every`` days up to ``max_asks``, after a "no" only if the
+    strategy follows up (and, with a retreat, only once it has been made). A customer: a repeat
+    ask every ``repeat_every`` days. Sellers that only give never ask."""
     a, st = e.plan.ask, e.state
-    prospect = (st.status == PROSPECT) & a.asks
-    first = (st.asks_made == 0) & (st.contact_day <= day - a.delay)
-    retreat = (a.concede_to > 0) & (st.said_no > 0) & ~st.conceded & (st.last_ask_day < day)
-    again = ((st.asks_made > 0) & (st.asks_made < a.max_asks)
-             & (st.last_ask_day <= np.where(a.every > 0, day - a.every, NEVER))
-             & ((st.said_no == 0) | (a.follow_up_after_no & ((a.concede_to == 0) | st.conceded))))
-    repeat = ((st.status == CUSTOMER)
-              & (st.last_ask_day <= np.where(a.asks & (a.repeat_every > 0), day - a.repeat_every,
-                                             NEVER)))
-    return (prospect & (first | retreat | again)) | repeat
+    return _due(day, st.status, st.asks_made, st.contact_day, st.said_no, st.conceded,
+                st.last_ask_day, a.asks[:, 0], a.delay[:, 0], a.concede_to[:, 0],
+                a.max_asks[:, 0], a.every[:, 0], a.follow_up_after_no[:, 0],
+                a.repeat_every[:, 0])
+
+
+@kernel
+def _due(day, status, asks_made, contact_day, said_no, conceded, last_ask_day, asks, delay,
+         concede_to, max_asks, every, follow_up_after_no, repeat_every):
+    """:func:`due`'s scan of every tie, one seller row at a time."""
+    rows, n = status.shape
+    due_ties = np.empty(rows * n, dtype=np.int64)
+    count = 0
+    for r in range(rows):
+        retreats = concede_to[r] > 0
+        for j in range(n):
+            if status[r, j] == PROSPECT and asks[r]:
+                made, refused = asks_made[r, j], said_no[r, j] > 0
+                first = made == 0 and contact_day[r, j] <= day - delay[r]
+                retreat = retreats and refused and not conceded[r, j] and last_ask_day[r, j] < day
+                again = (made > 0 and made < max_asks[r] and every[r] > 0
+                         and last_ask_day[r, j] <= day - every[r]
+                         and (not refused or (follow_up_after_no[r]
+                                              and (not retreats or conceded[r, j]))))
+                asked = first or retreat or again
+            else:
+                asked = (status[r, j] == CUSTOMER and asks[r] and repeat_every[r] > 0
+                         and last_ask_day[r, j] <= day - repeat_every[r])
+            if asked:
+                due_ties[count] = r * n + j
+                count += 1
+    return due_ties[:count].copy()
 
 
 def ask(e: Engine, day: int) -> np.ndarray:
     """Today's asks: concessions, cues and pressure, then the buyers' responses. Returns the
     ties asked (a mask)."""
     st, buyers = e.state, e.buyers
-    asked = due(e, day)
-    if not asked.any():
+    asked = np.zeros((e.rows, e.n), dtype=bool)
+    ties = Ties.at(due(e, day), e.stack)
+    if ties.size == 0:
         return asked
-    ties = e.ties(asked)
+    ties.put(asked, True)
     a, p, b = PerTie(e.plan.ask, ties.row), e.params(ties), ties.buyer
     said_no_before = ties.get(st.said_no) > 0
     conceded_before = ties.get(st.conceded)

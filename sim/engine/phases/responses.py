@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from sim import rules
+from sim.engine.compiled import kernel
 from sim.engine.draws import Purpose
 from sim.engine.phases import gifts
 from sim.engine.stack import PerTie, Ties
@@ -172,31 +173,33 @@ def _with_other_sellers(e: Engine, ties: Ties) -> tuple[np.ndarray, np.ndarray]:
     """For each tie: the buyer's positive gift debt to the run's other sellers (the debt to all
     of them, added seller by seller, less this one's) and whether the buyer is another seller's
     customer."""
-    gross, gratitude = e.state.gross.ravel(), e.state.gratitude.ravel()
-    motive, status = e.readings()[2].ravel(), e.state.status.ravel()
+    return _debts_elsewhere(ties.index, e.stack.row_run[ties.row], e.stack.first_row,
+                            e.stack.sellers, e.n, e.state.gross.ravel(),
+                            e.state.gratitude.ravel(), e.readings()[2].ravel(),
+                            e.state.status.ravel())
 
-    def positive_gift_debt(index):
-        return np.maximum((gross[index] + gratitude[index]) * motive[index], 0.0)
 
-    def customer(index):
-        return (status[index] == CUSTOMER).astype(np.int64)
-
-    if e.runs > 1:
-        own_debt = positive_gift_debt(ties.index)
-        debt_to_others = e.over_buyers_sellers(positive_gift_debt, ties) - own_debt
-        elsewhere = (e.over_buyers_sellers(customer, ties) - customer(ties.index)) > 0
-        return debt_to_others, elsewhere
-    # one run: the buyer's ties are its column, seller k's at buyer + k * n; each read once
-    debts = [positive_gift_debt(ties.buyer + k * e.n) for k in range(e.s)]
-    customers = [customer(ties.buyer + k * e.n) for k in range(e.s)]
-    own = ties.row
-    total, customers_total = debts[0], customers[0]
-    for k in range(1, e.s):
-        total = total + debts[k]
-        customers_total = customers_total + customers[k]
-    own_debt = np.choose(own, debts) if e.s > 1 else debts[0]
-    own_customer = np.choose(own, customers) if e.s > 1 else customers[0]
-    return total - own_debt, (customers_total - own_customer) > 0
+@kernel
+def _debts_elsewhere(index, run, first_row, sellers, n, gross, gratitude, motive, status):
+    """:func:`_with_other_sellers` per tie: its buyer's ties are its column in each of its run's
+    seller rows."""
+    debt_to_others = np.empty(index.size)
+    customer_elsewhere = np.empty(index.size, dtype=np.bool_)
+    for i in range(index.size):
+        first = first_row[run[i]] * n + index[i] % n
+        total, customers = 0.0, 0
+        for k in range(sellers[run[i]]):
+            tie = first + k * n
+            debt = (gross[tie] + gratitude[tie]) * motive[tie]
+            debt = debt if debt >= 0.0 or np.isnan(debt) else 0.0  # as np.maximum(debt, 0.0)
+            total = debt if k == 0 else total + debt
+            customers += status[tie] == CUSTOMER
+        tie = index[i]
+        own = (gross[tie] + gratitude[tie]) * motive[tie]
+        own = own if own >= 0.0 or np.isnan(own) else 0.0
+        debt_to_others[i] = total - own
+        customer_elsewhere[i] = customers - (status[tie] == CUSTOMER) > 0
+    return debt_to_others, customer_elsewhere
 
 
 def settle(e: Engine, ties: Ties, repayment: np.ndarray) -> None:
@@ -217,13 +220,28 @@ def settle(e: Engine, ties: Ties, repayment: np.ndarray) -> None:
 
 def _count_asks(e: Engine, ties: Ties, complied, concede, amount_mode, amount) -> None:
     t = e.tallies
-    first = ties.get(e.state.asks_made) == 0
-    counted = {"asks_made": np.ones(ties.size, dtype=bool), "asks_answered_yes": complied,
-               "first_asks": first, "first_asks_yes": first & complied,
-               "conceded_asks": concede, "conceded_asks_yes": concede & complied,
-               "amount_asks": np.broadcast_to(amount_mode, (ties.size,))}
-    for name, counts in zip(counted, ties.count_each(list(counted.values()), e.rows),
-                            strict=True):
-        getattr(t, name)[:] += counts
+    counts = _ask_counts(ties.row, ties.get(e.state.asks_made), complied, concede,
+                         np.broadcast_to(amount_mode, (ties.size,)), e.rows)
+    for name, row in zip(("asks_made", "asks_answered_yes", "first_asks", "first_asks_yes",
+                          "conceded_asks", "conceded_asks_yes", "amount_asks"), counts,
+                         strict=True):
+        getattr(t, name)[:] += row
     if np.any(amount_mode):
         t.amount_total += ties.per_seller(np.where(amount_mode, amount, 0.0), e.rows)
+
+
+@kernel
+def _ask_counts(row, asks_made_before, complied, concede, amount_mode, rows):
+    """Per seller row: asks, yeses, first asks and their yeses, retreats and their yeses, amount
+    asks."""
+    counts = np.zeros((7, rows))
+    for i in range(row.size):
+        r, first = row[i], asks_made_before[i] == 0
+        counts[0, r] += 1
+        counts[1, r] += complied[i]
+        counts[2, r] += first
+        counts[3, r] += first and complied[i]
+        counts[4, r] += concede[i]
+        counts[5, r] += concede[i] and complied[i]
+        counts[6, r] += amount_mode[i]
+    return counts
