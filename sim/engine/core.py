@@ -165,6 +165,12 @@ class Engine:
         run shares them)."""
         return self.rules if self.rules.uniform else PerTie(self.rules, ties.row)
 
+    def row_values(self, name: str) -> np.ndarray:
+        """Rule parameter or context setting ``name`` as one value per seller row (what a
+        compiled kernel takes)."""
+        value = getattr(self.rules, name)
+        return value[:, 0] if isinstance(value, np.ndarray) else np.full(self.rows, value)
+
     def draw(self, day: int, purpose: int | tuple[int, ...], ties: Ties) -> np.ndarray:
         """Behaviour draws for ``ties``, each addressed within its own run and keyed by that
         run's behaviour stream (one row per purpose when ``purpose`` is a tuple)."""

@@ -24,9 +24,6 @@ UNREACHED, PROSPECT, CUSTOMER, CHURNED, OPTED_OUT = 0, 1, 2, 3, 4
 STATUS_NAMES = {UNREACHED: "unreached", PROSPECT: "prospect", CUSTOMER: "customer",
                 CHURNED: "churned", OPTED_OUT: "opted out"}
 RETENTION_DAYS = 90
-NEVER = np.iinfo(np.int32).min
-"""A day that no tie's last act is on or before: the threshold of a schedule with no repeats."""
-
 BUDGET_FLOOR_SHARE = 0.005
 """No buyer's budget is below this share of the mean budget (a budget of nothing would make every
 price infinitely heavy). A share, not a dollar amount, so the model does not depend on the

@@ -8,9 +8,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from sim import rules
+from sim.engine.compiled import kernel
 from sim.engine.draws import Purpose
 from sim.engine.stack import PerTie, Ties
-from sim.engine.state import CUSTOMER, NEVER, PROSPECT
+from sim.engine.state import CUSTOMER, PROSPECT
 
 if TYPE_CHECKING:
     from sim.engine.core import Engine
@@ -36,20 +37,39 @@ def discover_hidden_conditions(e: Engine, day: int) -> np.ndarray:
 
 
 def due(e: Engine, day: int) -> np.ndarray:
-    """Gifts due today. To a prospect: the first gift ``first_day`` days after first contact, then
-    one every ``every`` days up to ``max_gifts``; to a customer, one every ``after_sale_every``
-    days (keep giving). Never for a strategy whose gift has no value.
-
-    Each "at least N days since" is written as "on or before day - N", a per-seller threshold.
-    """
+    """Flat indices of the ties due a gift today. To a prospect: the first gift ``first_day`` days
+    after first contact, then one every ``every`` days up to ``max_gifts``; to a customer, one
+    every ``after_sale_every`` days (keep giving). Never for a strategy whose gift has no value
+    or is promised (handed over on compliance)."""
     g, st = e.plan.gift, e.state
-    first = (st.gifts_offered == 0) & (st.contact_day <= day - g.first_day)
-    repeat = ((st.gifts_offered > 0) & (st.gifts_offered < g.max_gifts)
-              & (st.last_offer_day <= np.where(g.every > 0, day - g.every, NEVER)))
-    keep_giving = st.last_offer_day <= np.where(g.after_sale_every > 0, day - g.after_sale_every,
-                                                NEVER)
-    return (g.value > 0) & ~g.promised & (((st.status == PROSPECT) & (first | repeat))
-                                          | ((st.status == CUSTOMER) & keep_giving))
+    return _due(day, st.status, st.gifts_offered, st.contact_day, st.last_offer_day,
+                ((g.value > 0) & ~g.promised)[:, 0], g.first_day[:, 0], g.every[:, 0],
+                g.max_gifts[:, 0], g.after_sale_every[:, 0])
+
+
+@kernel
+def _due(day, status, gifts_offered, contact_day, last_offer_day, gives, first_day, every,
+         max_gifts, after_sale_every):
+    """:func:`due`'s scan of every tie, one seller row at a time."""
+    rows, n = status.shape
+    due_ties = np.empty(rows * n, dtype=np.int64)
+    count = 0
+    for r in range(rows):
+        if not gives[r]:
+            continue
+        for j in range(n):
+            offered = gifts_offered[r, j]
+            if status[r, j] == PROSPECT:
+                gift_due = ((offered == 0 and contact_day[r, j] <= day - first_day[r])
+                            or (offered > 0 and offered < max_gifts[r] and every[r] > 0
+                                and last_offer_day[r, j] <= day - every[r]))
+            else:
+                gift_due = (status[r, j] == CUSTOMER and after_sale_every[r] > 0
+                            and last_offer_day[r, j] <= day - after_sale_every[r])
+            if gift_due:
+                due_ties[count] = r * n + j
+                count += 1
+    return due_ties[:count].copy()
 
 
 def give(e: Engine, day: int) -> np.ndarray:
@@ -59,10 +79,11 @@ def give(e: Engine, day: int) -> np.ndarray:
     offered a gift today.
     """
     st, buyers = e.state, e.buyers
-    offered = due(e, day)
-    if not offered.any():
+    offered = np.zeros((e.rows, e.n), dtype=bool)
+    ties = Ties.at(due(e, day), e.stack)
+    if ties.size == 0:
         return offered
-    ties = e.ties(offered)
+    ties.put(offered, True)
     g, p, b = PerTie(e.plan.gift, ties.row), e.params(ties), ties.buyer
     refused = rules.gift_refused(buyers.gift_rules[b], g.value, ties.get(st.reactance), g.gated,
                                  e.draw(day, Purpose.GATE, ties), gift_limit=p.gift_limit,

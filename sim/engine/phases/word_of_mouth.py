@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from sim import rules
+from sim.engine.compiled import kernel
 from sim.engine.draws import Purpose
 from sim.engine.stack import PerTie, Ties
 from sim.engine.state import CUSTOMER, PROSPECT
@@ -20,11 +21,12 @@ def refer(e: Engine, day: int, owed: np.ndarray) -> Ties:
     """Satisfied customers (and indebted prospects offered a choice of ways to respond) refer
     neighbours; a referral repays part of the referrer's debt. Returns the referring ties."""
     st = e.state
-    choice = e.plan.ask.choice_of_response
-    ties = e.ties((st.status == CUSTOMER) | ((st.status == PROSPECT) & (owed > 0) & choice))
+    choice = e.plan.ask.choice_of_response[:, 0]
+    ties = Ties.at(_may_refer(st.status, owed, choice), e.stack)
     p = e.params(ties)
+    trust, debt = _trust_and_debt(ties.index, st.trust.ravel(), owed.ravel())
     prob = rules.referral_probability(
-        ties.get(st.trust), np.maximum(ties.get(owed), 0.0), choice[ties.row, 0],
+        trust, debt, choice[ties.row],
         referral_rate=p.referral_rate, neutral_trust=p.neutral_trust,
         choice_weight=p.choice_weight, debt_weight=p.debt_weight,
         debt_saturation=p.debt_saturation, debt_sharpness=p.debt_sharpness)
@@ -64,12 +66,61 @@ def spread(e: Engine, day: int, warners: Ties, referrers: Ties) -> None:
 def _tell_neighbours(e: Engine, senders: Ties) -> tuple[Ties, np.ndarray]:
     """The ties (same seller, each network neighbour of the sender) that hear from ``senders``,
     and how many messages each hears."""
-    receivers, counts = e.network.neighbour_lists(senders.buyer)
-    rows = np.repeat(senders.row, counts)
-    index = rows * e.n + receivers
-    if e.runs > 1:
-        index -= e.stack.row_run[rows] * e.n
-    index.sort()
-    first = np.flatnonzero(np.concatenate(([index.size > 0], index[1:] != index[:-1])))
-    received = np.diff(np.append(first, index.size))
-    return Ties.at(index[first], e.stack), received
+    run_offset = (e.stack.row_run[senders.row] * e.n if e.runs > 1
+                  else np.zeros(senders.size, dtype=np.int64))
+    index, received = _receivers(senders.row, senders.buyer, run_offset, e.network.indptr,
+                                 e.network.indices, e.n)
+    return Ties.at(index, e.stack), received
+
+
+@kernel
+def _may_refer(status, owed, offers_choice):
+    """Flat indices of the ties that may refer today: customers, and prospects who owe the seller
+    something where the seller offers a choice of ways to respond."""
+    rows, n = status.shape
+    found = np.empty(rows * n, dtype=np.int64)
+    count = 0
+    for r in range(rows):
+        for j in range(n):
+            if status[r, j] == CUSTOMER or (status[r, j] == PROSPECT and owed[r, j] > 0
+                                            and offers_choice[r]):
+                found[count] = r * n + j
+                count += 1
+    return found[:count].copy()
+
+
+@kernel
+def _trust_and_debt(index, trust, owed):
+    """The referrers' trust and positive felt debt (``np.maximum(owed, 0.0)``)."""
+    trust_out, debt = np.empty(index.size), np.empty(index.size)
+    for i in range(index.size):
+        trust_out[i] = trust[index[i]]
+        value = owed[index[i]]
+        debt[i] = value if value >= 0.0 or np.isnan(value) else 0.0
+    return trust_out, debt
+
+
+@kernel
+def _receivers(row, buyer, run_offset, indptr, indices, n):
+    """The flat indices (sorted) of the ties that hear from senders at (``row``, ``buyer``): the
+    same seller's tie to each network neighbour; and how many messages each hears."""
+    total = 0
+    for i in range(buyer.size):
+        total += indptr[buyer[i] + 1] - indptr[buyer[i]]
+    heard = np.empty(total, dtype=np.int64)
+    k = 0
+    for i in range(buyer.size):
+        for at in range(indptr[buyer[i]], indptr[buyer[i] + 1]):
+            heard[k] = row[i] * n + indices[at] - run_offset[i]
+            k += 1
+    heard.sort()
+    unique = np.empty(total, dtype=np.int64)
+    counts = np.empty(total, dtype=np.int64)
+    m = 0
+    for k in range(total):
+        if m > 0 and heard[k] == unique[m - 1]:
+            counts[m - 1] += 1
+        else:
+            unique[m], counts[m] = heard[k], 1
+            m += 1
+    return unique[:m].copy(), counts[:m].copy()
