@@ -255,7 +255,7 @@ class Engine:
         gratitude) weighed by the motive read, plus concessions. Negative where a gift was read
         as manipulation or restricted an important freedom (resentment)."""
         st = self.state
-        return (st.gross + st.gratitude) * self.readings()[2] + st.concession
+        return _felt_debt(st.gross, st.gratitude, self.readings()[2], st.concession)
 
     def obligation_of(self, ties: Ties) -> np.ndarray:
         """:meth:`effective_obligation` for ``ties`` only."""
@@ -277,11 +277,12 @@ class Engine:
         the tie arrays. Every metric is a ratio of these sums (:mod:`sim.metrics`).
         """
         st, sums = self.state, self.stack.row_sums
-        reached = st.status != UNREACHED
+        trust, sincerity, owed = _over_reached(st.status, st.trust, self.sincerity,
+                                               self.effective_obligation())
         return {
-            "trust": sums(st.trust * reached),
-            "sincerity": sums(self.sincerity * reached),
-            "owed": sums(np.maximum(self.effective_obligation(), 0.0) * reached),
+            "trust": sums(trust),
+            "sincerity": sums(sincerity),
+            "owed": sums(owed),
             "discounted": self.tallies.conversions * self.plan.ask.discount[:, 0],
             **self.tallies.as_dict(),
         }
@@ -320,3 +321,31 @@ def _set_once(flag, index, row, where, counts):
             flag[index[i]] = True
             counts[row[i]] += 1
     return new
+
+
+@kernel
+def _felt_debt(gross, gratitude, motive, concession):
+    """:meth:`Engine.effective_obligation` in one pass: ``(gross + gratitude) * motive +
+    concession`` per tie."""
+    out = np.empty(gross.shape)
+    flat = out.ravel()
+    gross, gratitude, concession = gross.ravel(), gratitude.ravel(), concession.ravel()
+    motive = motive.ravel()
+    for tie in range(flat.size):
+        flat[tie] = (gross[tie] + gratitude[tie]) * motive[tie] + concession[tie]
+    return out
+
+
+@kernel
+def _over_reached(status, trust, sincerity, owed):
+    """Trust, sincerity and positive felt debt per tie, 0 where the seller has not reached the
+    buyer (what :meth:`Engine.seller_sums` sums per row)."""
+    trust_out, sincerity_out, owed_out = (np.empty(status.shape), np.empty(status.shape),
+                                          np.empty(status.shape))
+    t, s, o = trust_out.ravel(), sincerity_out.ravel(), owed_out.ravel()
+    status, trust, sincerity, owed = status.ravel(), trust.ravel(), sincerity.ravel(), owed.ravel()
+    for tie in range(status.size):
+        reached = 1.0 if status[tie] != UNREACHED else 0.0
+        debt = owed[tie] if owed[tie] >= 0.0 or np.isnan(owed[tie]) else 0.0
+        t[tie], s[tie], o[tie] = trust[tie] * reached, sincerity[tie] * reached, debt * reached
+    return trust_out, sincerity_out, owed_out

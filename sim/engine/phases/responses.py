@@ -57,25 +57,12 @@ def respond(e: Engine, day: int, ties: Ties, size: np.ndarray, reference: np.nda
     complied = yes | gave
 
     _count_asks(e, ties, complied, concede, a.amount_mode, amount)
-    # A yes earns the revenue in proportion to the size agreed to against the ask's own size:
-    # a yes to the retreat (or to a smaller option) earns that much less.
-    per_yes = a.revenue * _ratio_or_one(chosen, a.size)
-    t.revenue += ties.per_seller(np.where(yes, per_yes * (1.0 - a.discount), 0.0)
-                                 + amount * a.revenue, e.rows)
-    t.discounts += ties.per_seller(np.where(yes, per_yes * a.discount, 0.0), e.rows)
-    t.contact_cost += ties.per_seller(a.unit_cost, e.rows)
-    new_customer = complied & (ties.get(st.status) == PROSPECT)
-    t.conversions += ties.count(e.rows, new_customer)
-    converted = ties.where(new_customer)
-    converted.put(st.converted_day, day)
-    converted.put(st.status, CUSTOMER)
-    first_gift = converted.get(st.first_gift_day)
-    t.days_to_convert += converted.per_seller(
-        (day - np.where(first_gift >= 0, first_gift, converted.get(st.contact_day)))
-        * e.params(converted).step_days, e.rows)
-    opting_out = ties.where(opt_out)
-    opting_out.put(st.status, OPTED_OUT)
-    t.opted_out += opting_out.count(e.rows)
+    _book_answers(day, ties.index, ties.row, yes, complied, opt_out, chosen, amount,
+                  e.plan.ask.revenue[:, 0], e.plan.ask.size[:, 0], e.plan.ask.discount[:, 0],
+                  e.plan.ask.unit_cost[:, 0], e.row_values("step_days"), st.status.ravel(),
+                  st.converted_day.ravel(), st.first_gift_day.ravel(), st.contact_day.ravel(),
+                  t.revenue, t.discounts, t.contact_cost, t.conversions, t.days_to_convert,
+                  t.opted_out)
 
     # Rule 2: what the buyer gave beyond what they would have anyway repays the debt (worked
     # out only for those who complied: nobody else repays).
@@ -144,9 +131,41 @@ def _framing(e: Engine, ties: Ties) -> np.ndarray:
                                incentive_weight=p.incentive_weight)
 
 
-def _ratio_or_one(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
-    return np.divide(numerator, denominator, out=np.ones_like(denominator, dtype=float),
-                     where=numerator > 0)
+@kernel
+def _book_answers(day, index, row, yes, complied, opt_out, chosen, amount, revenue, size,
+                  discount, unit_cost, step_days, status, converted_day, first_gift_day,
+                  contact_day, revenue_total, discounts, contact_cost, conversions,
+                  days_to_convert, opted_out):
+    """The answers' bookkeeping, per seller row: revenue and discounts, the cost of the contact,
+    new customers (status, day, days from first gift or contact) and opt-outs.
+
+    A yes earns the revenue in proportion to the size agreed to against the ask's own size: a
+    yes to the retreat (or to a smaller option) earns that much less. Sums are made per row in
+    tie order and then added to the tallies, as ``np.bincount`` would."""
+    rows = revenue_total.size
+    earned, discounted, cost = np.zeros(rows), np.zeros(rows), np.zeros(rows)
+    converted, waited, opted = np.zeros(rows), np.zeros(rows), np.zeros(rows)
+    for i in range(index.size):
+        tie, r = index[i], row[i]
+        per_yes = revenue[r] * (chosen[i] / size[r] if chosen[i] > 0 else 1.0)
+        earned[r] += (per_yes * (1.0 - discount[r]) if yes[i] else 0.0) + amount[i] * revenue[r]
+        discounted[r] += per_yes * discount[r] if yes[i] else 0.0
+        cost[r] += unit_cost[r]
+        if complied[i] and status[tie] == PROSPECT:
+            converted[r] += 1
+            converted_day[tie], status[tie] = day, CUSTOMER
+            since = first_gift_day[tie] if first_gift_day[tie] >= 0 else contact_day[tie]
+            waited[r] += (day - since) * step_days[r]
+        if opt_out[i]:
+            status[tie] = OPTED_OUT
+            opted[r] += 1
+    for r in range(rows):
+        revenue_total[r] += earned[r]
+        discounts[r] += discounted[r]
+        contact_cost[r] += cost[r]
+        conversions[r] += converted[r]
+        days_to_convert[r] += waited[r]
+        opted_out[r] += opted[r]
 
 
 def compliance_drive(e: Engine, ties: Ties, disproportion: np.ndarray,

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from sim import rules
+from sim.engine.compiled import kernel
 from sim.engine.draws import Purpose
 from sim.engine.stack import Ties
 
@@ -21,12 +22,13 @@ def retaliate(e: Engine, day: int, acted: np.ndarray, owed: np.ndarray) -> Ties:
     st = e.state
     ties = e.ties(acted)
     p = e.params(ties)
-    owed_t = ties.get(owed)
+    resentment, positive_debt, reactance, deceived, punisher = _retaliation_inputs(
+        ties.index, ties.buyer, owed.ravel(), st.reactance.ravel(), st.deceived.ravel(),
+        e.buyers.punisher)
     prob = rules.retaliation_probability(
-        np.maximum(-owed_t, 0.0),
-        rules.reactance_excess(ties.get(st.reactance), threshold=p.reactance_threshold),
-        ties.get(st.deceived), e.buyers.punisher[ties.buyer],
-        rules.hostility_restrained(np.maximum(owed_t, 0.0), restraint=p.hostility_restraint),
+        resentment, rules.reactance_excess(reactance, threshold=p.reactance_threshold),
+        deceived, punisher,
+        rules.hostility_restrained(positive_debt, restraint=p.hostility_restraint),
         base_logit=p.retaliation_base_logit, resentment_weight=p.retaliation_resentment,
         reactance_weight=p.retaliation_reactance, deception_weight=p.retaliation_deception,
         punisher_weight=p.retaliation_punisher)
@@ -40,3 +42,20 @@ def retaliate(e: Engine, day: int, acted: np.ndarray, owed: np.ndarray) -> Ties:
     e.record("complaint", first_complaints)
     e.record("warning", warners)
     return warners
+
+
+@kernel
+def _retaliation_inputs(index, buyer, owed, reactance, deceived, punisher):
+    """The retaliation rule's inputs for the ties at ``index``: resentment (the negative part of
+    the felt debt) and the positive part, reactance, deception found, a punisher buyer."""
+    size = index.size
+    resentment, positive_debt = np.empty(size), np.empty(size)
+    reactance_ = np.empty(size)
+    deceived_, punisher_ = np.empty(size, dtype=np.bool_), np.empty(size, dtype=np.bool_)
+    for i in range(size):
+        tie = index[i]
+        debt = owed[tie]
+        resentment[i] = -debt if -debt >= 0.0 or np.isnan(debt) else 0.0
+        positive_debt[i] = debt if debt >= 0.0 or np.isnan(debt) else 0.0
+        reactance_[i], deceived_[i], punisher_[i] = reactance[tie], deceived[tie], punisher[buyer[i]]
+    return resentment, positive_debt, reactance_, deceived_, punisher_
