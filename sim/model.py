@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import bisect
+import functools
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -165,9 +166,7 @@ class ReciprocityModel(Model):
         """One day."""
         self.engine.step()
         if self.collect:
-            selections = {None: self.engine.stack.rows_of(0),
-                          **{strategy: self.sellers_of(strategy) for strategy in self.strategies}}
-            values = metrics.evaluate_many(self.engine.seller_sums(), selections,
+            values = metrics.evaluate_many(self.engine.seller_sums(), self._selections,
                                            self.config.outcomes)
             self.latest_metrics = values[None]
             self.latest_by_strategy = {strategy: values[strategy] for strategy in self.strategies}
@@ -176,6 +175,13 @@ class ReciprocityModel(Model):
                 self.datacollector.add_table_row(
                     BY_STRATEGY, {"step": self.steps, "strategy": strategy, **values[strategy]})
         self.running = self.engine.day < self.horizon
+
+    @functools.cached_property
+    def _selections(self) -> dict[str | None, np.ndarray]:
+        """The seller rows each step's metrics are taken over: all, then each strategy's (they
+        do not change during a run)."""
+        return {None: self.engine.stack.rows_of(0),
+                **{strategy: self.sellers_of(strategy) for strategy in self.strategies}}
 
     def run_model(self) -> None:
         """Run to the scenario's horizon (``steps`` in the scenario file)."""

@@ -202,14 +202,14 @@ class Engine:
         """Add persuasion cues seen by ``ties`` (rule 7), keeping the cached readings and the
         backfire record current."""
         st = self.state
-        ties.add(st.suspicion, cues)
-        fresh = self._readings_of(ties.get(st.suspicion), self.buyers.detection_skill[ties.buyer],
-                                  self.params(ties))
-        if self._readings is not None:
-            for cached, values in zip(self._readings, fresh, strict=True):
-                ties.put(cached, values)
-        self.flag(ties, st.backfired, "backfired",
-                  ties.get(st.accepted_gift) & (fresh[1] == rules.MANIPULATION))
+        seen, skill = _add_cues(ties.index, ties.buyer, st.suspicion.ravel(),
+                                np.broadcast_to(np.asarray(cues, dtype=float), (ties.size,)),
+                                self.buyers.detection_skill)
+        fresh = self._readings_of(seen, skill, self.params(ties))
+        cached = fresh if self._readings is None else [a.ravel() for a in self._readings]
+        _keep_readings(ties.index, ties.row, *fresh, *cached, self._readings is not None,
+                       st.accepted_gift.ravel(), st.backfired.ravel(), self.tallies.backfired,
+                       rules.MANIPULATION)
 
     def _readings_of(self, suspicion: np.ndarray, skill: np.ndarray, p) -> tuple[np.ndarray, ...]:
         """Rule 7: sincerity, reading and imputed motive from suspicion and skill."""
@@ -349,3 +349,29 @@ def _over_reached(status, trust, sincerity, owed):
         debt = owed[tie] if owed[tie] >= 0.0 or np.isnan(owed[tie]) else 0.0
         t[tie], s[tie], o[tie] = trust[tie] * reached, sincerity[tie] * reached, debt * reached
     return trust_out, sincerity_out, owed_out
+
+
+@kernel
+def _add_cues(index, buyer, suspicion, cues, skill):
+    """Add ``cues`` to the suspicion of the ties at ``index``; their suspicion now and their
+    buyers' detection skill."""
+    seen, skill_ = np.empty(index.size), np.empty(index.size)
+    for i in range(index.size):
+        suspicion[index[i]] += cues[i]
+        seen[i], skill_[i] = suspicion[index[i]], skill[buyer[i]]
+    return seen, skill_
+
+
+@kernel
+def _keep_readings(index, row, sincerity, reading, motive, cached_sincerity, cached_reading,
+                   cached_motive, store, accepted_gift, backfired, backfires, manipulation):
+    """After :func:`_add_cues`: store the ties' new readings in the cache (when ``store``) and
+    count the ties whose accepted gift is now read as manipulation for the first time."""
+    for i in range(index.size):
+        tie = index[i]
+        if store:
+            cached_sincerity[tie], cached_reading[tie] = sincerity[i], reading[i]
+            cached_motive[tie] = motive[i]
+        if accepted_gift[tie] and reading[i] == manipulation and not backfired[tie]:
+            backfired[tie] = True
+            backfires[row[i]] += 1

@@ -13,6 +13,7 @@ those only.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -58,7 +59,7 @@ class Stack:
         """Every run has the same number of sellers."""
         return bool((self.sellers == self.sellers[0]).all())
 
-    @property
+    @functools.cached_property
     def padded(self) -> bool:
         """Some run has fewer buyers than the width (its tail columns are empty)."""
         return bool((self.buyers < self.width).any())
