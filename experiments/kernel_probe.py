@@ -15,8 +15,9 @@ on every customer, a counter-based draw each, the bookkeeping), at day 60 of
 and, on 2,000,000 values in the ranges the rules use, how often numba's compiled ``exp``, ``log``
 and ``power`` differ from numpy's in the last bit on this machine.
 
-Needs numba, which recip does not depend on: ``pip install numba==0.68.1`` (llvmlite 0.50.0).
-Not run by CI. Writes its section of ``BENCHMARKS.md``.
+Since this probe, the engine compiles its bookkeeping this way (``sim/engine/compiled.py``), so
+row 1 now measures what row 2 did; row 3 (the rules compiled too) is what remains, and it is
+not bit for bit. numba is a dependency of recip. Not run by CI. Writes its section of ``BENCHMARKS.md``.
 
 Usage: python experiments/kernel_probe.py [--repeats 300] [--out FILE]
 """
@@ -257,7 +258,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         import numba  # noqa: F401
     except ImportError:
-        sys.exit("kernel_probe needs numba: pip install numba==0.68.1 (recip does not depend on it)")
+        sys.exit("kernel_probe needs numba (a dependency of recip): pip install -e .")
     text = section(probe(args.repeats))
     print(text)
     bench_engine.write(args.out, f"{START}\n{text}{END}")

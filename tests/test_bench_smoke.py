@@ -5,8 +5,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 SCRIPT = Path(__file__).resolve().parent.parent / "experiments" / "bench_engine.py"
 
 
@@ -37,19 +35,3 @@ def test_a_section_written_through_bench_engine_replaces_only_its_own(tmp_path):
     text = out.read_text()
     assert "<!-- bench_engine:start -->\nengine\n<!-- bench_engine:end -->" in text
     assert "network 2" in text and "network 1" not in text
-
-
-def test_kernel_probe_without_numba_says_what_to_install(tmp_path):
-    """The probe needs numba, which recip does not depend on: without it, a one-line message
-    and nothing written (with it, the probe itself runs: ``experiments/kernel_probe.py``)."""
-    import importlib.util
-
-    if importlib.util.find_spec("numba") is not None:
-        pytest.skip("numba is installed here: run experiments/kernel_probe.py itself")
-    out = tmp_path / "BENCHMARKS.md"
-    result = subprocess.run([sys.executable, str(SCRIPT.with_name("kernel_probe.py")), "--out",
-                             str(out)], capture_output=True, text=True, timeout=120)
-    assert result.returncode == 1
-    assert result.stderr.strip() == ("kernel_probe needs numba: pip install numba==0.68.1 "
-                                     "(recip does not depend on it)")
-    assert not out.exists()
