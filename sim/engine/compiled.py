@@ -15,6 +15,13 @@ compiling. ``error_model="numpy"``: a division by zero gives inf or nan, as in n
 from __future__ import annotations
 
 import numba
+import numpy as np
 
 kernel = numba.njit(cache=True, error_model="numpy", nogil=True)
 """Compile a bookkeeping loop (see the module docstring for what may be compiled)."""
+
+
+@kernel
+def positive_part(x):
+    """``np.maximum(x, 0.0)`` for one value, in a kernel: NaN stays NaN, as numpy keeps it."""
+    return x if x >= 0.0 or np.isnan(x) else 0.0

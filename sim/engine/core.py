@@ -10,7 +10,7 @@ import numpy as np
 
 from sim import rules
 from sim.config import Scenario
-from sim.engine.compiled import kernel
+from sim.engine.compiled import kernel, positive_part
 from sim.engine.day import run_day
 from sim.engine.draws import Streams, counter_uniforms
 from sim.engine.stack import PerTie, Stack, Ties
@@ -346,8 +346,8 @@ def _over_reached(status, trust, sincerity, owed):
     status, trust, sincerity, owed = status.ravel(), trust.ravel(), sincerity.ravel(), owed.ravel()
     for tie in range(status.size):
         reached = 1.0 if status[tie] != UNREACHED else 0.0
-        debt = owed[tie] if owed[tie] >= 0.0 or np.isnan(owed[tie]) else 0.0
-        t[tie], s[tie], o[tie] = trust[tie] * reached, sincerity[tie] * reached, debt * reached
+        t[tie], s[tie] = trust[tie] * reached, sincerity[tie] * reached
+        o[tie] = positive_part(owed[tie]) * reached
     return trust_out, sincerity_out, owed_out
 
 

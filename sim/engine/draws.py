@@ -68,15 +68,21 @@ def _hash_uniforms(day, purposes, index, keys):
     """:func:`counter_uniforms`, compiled: one row per purpose, one key or one per index."""
     out = np.empty((purposes.size, index.size))
     for row in range(purposes.size):
-        address = (day << np.uint64(40)) | (purposes[row] << np.uint64(36))
         for i in range(index.size):
-            key = keys[0] if keys.size == 1 else keys[i]
-            z = (np.uint64(index[i]) | address) * _GOLDEN + key
-            z = (z ^ (z >> np.uint64(30))) * _MIX1
-            z = (z ^ (z >> np.uint64(27))) * _MIX2
-            z ^= z >> np.uint64(31)
-            out[row, i] = np.float64(z >> np.uint64(11)) * (1.0 / 9007199254740992.0)  # 2**-53
+            out[row, i] = uniform(day, purposes[row], index[i],
+                                  keys[0] if keys.size == 1 else keys[i])
     return out
+
+
+@kernel
+def uniform(day, purpose, index, key):
+    """One draw of :func:`counter_uniforms`, for use inside a kernel."""
+    address = (np.uint64(day) << np.uint64(40)) | (np.uint64(purpose) << np.uint64(36))
+    z = (np.uint64(index) | address) * _GOLDEN + np.uint64(key)
+    z = (z ^ (z >> np.uint64(30))) * _MIX1
+    z = (z ^ (z >> np.uint64(27))) * _MIX2
+    z ^= z >> np.uint64(31)
+    return np.float64(z >> np.uint64(11)) * (1.0 / 9007199254740992.0)  # 2**-53
 
 
 def seed_sequence_from(rng: Any) -> np.random.SeedSequence:

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from sim import rules
-from sim.engine.compiled import kernel
+from sim.engine.compiled import kernel, positive_part
 from sim.engine.draws import Purpose
 from sim.engine.stack import Ties
 from sim.engine.state import CHURNED, CUSTOMER, RETENTION_DAYS
@@ -69,8 +69,7 @@ def _churn_inputs(index, row, day, trust, reactance, owed, closed, last_gift_day
     for i in range(size):
         tie, r = index[i], row[i]
         trust_[i], reactance_[i], closed_[i] = trust[tie], reactance[tie], closed[tie]
-        debt = -owed[tie]
-        resentment[i] = debt if debt >= 0.0 or np.isnan(debt) else 0.0
+        resentment[i] = positive_part(-owed[tie])
         last_gift = last_gift_day[tie]
         kept_giving[i] = (after_sale_every[r] > 0 and last_gift >= 0
                           and (day - last_gift) * step_days[r] < keep_giving_window[r]

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from sim import rules
-from sim.engine.compiled import kernel
+from sim.engine.compiled import kernel, positive_part
 from sim.engine.draws import Purpose
 from sim.engine.phases import gifts
 from sim.engine.stack import PerTie, Ties
@@ -209,14 +209,11 @@ def _debts_elsewhere(index, run, first_row, sellers, n, gross, gratitude, motive
         total, customers = 0.0, 0
         for k in range(sellers[run[i]]):
             tie = first + k * n
-            debt = (gross[tie] + gratitude[tie]) * motive[tie]
-            debt = debt if debt >= 0.0 or np.isnan(debt) else 0.0  # as np.maximum(debt, 0.0)
+            debt = positive_part((gross[tie] + gratitude[tie]) * motive[tie])
             total = debt if k == 0 else total + debt
             customers += status[tie] == CUSTOMER
         tie = index[i]
-        own = (gross[tie] + gratitude[tie]) * motive[tie]
-        own = own if own >= 0.0 or np.isnan(own) else 0.0
-        debt_to_others[i] = total - own
+        debt_to_others[i] = total - positive_part((gross[tie] + gratitude[tie]) * motive[tie])
         customer_elsewhere[i] = customers - (status[tie] == CUSTOMER) > 0
     return debt_to_others, customer_elsewhere
 

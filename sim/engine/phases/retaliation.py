@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from sim import rules
-from sim.engine.compiled import kernel
+from sim.engine.compiled import kernel, positive_part
 from sim.engine.draws import Purpose
 from sim.engine.stack import Ties
 
@@ -54,8 +54,6 @@ def _retaliation_inputs(index, buyer, owed, reactance, deceived, punisher):
     deceived_, punisher_ = np.empty(size, dtype=np.bool_), np.empty(size, dtype=np.bool_)
     for i in range(size):
         tie = index[i]
-        debt = owed[tie]
-        resentment[i] = -debt if -debt >= 0.0 or np.isnan(debt) else 0.0
-        positive_debt[i] = debt if debt >= 0.0 or np.isnan(debt) else 0.0
+        resentment[i], positive_debt[i] = positive_part(-owed[tie]), positive_part(owed[tie])
         reactance_[i], deceived_[i], punisher_[i] = reactance[tie], deceived[tie], punisher[buyer[i]]
     return resentment, positive_debt, reactance_, deceived_, punisher_

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from sim import rules
-from sim.engine.compiled import kernel
+from sim.engine.compiled import kernel, positive_part
 from sim.engine.draws import Purpose
 from sim.engine.stack import PerTie, Ties
 from sim.engine.state import CUSTOMER, PROSPECT
@@ -94,9 +94,7 @@ def _trust_and_debt(index, trust, owed):
     """The referrers' trust and positive felt debt (``np.maximum(owed, 0.0)``)."""
     trust_out, debt = np.empty(index.size), np.empty(index.size)
     for i in range(index.size):
-        trust_out[i] = trust[index[i]]
-        value = owed[index[i]]
-        debt[i] = value if value >= 0.0 or np.isnan(value) else 0.0
+        trust_out[i], debt[i] = trust[index[i]], positive_part(owed[index[i]])
     return trust_out, debt
 
 
