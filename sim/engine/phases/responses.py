@@ -56,13 +56,18 @@ def respond(e: Engine, day: int, ties: Ties, size: np.ndarray, reference: np.nda
     gave = a.amount_mode & (amount > 0)
     complied = yes | gave
 
-    _count_asks(e, ties, complied, concede, a.amount_mode, amount)
-    _book_answers(day, ties.index, ties.row, yes, complied, opt_out, chosen, amount,
-                  e.plan.ask.revenue[:, 0], e.plan.ask.size[:, 0], e.plan.ask.discount[:, 0],
-                  e.plan.ask.unit_cost[:, 0], e.row_values("step_days"), st.status.ravel(),
-                  st.converted_day.ravel(), st.first_gift_day.ravel(), st.contact_day.ravel(),
-                  t.revenue, t.discounts, t.contact_cost, t.conversions, t.days_to_convert,
-                  t.opted_out)
+    plan = e.plan.ask
+    _book_answers(day, ties.index, ties.row, yes, complied, said_no, yes | said_no | gave,
+                  concede, opt_out, a.amount_mode, chosen, amount, bool(a.amount_mode.any()),
+                  plan.revenue[:, 0], plan.size[:, 0], plan.discount[:, 0],
+                  plan.unit_cost[:, 0], e.row_values("step_days"), e.plan.thanks[:, 0],
+                  e.row_values("thank_trust"), st.status.ravel(), st.converted_day.ravel(),
+                  st.first_gift_day.ravel(), st.contact_day.ravel(), st.asks_made.ravel(),
+                  st.last_ask_day.ravel(), st.said_no.ravel(), st.asked.ravel(),
+                  st.replied.ravel(), st.trust.ravel(), t.revenue, t.discounts, t.contact_cost,
+                  t.conversions, t.days_to_convert, t.opted_out, t.asks_made,
+                  t.asks_answered_yes, t.first_asks, t.first_asks_yes, t.conceded_asks,
+                  t.conceded_asks_yes, t.amount_asks, t.amount_total, t.asked, t.replied)
 
     # Rule 2: what the buyer gave beyond what they would have anyway repays the debt (worked
     # out only for those who complied: nobody else repays).
@@ -73,18 +78,13 @@ def respond(e: Engine, day: int, ties: Ties, size: np.ndarray, reference: np.nda
         repaid = np.where(a.amount_mode[c], rules.repayment_by_amount(
             amount[c], buyers.base_amount[b[c]], a.revenue[c], a.stakes[c]), repaid)
     settle(e, ties.where(c), repaid)
-    ties.add(st.trust, np.where(complied & e.plan.thanks[ties.row, 0], p.thank_trust, 0.0))
-    gifts.hand_over_promised(e, day, ties.where(complied & e.plan.gift.promised[ties.row, 0]
-                                                & (e.plan.gift.value[ties.row, 0] > 0)))
-
-    e.flag(ties, st.asked, "asked")
-    e.flag(ties, st.replied, "replied", yes | said_no | gave)
-    ties.put(st.asks_made, ties.get(st.asks_made) + 1)
-    ties.put(st.last_ask_day, day)
-    ties.put(st.said_no, ties.get(st.said_no) + said_no)
-    for kind, mask in (("ask", None), ("yes", complied), ("no", said_no), ("ignored", ignored),
-                       ("opt_out", opt_out)):
-        e.record(kind, ties, mask)
+    if e.plan.gift.promised.any():
+        gifts.hand_over_promised(e, day, ties.where(
+            complied & e.plan.gift.promised[ties.row, 0] & (e.plan.gift.value[ties.row, 0] > 0)))
+    if e.record_events:
+        for kind, mask in (("ask", None), ("yes", complied), ("no", said_no),
+                           ("ignored", ignored), ("opt_out", opt_out)):
+            e.record(kind, ties, mask)
 
 
 def _choose(e: Engine, ties: Ties, size: np.ndarray, reference: np.ndarray, drive: np.ndarray,
@@ -122,9 +122,9 @@ def _choose(e: Engine, ties: Ties, size: np.ndarray, reference: np.ndarray, driv
 
 def _framing(e: Engine, ties: Ties) -> np.ndarray:
     """Rule 1 turned around: the pull a gift promised with this ask takes away (or adds)."""
-    promised = e.plan.gift.promised[ties.row, 0]
-    if not promised.any():
+    if not e.plan.gift.promised.any():
         return np.zeros(ties.size)
+    promised = e.plan.gift.promised[ties.row, 0]
     g, p = PerTie(e.plan.gift, ties.row), e.params(ties)
     value = rules.relative_value(g.value * g.quantity, e.plan.ask.stakes[ties.row, 0])
     return rules.trade_framing(promised & (g.value > 0), value, crowding_out=p.crowding_out,
@@ -132,12 +132,18 @@ def _framing(e: Engine, ties: Ties) -> np.ndarray:
 
 
 @kernel
-def _book_answers(day, index, row, yes, complied, opt_out, chosen, amount, revenue, size,
-                  discount, unit_cost, step_days, status, converted_day, first_gift_day,
-                  contact_day, revenue_total, discounts, contact_cost, conversions,
-                  days_to_convert, opted_out):
-    """The answers' bookkeeping, per seller row: revenue and discounts, the cost of the contact,
-    new customers (status, day, days from first gift or contact) and opt-outs.
+def _book_answers(day, index, row, yes, complied, said_no, replied, concede, opt_out, amount_mode,
+                  chosen, amount, any_amount, revenue, size, discount, unit_cost, step_days,
+                  thanks, thank_trust, status, converted_day, first_gift_day, contact_day,
+                  asks_made, last_ask_day, said_no_count, asked_flag, replied_flag, trust,
+                  revenue_total, discounts, contact_cost, conversions, days_to_convert,
+                  opted_out, asks_total, asks_yes, first_asks, first_asks_yes, conceded_asks,
+                  conceded_asks_yes, amount_asks, amount_total, asked_total, replied_total):
+    """The answers' bookkeeping, per seller row: the ask tallies (asks, yeses, first asks,
+    retreats, amount asks and amounts), revenue and discounts, the cost of the contact, new
+    customers (status, day, days from first gift or contact), opt-outs, thanks (rule 12's trust
+    for a yes), and each tie's ask record (asks made, day of the last ask, explicit noes, the
+    once-only "asked" and "replied" flags).
 
     A yes earns the revenue in proportion to the size agreed to against the ask's own size: a
     yes to the retreat (or to a smaller option) earns that much less. Sums are made per row in
@@ -145,8 +151,18 @@ def _book_answers(day, index, row, yes, complied, opt_out, chosen, amount, reven
     rows = revenue_total.size
     earned, discounted, cost = np.zeros(rows), np.zeros(rows), np.zeros(rows)
     converted, waited, opted = np.zeros(rows), np.zeros(rows), np.zeros(rows)
+    counts, amounts = np.zeros((7, rows)), np.zeros(rows)
     for i in range(index.size):
         tie, r = index[i], row[i]
+        first = asks_made[tie] == 0
+        counts[0, r] += 1
+        counts[1, r] += complied[i]
+        counts[2, r] += first
+        counts[3, r] += first and complied[i]
+        counts[4, r] += concede[i]
+        counts[5, r] += concede[i] and complied[i]
+        counts[6, r] += amount_mode[i]
+        amounts[r] += amount[i] if amount_mode[i] else 0.0
         per_yes = revenue[r] * (chosen[i] / size[r] if chosen[i] > 0 else 1.0)
         earned[r] += (per_yes * (1.0 - discount[r]) if yes[i] else 0.0) + amount[i] * revenue[r]
         discounted[r] += per_yes * discount[r] if yes[i] else 0.0
@@ -159,7 +175,26 @@ def _book_answers(day, index, row, yes, complied, opt_out, chosen, amount, reven
         if opt_out[i]:
             status[tie] = OPTED_OUT
             opted[r] += 1
+        trust[tie] += thank_trust[r] if complied[i] and thanks[r] else 0.0
+        asks_made[tie] += 1
+        last_ask_day[tie] = day
+        said_no_count[tie] += said_no[i]
+        if not asked_flag[tie]:
+            asked_flag[tie] = True
+            asked_total[r] += 1
+        if replied[i] and not replied_flag[tie]:
+            replied_flag[tie] = True
+            replied_total[r] += 1
     for r in range(rows):
+        asks_total[r] += counts[0, r]
+        asks_yes[r] += counts[1, r]
+        first_asks[r] += counts[2, r]
+        first_asks_yes[r] += counts[3, r]
+        conceded_asks[r] += counts[4, r]
+        conceded_asks_yes[r] += counts[5, r]
+        amount_asks[r] += counts[6, r]
+        if any_amount:
+            amount_total[r] += amounts[r]
         revenue_total[r] += earned[r]
         discounts[r] += discounted[r]
         contact_cost[r] += cost[r]
@@ -173,36 +208,37 @@ def compliance_drive(e: Engine, ties: Ties, disproportion: np.ndarray,
     """Rules 3, 4, 8, 10: the push towards yes for the asked ``ties``
     (:func:`sim.rules.compliance_drive`), with what each buyer owes the run's other sellers;
     and the part of it that is the debt's own push (:func:`sim.rules.obligation_drive`)."""
-    st, p = e.state, e.params(ties)
-    debt_to_others, customer_elsewhere = _with_other_sellers(e, ties)
+    p = e.params(ties)
+    debt_to_others, customer_elsewhere, owed, trust = _with_other_sellers(e, ties)
     indirect = rules.indirect_obligation(debt_to_others, indirect_share=p.indirect_share)
-    owed = e.obligation_of(ties)
     debt_push = rules.obligation_drive(owed + indirect, debt_weight=p.debt_weight,
                                        debt_saturation=p.debt_saturation,
                                        debt_sharpness=p.debt_sharpness)
     drive = rules.compliance_drive(
-        debt_push, e.plan.liking[ties.row, 0], ties.get(st.trust), disproportion, excess,
+        debt_push, e.plan.liking[ties.row, 0], trust, disproportion, excess,
         customer_elsewhere, liking_weight=p.liking_weight, trust_weight=p.trust_weight,
         neutral_trust=p.neutral_trust, disproportion_weight=p.disproportion_weight,
         reactance_weight=p.reactance_weight, competition_weight=p.competition_weight)
     return drive, debt_push
 
 
-def _with_other_sellers(e: Engine, ties: Ties) -> tuple[np.ndarray, np.ndarray]:
+def _with_other_sellers(e: Engine, ties: Ties) -> tuple[np.ndarray, ...]:
     """For each tie: the buyer's positive gift debt to the run's other sellers (the debt to all
-    of them, added seller by seller, less this one's) and whether the buyer is another seller's
-    customer."""
+    of them, added seller by seller, less this one's), whether the buyer is another seller's
+    customer, the felt debt to this seller (:meth:`Engine.obligation_of`) and the trust in it."""
+    st = e.state
     return _debts_elsewhere(ties.index, e.stack.row_run[ties.row], e.stack.first_row,
-                            e.stack.sellers, e.n, e.state.gross.ravel(),
-                            e.state.gratitude.ravel(), e.readings()[2].ravel(),
-                            e.state.status.ravel())
+                            e.stack.sellers, e.n, st.gross.ravel(), st.gratitude.ravel(),
+                            e.readings()[2].ravel(), st.concession.ravel(), st.status.ravel(),
+                            st.trust.ravel())
 
 
 @kernel
-def _debts_elsewhere(index, run, first_row, sellers, n, gross, gratitude, motive, status):
+def _debts_elsewhere(index, run, first_row, sellers, n, gross, gratitude, motive, concession,
+                     status, trust):
     """:func:`_with_other_sellers` per tie: its buyer's ties are its column in each of its run's
     seller rows."""
-    debt_to_others = np.empty(index.size)
+    debt_to_others, owed, trust_ = np.empty(index.size), np.empty(index.size), np.empty(index.size)
     customer_elsewhere = np.empty(index.size, dtype=np.bool_)
     for i in range(index.size):
         first = first_row[run[i]] * n + index[i] % n
@@ -215,7 +251,9 @@ def _debts_elsewhere(index, run, first_row, sellers, n, gross, gratitude, motive
         tie = index[i]
         debt_to_others[i] = total - positive_part((gross[tie] + gratitude[tie]) * motive[tie])
         customer_elsewhere[i] = customers - (status[tie] == CUSTOMER) > 0
-    return debt_to_others, customer_elsewhere
+        owed[i] = (gross[tie] + gratitude[tie]) * motive[tie] + concession[tie]
+        trust_[i] = trust[tie]
+    return debt_to_others, customer_elsewhere, owed, trust_
 
 
 def settle(e: Engine, ties: Ties, repayment: np.ndarray) -> None:
@@ -224,40 +262,38 @@ def settle(e: Engine, ties: Ties, repayment: np.ndarray) -> None:
     if ties.size == 0:
         return
     st = e.state
-    owed = np.maximum(e.obligation_of(ties), 0.0)
+    owed = _owed(ties.index, st.gross.ravel(), st.gratitude.ravel(), e.readings()[2].ravel(),
+                 st.concession.ravel())
     remaining, closed = rules.settle_account(owed, repayment,
                                              exact_tolerance=e.params(ties).exact_tolerance)
-    share_left = np.divide(remaining, owed, out=np.ones_like(owed), where=owed > 0)
-    ties.put(st.gross, ties.get(st.gross) * share_left)
-    ties.put(st.gratitude, ties.get(st.gratitude) * share_left)
-    ties.put(st.concession, 0.0)
-    e.flag(ties, st.account_closed, "closed", closed)
-
-
-def _count_asks(e: Engine, ties: Ties, complied, concede, amount_mode, amount) -> None:
-    t = e.tallies
-    counts = _ask_counts(ties.row, ties.get(e.state.asks_made), complied, concede,
-                         np.broadcast_to(amount_mode, (ties.size,)), e.rows)
-    for name, row in zip(("asks_made", "asks_answered_yes", "first_asks", "first_asks_yes",
-                          "conceded_asks", "conceded_asks_yes", "amount_asks"), counts,
-                         strict=True):
-        getattr(t, name)[:] += row
-    if np.any(amount_mode):
-        t.amount_total += ties.per_seller(np.where(amount_mode, amount, 0.0), e.rows)
+    _repay(ties.index, ties.row, owed, remaining, closed, st.gross.ravel(),
+           st.gratitude.ravel(), st.concession.ravel(), st.account_closed.ravel(),
+           e.tallies.closed)
 
 
 @kernel
-def _ask_counts(row, asks_made_before, complied, concede, amount_mode, rows):
-    """Per seller row: asks, yeses, first asks and their yeses, retreats and their yeses, amount
-    asks."""
-    counts = np.zeros((7, rows))
-    for i in range(row.size):
-        r, first = row[i], asks_made_before[i] == 0
-        counts[0, r] += 1
-        counts[1, r] += complied[i]
-        counts[2, r] += first
-        counts[3, r] += first and complied[i]
-        counts[4, r] += concede[i]
-        counts[5, r] += concede[i] and complied[i]
-        counts[6, r] += amount_mode[i]
-    return counts
+def _owed(index, gross, gratitude, motive, concession):
+    """The positive felt debt (:meth:`Engine.obligation_of`, at least 0) of the ties at
+    ``index``."""
+    owed = np.empty(index.size)
+    for i in range(index.size):
+        tie = index[i]
+        owed[i] = positive_part((gross[tie] + gratitude[tie]) * motive[tie] + concession[tie])
+    return owed
+
+
+@kernel
+def _repay(index, row, owed, remaining, closed, gross, gratitude, concession, account_closed,
+           closed_total):
+    """:func:`settle`'s bookkeeping: the gift debt keeps the share of it left unpaid, the
+    concession is repaid in full, and an exact repayment closes the account (once, counted per
+    row)."""
+    for i in range(index.size):
+        tie = index[i]
+        share_left = remaining[i] / owed[i] if owed[i] > 0 else 1.0
+        gross[tie] = gross[tie] * share_left
+        gratitude[tie] = gratitude[tie] * share_left
+        concession[tie] = 0.0
+        if closed[i] and not account_closed[tie]:
+            account_closed[tie] = True
+            closed_total[row[i]] += 1
