@@ -69,34 +69,28 @@ def ask(e: Engine, day: int) -> np.ndarray:
         return asked
     ties.put(asked, True)
     a, p, b = PerTie(e.plan.ask, ties.row), e.params(ties), ties.buyer
-    said_no_before = ties.get(st.said_no) > 0
-    conceded_before = ties.get(st.conceded)
-    concede = said_no_before & (a.concede_to > 0) & ~conceded_before
-    retreated = concede | conceded_before
-    size = np.where(retreated & (a.concede_to > 0), a.concede_to, a.size)
-    after_no = said_no_before & ~concede
-    explicit = ~a.implicit
-
-    # Rule 11: the retreat itself is a concession, owed only to the requester who made the
-    # refused first ask (a retreat by someone else concedes nothing).
+    plan = e.plan.ask
+    # Rule 11: after a first "no", a strategy that concedes retreats to its smaller ask (once);
+    # the larger request seen before this one is the reference of the retreat (Cialdini et al.
+    # 1975, exp. 2: only when the same requester made it, so contrast alone does not explain
+    # the retreat's effect).
+    concede, size, reference, after_no, explicit, named, given, days_since_gift, before = \
+        _ask_inputs(day, ties.index, ties.row, st.said_no.ravel(), st.conceded.ravel(),
+                    st.given.ravel(), st.last_gift_day.ravel(), st.reactance.ravel(),
+                    plan.size[:, 0], plan.concede_to[:, 0], plan.same_requester[:, 0],
+                    plan.reference[:, 0], plan.implicit[:, 0], plan.open[:, 0],
+                    plan.amount_mode[:, 0], e.row_values("step_days"))
+    # The retreat itself is a concession, owed only to the requester who made the refused first
+    # ask (a retreat by someone else concedes nothing).
     if concede.any():
         retreating = ties.where(concede)
         retreating.add(st.concession, rules.concession_debt(
             a.size[concede], a.concede_to[concede], a.same_requester[concede],
             concession_weight=e.params(retreating).concession_weight))
-    ties.put(st.conceded, retreated)
-    # The larger request seen before this one or described beside it. A refused first ask is the
-    # frame only of its own requester's retreat: another person's larger request is not the
-    # measure of this one's (Cialdini et al. 1975, exp. 2: no lift when another person asked
-    # the large request first, so contrast alone does not explain the retreat's effect).
-    reference = np.where(concede & a.same_requester, a.size, a.reference)
 
     # Rule 7: the ask as a cue to the gift's motive (a customary ask gives none).
-    named = explicit & ~a.open & ~a.amount_mode  # an ask that names its size
     disproportion = np.where(named, rules.ask_disproportion(
-        size, ties.get(st.given), equivalence_tolerance=p.equivalence_tolerance), 0.0)
-    last_gift = ties.get(st.last_gift_day)
-    days_since_gift = np.where(last_gift >= 0, (day - last_gift) * p.step_days, np.nan)
+        size, given, equivalence_tolerance=p.equivalence_tolerance), 0.0)
     cues = rules.ask_cues(days_since_gift, disproportion, after_no, cue_ask_soon=p.cue_ask_soon,
                           ask_soon_window=p.ask_soon_window,
                           cue_disproportion=p.cue_disproportion, cue_after_no=p.cue_after_no)
@@ -108,10 +102,40 @@ def ask(e: Engine, day: int) -> np.ndarray:
                                   no_opt_out=p.pressure_no_opt_out,
                                   after_no_weight=p.pressure_after_no,
                                   disproportion_weight=p.disproportion_weight)
-    before = ties.get(st.reactance)
     reactance = np.where(explicit, rules.accumulate_reactance(
         before, pressure, buyers.reactance_proneness[b], typical_proneness=p.typical_proneness),
         before)
     ties.put(st.reactance, reactance)
     responses.respond(e, day, ties, size, reference, disproportion, concede, reactance)
     return asked
+
+
+@kernel
+def _ask_inputs(day, index, row, said_no, conceded, given, last_gift_day, reactance, size,
+                concede_to, same_requester, reference, implicit, open_, amount_mode, step_days):
+    """What :func:`ask` needs for the asked ties at ``index``: whether the seller retreats
+    today, the size asked, the larger request seen before it (its reference), whether it
+    follows a "no" without a retreat, whether it is explicit and names its size, the value
+    given so far, the days since the last gift (NaN: none) and the reactance before the ask.
+    Records that the seller has retreated."""
+    count = index.size
+    concede, after_no = np.empty(count, dtype=np.bool_), np.empty(count, dtype=np.bool_)
+    explicit, named = np.empty(count, dtype=np.bool_), np.empty(count, dtype=np.bool_)
+    size_, reference_, given_ = np.empty(count), np.empty(count), np.empty(count)
+    days_since_gift, before = np.empty(count), np.empty(count)
+    for i in range(count):
+        tie, r = index[i], row[i]
+        said_no_before, conceded_before = said_no[tie] > 0, conceded[tie]
+        concede[i] = said_no_before and concede_to[r] > 0 and not conceded_before
+        retreated = concede[i] or conceded_before
+        size_[i] = concede_to[r] if retreated and concede_to[r] > 0 else size[r]
+        after_no[i] = said_no_before and not concede[i]
+        conceded[tie] = retreated
+        reference_[i] = size[r] if concede[i] and same_requester[r] else reference[r]
+        explicit[i] = not implicit[r]
+        named[i] = explicit[i] and not open_[r] and not amount_mode[r]  # names its size
+        given_[i] = given[tie]
+        last_gift = last_gift_day[tie]
+        days_since_gift[i] = (day - last_gift) * step_days[r] if last_gift >= 0 else np.nan
+        before[i] = reactance[tie]
+    return concede, size_, reference_, after_no, explicit, named, given_, days_since_gift, before

@@ -78,28 +78,27 @@ def give(e: Engine, day: int) -> np.ndarray:
     The schedule is checked on the whole tie arrays; everything else runs only on the ties
     offered a gift today.
     """
-    st, buyers = e.state, e.buyers
+    st, buyers, plan = e.state, e.buyers, e.plan.gift
     offered = np.zeros((e.rows, e.n), dtype=bool)
     ties = Ties.at(due(e, day), e.stack)
     if ties.size == 0:
         return offered
     ties.put(offered, True)
-    g, p, b = PerTie(e.plan.gift, ties.row), e.params(ties), ties.buyer
-    refused = rules.gift_refused(buyers.gift_rules[b], g.value, ties.get(st.reactance), g.gated,
+    g, p = PerTie(plan, ties.row), e.params(ties)
+    reactance, bound_by_rules = _offer(day, ties.index, ties.row, ties.buyer,
+                                       st.offered_gift.ravel(), st.gifts_offered.ravel(),
+                                       st.last_offer_day.ravel(), st.reactance.ravel(),
+                                       buyers.gift_rules, e.tallies.offered)
+    refused = rules.gift_refused(bound_by_rules, g.value, reactance, g.gated,
                                  e.draw(day, Purpose.GATE, ties), gift_limit=p.gift_limit,
                                  avoid_threshold=p.avoid_threshold, gate_uptake=p.gate_uptake)
-    e.flag(ties, st.offered_gift, "offered")
-    ties.put(st.gifts_offered, ties.get(st.gifts_offered) + 1)
-    ties.put(st.last_offer_day, day)
     e.record("gift_refused", ties, refused)
     took = ties.where(~refused)
     if took.size == 0:
         return offered
-    g, p, b = PerTie(e.plan.gift, took.row), e.params(took), took.buyer
-    e.flag(took, st.accepted_gift, "accepted")
-    took.put(st.last_gift_day, day)
-    took.put(st.first_gift_day, np.where(took.get(st.first_gift_day) < 0, day,
-                                         took.get(st.first_gift_day)))
+    g, p, b = PerTie(plan, took.row), e.params(took), took.buyer
+    _accept(day, took.index, took.row, st.accepted_gift.ravel(), st.last_gift_day.ravel(),
+            st.first_gift_day.ravel(), e.tallies.accepted)
     e.add_suspicion(took, rules.gift_cues(g.personalised, g.usefulness, g.claimed_value, g.value,
                                           cue_generic=p.cue_generic,
                                           useless_weight=p.cue_useless,
@@ -107,24 +106,76 @@ def give(e: Engine, day: int) -> np.ndarray:
     obligation, gratitude = rules.gratitude_and_obligation(
         np.where(buyers.reciprocator[b], felt_value(e, took), 0.0),
         gratitude_share=p.gratitude_share)
-    took.add(st.gross, obligation)
-    took.add(st.gratitude, gratitude)
-    took.add(st.given, g.value * (g.quantity + g.unexpected_second))
-    e.tallies.gift_cost += took.per_seller(g.unit_cost * (g.quantity + g.unexpected_second), e.rows)
+    sincerity, reading = e.readings()[:2]
+    sincerity, reading = _book_gift(took.index, took.row, obligation, gratitude,
+                                    st.gross.ravel(), st.gratitude.ravel(), st.given.ravel(),
+                                    plan.value[:, 0], plan.quantity[:, 0],
+                                    plan.unexpected_second[:, 0], plan.unit_cost[:, 0],
+                                    e.tallies.gift_cost, sincerity.ravel(), reading.ravel())
     if g.conditional.any():  # rule 8: visible strings restrict freedom
         with_strings = took.where(g.conditional)
         with_strings.put(st.reactance, rules.accumulate_reactance(
             with_strings.get(st.reactance), e.params(with_strings).pressure_strings,
             buyers.reactance_proneness[with_strings.buyer],
             typical_proneness=e.params(with_strings).typical_proneness))
-    reading = took.get(e.reading)
-    took.add(st.trust, rules.trust_from_gift(reading, took.get(e.sincerity),
-                                             gift_trust=p.gift_trust,
+    took.add(st.trust, rules.trust_from_gift(reading, sincerity, gift_trust=p.gift_trust,
                                              manipulation_trust_factor=p.manipulation_trust_factor))
     e.record("gift", took)
     e.record("tactic", took, reading == rules.TACTIC)
     e.record("manipulation", took, reading == rules.MANIPULATION)
     return offered
+
+
+@kernel
+def _offer(day, index, row, buyer, offered_flag, gifts_offered, last_offer_day, reactance,
+           gift_rules, offered_total):
+    """The offer's bookkeeping for the ties at ``index`` (the once-only "offered" flag, counted
+    per row; gifts offered; the day of the last offer); and what the refusal rule reads: each
+    tie's reactance and whether its buyer is bound by gift rules."""
+    reactance_, bound = np.empty(index.size), np.empty(index.size, dtype=np.bool_)
+    for i in range(index.size):
+        tie = index[i]
+        if not offered_flag[tie]:
+            offered_flag[tie] = True
+            offered_total[row[i]] += 1
+        gifts_offered[tie] += 1
+        last_offer_day[tie] = day
+        reactance_[i], bound[i] = reactance[tie], gift_rules[buyer[i]]
+    return reactance_, bound
+
+
+@kernel
+def _accept(day, index, row, accepted_flag, last_gift_day, first_gift_day, accepted_total):
+    """A gift taken: the once-only "accepted" flag (counted per row), the day of the last gift
+    and, the first time, of the first."""
+    for i in range(index.size):
+        tie = index[i]
+        if not accepted_flag[tie]:
+            accepted_flag[tie] = True
+            accepted_total[row[i]] += 1
+        last_gift_day[tie] = day
+        if first_gift_day[tie] < 0:
+            first_gift_day[tie] = day
+
+
+@kernel
+def _book_gift(index, row, obligation, gratitude, gross, gratitude_state, given, value,
+               quantity, unexpected_second, unit_cost, gift_cost, sincerity, reading):
+    """A gift taken, booked: the obligation and gratitude it leaves, the value given, its cost
+    per seller row (summed in tie order, then added, as ``np.bincount`` would); and the
+    sincerity and reading of the ties, as the gift's cues left them."""
+    costs = np.zeros(gift_cost.size)
+    sincerity_, reading_ = np.empty(index.size), np.empty(index.size, dtype=reading.dtype)
+    for i in range(index.size):
+        tie, r = index[i], row[i]
+        gross[tie] += obligation[i]
+        gratitude_state[tie] += gratitude[i]
+        given[tie] += value[r] * (quantity[r] + unexpected_second[r])
+        costs[r] += unit_cost[r] * (quantity[r] + unexpected_second[r])
+        sincerity_[i], reading_[i] = sincerity[tie], reading[tie]
+    for r in range(gift_cost.size):
+        gift_cost[r] += costs[r]
+    return sincerity_, reading_
 
 
 def felt_value(e: Engine, ties: Ties) -> np.ndarray:
