@@ -202,8 +202,9 @@ class Engine:
         """Add persuasion cues seen by ``ties`` (rule 7), keeping the cached readings and the
         backfire record current."""
         st = self.state
+        cues = np.asarray(cues, dtype=float)
         seen, skill = _add_cues(ties.index, ties.buyer, st.suspicion.ravel(),
-                                np.broadcast_to(np.asarray(cues, dtype=float), (ties.size,)),
+                                cues if cues.ndim else np.full(ties.size, cues),
                                 self.buyers.detection_skill)
         fresh = self._readings_of(seen, skill, self.params(ties))
         cached = fresh if self._readings is None else [a.ravel() for a in self._readings]

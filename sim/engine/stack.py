@@ -19,6 +19,8 @@ from typing import Any
 
 import numpy as np
 
+from sim.engine.compiled import kernel
+
 
 @dataclass(frozen=True)
 class Stack:
@@ -46,11 +48,11 @@ class Stack:
                    width=int(max(buyers)), first_row=first_row, row_run=row_run,
                    row_seller=np.arange(row_run.size) - first_row[row_run])
 
-    @property
+    @functools.cached_property
     def runs(self) -> int:
         return int(self.sellers.size)
 
-    @property
+    @functools.cached_property
     def rows(self) -> int:
         return int(self.first_row[-1])
 
@@ -114,10 +116,7 @@ class Ties:
     @classmethod
     def at(cls, index: np.ndarray, stack: Stack) -> Ties:
         """The ties at flat ``index``."""
-        row, buyer = np.divmod(index, stack.width)
-        if stack.runs > 1:
-            buyer += stack.row_run[row] * stack.width
-        return cls(index, row, buyer)
+        return cls(index, *_rows_and_buyers(index, stack.width, stack.row_run))
 
     @property
     def size(self) -> int:
@@ -159,3 +158,15 @@ class PerTie:
         value = column.ravel()[self._rows] if isinstance(column, np.ndarray) else column
         setattr(self, name, value)  # later reads skip __getattr__
         return value
+
+
+@kernel
+def _rows_and_buyers(index, width, row_run):
+    """:meth:`Ties.at`: each flat index's seller row and buyer (numbered across runs)."""
+    row, buyer = np.empty(index.size, dtype=np.int64), np.empty(index.size, dtype=np.int64)
+    stacked = row_run.size > 0 and row_run[-1] > 0
+    for i in range(index.size):
+        row[i], buyer[i] = index[i] // width, index[i] % width
+        if stacked:
+            buyer[i] += row_run[row[i]] * width
+    return row, buyer

@@ -93,31 +93,47 @@ def _choose(e: Engine, ties: Ties, size: np.ndarray, reference: np.ndarray, driv
     a yes, and the chance of a yes without the debt's push (what they would have done anyway).
     With several sizes offered at once the buyer picks one or none (a multinomial logit); the
     largest request seen is the reference point that makes the others seem smaller."""
-    p, b = e.params(ties), ties.buyer
-    weighed = e.plan.ask.weighed[ties.row, 0]
-    means = np.where(e.plan.ask.money[ties.row, 0], e.buyers.budget[b], e.buyers.time_budget[b])
-    options = [size]
-    if e.plan.ask.choices.shape[1]:
-        options += [e.plan.ask.choices[ties.row, k] for k in range(e.plan.ask.choices.shape[1])]
-    largest = np.maximum(reference, np.max(options, axis=0))
+    p, plan = e.params(ties), e.plan.ask
+    base_logit, means, weighed = _buyer_side(ties.row, ties.buyer, e.buyers.base_logit,
+                                             e.buyers.budget, e.buyers.time_budget,
+                                             plan.money[:, 0], plan.weighed[:, 0])
+    options = [size, *(plan.choices[ties.row, k] for k in range(plan.choices.shape[1]))]
+    largest = np.maximum(reference, size if len(options) == 1 else np.max(options, axis=0))
+    # Each option: offered or not (choices are padded with 0), its size (1 where not offered)
+    # and how much smaller it seems beside the largest request.
+    weighed_options = []
+    for option in options:
+        size_ = np.where(option > 0, option, 1.0)
+        weighed_options.append((option > 0, size_, rules.reference_contrast(
+            size_, largest, contrast_weight=p.contrast_weight)))
 
     def utilities(push):
-        rows = []
-        for option in options:
-            offered = option > 0  # (choices are padded with 0: not an option)
-            size_ = np.where(offered, option, 1.0)
-            rows.append(np.where(offered, rules.yes_logit(
-                e.buyers.base_logit[b], push + rules.reference_contrast(
-                    size_, largest, contrast_weight=p.contrast_weight),
-                size_, means, weighed, price_weight=p.price_weight), -np.inf))
-        return np.stack(rows)
+        return np.array([np.where(offered, rules.yes_logit(
+            base_logit, push + contrast, size_, means, weighed, price_weight=p.price_weight),
+            -np.inf) for offered, size_, contrast in weighed_options])
 
     chances = rules.choice_probabilities(utilities(drive))
     anyway = 1.0 - rules.choice_probabilities(utilities(drive - debt_push))[-1]
-    picked = (uniform[None] >= np.cumsum(chances[:-1], axis=0)).sum(axis=0)
-    chosen = np.where(picked < len(options),
-                      np.choose(np.minimum(picked, len(options) - 1), options), 0.0)
+    if len(options) == 1:
+        chosen = np.where(uniform < chances[0], size, 0.0)
+    else:
+        picked = (uniform[None] >= np.cumsum(chances[:-1], axis=0)).sum(axis=0)
+        chosen = np.where(picked < len(options),
+                          np.choose(np.minimum(picked, len(options) - 1), options), 0.0)
     return chosen, 1.0 - chances[-1], anyway
+
+
+@kernel
+def _buyer_side(row, buyer, base_logit, budget, time_budget, money, weighed):
+    """The asked buyers' own log-odds of a yes, their means (the budget for a money ask, the
+    time budget for an effort ask) and whether the ask's size is weighed against them."""
+    base, means = np.empty(row.size), np.empty(row.size)
+    weighed_ = np.empty(row.size, dtype=np.bool_)
+    for i in range(row.size):
+        base[i] = base_logit[buyer[i]]
+        means[i] = budget[buyer[i]] if money[row[i]] else time_budget[buyer[i]]
+        weighed_[i] = weighed[row[i]]
+    return base, means, weighed_
 
 
 def _framing(e: Engine, ties: Ties) -> np.ndarray:
