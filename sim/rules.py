@@ -418,6 +418,8 @@ def per_step_probability(daily, step_days):
     (0.1, 0.522)
     """
     daily, step_days = _f(daily), _f(step_days)
+    if step_days.ndim == 0 and step_days == 1.0:  # the common case, without powers
+        return daily.copy()
     return np.where(step_days == 1.0, daily, 1.0 - (1.0 - daily) ** step_days)
 
 
