@@ -233,7 +233,7 @@ def obligation_drive(obligation, *, debt_weight: float, debt_saturation: float,
     [0.1, 0.397, 0.841, 0.999]
     """
     obligation = _f(obligation)
-    if np.all(np.asarray(debt_sharpness) == 1.0):  # the common closed form, without powers
+    if (np.asarray(debt_sharpness) == 1.0).all():  # the common closed form, without powers
         return debt_weight * obligation / (np.abs(obligation) + debt_saturation)
     scale = (debt_saturation ** debt_sharpness + np.abs(obligation) ** debt_sharpness) \
         ** (1.0 / debt_sharpness)

@@ -278,8 +278,9 @@ class Engine:
         the tie arrays. Every metric is a ratio of these sums (:mod:`sim.metrics`).
         """
         st, sums = self.state, self.stack.row_sums
-        trust, sincerity, owed = _over_reached(st.status, st.trust, self.sincerity,
-                                               self.effective_obligation())
+        sincerity, _, motive = self.readings()
+        trust, sincerity, owed = _over_reached(st.status, st.trust, sincerity, st.gross,
+                                               st.gratitude, motive, st.concession)
         return {
             "trust": sums(trust),
             "sincerity": sums(sincerity),
@@ -338,17 +339,20 @@ def _felt_debt(gross, gratitude, motive, concession):
 
 
 @kernel
-def _over_reached(status, trust, sincerity, owed):
-    """Trust, sincerity and positive felt debt per tie, 0 where the seller has not reached the
-    buyer (what :meth:`Engine.seller_sums` sums per row)."""
+def _over_reached(status, trust, sincerity, gross, gratitude, motive, concession):
+    """Trust, sincerity and positive felt debt (:meth:`Engine.effective_obligation`) per tie, 0
+    where the seller has not reached the buyer (what :meth:`Engine.seller_sums` sums per row)."""
     trust_out, sincerity_out, owed_out = (np.empty(status.shape), np.empty(status.shape),
                                           np.empty(status.shape))
     t, s, o = trust_out.ravel(), sincerity_out.ravel(), owed_out.ravel()
-    status, trust, sincerity, owed = status.ravel(), trust.ravel(), sincerity.ravel(), owed.ravel()
+    status, trust, sincerity = status.ravel(), trust.ravel(), sincerity.ravel()
+    gross, gratitude, motive, concession = (gross.ravel(), gratitude.ravel(), motive.ravel(),
+                                            concession.ravel())
     for tie in range(status.size):
         reached = 1.0 if status[tie] != UNREACHED else 0.0
         t[tie], s[tie] = trust[tie] * reached, sincerity[tie] * reached
-        o[tie] = positive_part(owed[tie]) * reached
+        owed = (gross[tie] + gratitude[tie]) * motive[tie] + concession[tie]
+        o[tie] = positive_part(owed) * reached
     return trust_out, sincerity_out, owed_out
 
 

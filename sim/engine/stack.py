@@ -123,7 +123,7 @@ class Ties:
         return int(self.index.size)
 
     def where(self, mask: np.ndarray) -> Ties:
-        return Ties(self.index[mask], self.row[mask], self.buyer[mask])
+        return Ties(*_compress(mask, self.index, self.row, self.buyer))
 
     def get(self, array: np.ndarray) -> np.ndarray:
         return array.ravel()[self.index]
@@ -170,3 +170,19 @@ def _rows_and_buyers(index, width, row_run):
         if stacked:
             buyer[i] += row_run[row[i]] * width
     return row, buyer
+
+
+@kernel
+def _compress(mask, index, row, buyer):
+    """:meth:`Ties.where`: the three arrays where ``mask`` is set, in one pass."""
+    count = 0
+    for i in range(mask.size):
+        count += mask[i]
+    index_, row_, buyer_ = (np.empty(count, dtype=index.dtype), np.empty(count, dtype=row.dtype),
+                            np.empty(count, dtype=buyer.dtype))
+    k = 0
+    for i in range(mask.size):
+        if mask[i]:
+            index_[k], row_[k], buyer_[k] = index[i], row[i], buyer[i]
+            k += 1
+    return index_, row_, buyer_
