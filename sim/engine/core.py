@@ -25,6 +25,7 @@ from sim.engine.state import (
     SellerPlan,
     Tallies,
     TieState,
+    felt_debt,
 )
 from sim.network import BuyerGraph, BuyerNetwork, bfs_order, build_network, padded_union
 
@@ -254,15 +255,10 @@ class Engine:
     def effective_obligation(self) -> np.ndarray:
         """Felt debt towards each seller, in units of the stakes: what gifts left (obligation and
         gratitude) weighed by the motive read, plus concessions. Negative where a gift was read
-        as manipulation or restricted an important freedom (resentment)."""
+        as manipulation or restricted an important freedom (resentment).
+        (:func:`sim.engine.state.felt_debt` for every tie.)"""
         st = self.state
         return _felt_debt(st.gross, st.gratitude, self.readings()[2], st.concession)
-
-    def obligation_of(self, ties: Ties) -> np.ndarray:
-        """:meth:`effective_obligation` for ``ties`` only."""
-        st = self.state
-        return ((ties.get(st.gross) + ties.get(st.gratitude)) * ties.get(self.readings()[2])
-                + ties.get(st.concession))
 
     def step(self) -> None:
         """Advance one day (:func:`sim.engine.day.run_day`)."""
@@ -334,7 +330,7 @@ def _felt_debt(gross, gratitude, motive, concession):
     gross, gratitude, concession = gross.ravel(), gratitude.ravel(), concession.ravel()
     motive = motive.ravel()
     for tie in range(flat.size):
-        flat[tie] = (gross[tie] + gratitude[tie]) * motive[tie] + concession[tie]
+        flat[tie] = felt_debt(gross[tie], gratitude[tie], motive[tie], concession[tie])
     return out
 
 
@@ -351,8 +347,8 @@ def _over_reached(status, trust, sincerity, gross, gratitude, motive, concession
     for tie in range(status.size):
         reached = 1.0 if status[tie] != UNREACHED else 0.0
         t[tie], s[tie] = trust[tie] * reached, sincerity[tie] * reached
-        owed = (gross[tie] + gratitude[tie]) * motive[tie] + concession[tie]
-        o[tie] = positive_part(owed) * reached
+        o[tie] = positive_part(felt_debt(gross[tie], gratitude[tie], motive[tie],
+                                         concession[tie])) * reached
     return trust_out, sincerity_out, owed_out
 
 

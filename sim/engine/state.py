@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from sim.config import ASK_KINDS, Scenario, Strategy
+from sim.engine.compiled import kernel
 from sim.engine.stack import Stack
 from sim.network import BuyerGraph
 from sim.rules import CHANNELS
@@ -438,3 +439,12 @@ class RunParameters:
 def _same(a: Any, b: Any) -> bool:
     return a == b or (isinstance(a, float) and isinstance(b, float) and math.isnan(a)
                       and math.isnan(b))
+
+
+@kernel
+def felt_debt(gross, gratitude, motive, concession):
+    """A tie's felt debt towards its seller, in units of the stakes: what gifts left (obligation
+    and gratitude) weighed by the motive read, plus concessions (negative: resentment). The one
+    formula behind :meth:`sim.engine.Engine.effective_obligation` and every kernel that needs
+    it."""
+    return (gross + gratitude) * motive + concession

@@ -13,7 +13,7 @@ from sim.engine.compiled import kernel, positive_part
 from sim.engine.draws import Purpose
 from sim.engine.phases import gifts
 from sim.engine.stack import PerTie, Ties
-from sim.engine.state import CUSTOMER, OPTED_OUT, PROSPECT
+from sim.engine.state import CUSTOMER, OPTED_OUT, PROSPECT, felt_debt
 
 if TYPE_CHECKING:
     from sim.engine.core import Engine
@@ -241,7 +241,8 @@ def compliance_drive(e: Engine, ties: Ties, disproportion: np.ndarray,
 def _with_other_sellers(e: Engine, ties: Ties) -> tuple[np.ndarray, ...]:
     """For each tie: the buyer's positive gift debt to the run's other sellers (the debt to all
     of them, added seller by seller, less this one's), whether the buyer is another seller's
-    customer, the felt debt to this seller (:meth:`Engine.obligation_of`) and the trust in it."""
+    customer, the felt debt to this seller (:func:`sim.engine.state.felt_debt`) and the trust
+    in it."""
     st = e.state
     return _debts_elsewhere(ties.index, e.stack.row_run[ties.row], e.stack.first_row,
                             e.stack.sellers, e.n, st.gross.ravel(), st.gratitude.ravel(),
@@ -267,7 +268,7 @@ def _debts_elsewhere(index, run, first_row, sellers, n, gross, gratitude, motive
         tie = index[i]
         debt_to_others[i] = total - positive_part((gross[tie] + gratitude[tie]) * motive[tie])
         customer_elsewhere[i] = customers - (status[tie] == CUSTOMER) > 0
-        owed[i] = (gross[tie] + gratitude[tie]) * motive[tie] + concession[tie]
+        owed[i] = felt_debt(gross[tie], gratitude[tie], motive[tie], concession[tie])
         trust_[i] = trust[tie]
     return debt_to_others, customer_elsewhere, owed, trust_
 
@@ -289,12 +290,13 @@ def settle(e: Engine, ties: Ties, repayment: np.ndarray) -> None:
 
 @kernel
 def _owed(index, gross, gratitude, motive, concession):
-    """The positive felt debt (:meth:`Engine.obligation_of`, at least 0) of the ties at
+    """The positive felt debt (:func:`sim.engine.state.felt_debt`, at least 0) of the ties at
     ``index``."""
     owed = np.empty(index.size)
     for i in range(index.size):
         tie = index[i]
-        owed[i] = positive_part((gross[tie] + gratitude[tie]) * motive[tie] + concession[tie])
+        owed[i] = positive_part(felt_debt(gross[tie], gratitude[tie], motive[tie],
+                                          concession[tie]))
     return owed
 
 
