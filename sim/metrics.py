@@ -262,7 +262,7 @@ def evaluate_many(sums: Mapping[str, np.ndarray], selections: Mapping[Any, Any],
                   outcomes: Mapping[str, str] | None = None) -> dict[Any, dict[str, float]]:
     """:func:`evaluate` for several selections of seller rows (``{key: rows}``) at once."""
     names = list(sums)
-    matrix = np.stack([sums[name] for name in names])
+    matrix = np.array([sums[name] for name in names], dtype=float)
     out = {}
     for key, rows in selections.items():
         totals = Totals(zip(names, matrix[:, rows].sum(axis=1).tolist(), strict=True))
