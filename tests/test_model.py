@@ -276,3 +276,21 @@ def test_reached_buyers_of_a_seller():
         reached = model.engine.reached(seller)
         assert reached.shape == (300,)
         assert reached.sum() == int((model.engine.state.status[seller] != 0).sum()) > 0
+
+
+@pytest.mark.parametrize("width", [1, 3, 49, 103, 1000, 10_007, 1_000_003])
+def test_ties_at_splits_flat_indices_exactly_as_divmod(width):
+    """Ties.at finds rows by a multiplication, corrected by one: it must agree with divmod on
+    every index, at row boundaries and at random, alone and stacked."""
+    from sim.engine.stack import Stack, Ties
+
+    rng = np.random.default_rng(width)
+    rows = 6
+    boundaries = np.arange(1, rows) * width
+    index = np.unique(np.concatenate([boundaries - 1, boundaries, [0, rows * width - 1],
+                                      rng.integers(0, rows * width, 2_000)])).astype(np.int64)
+    row, column = np.divmod(index, width)
+    alone = Ties.at(index, Stack.of([rows], [width]))
+    assert (alone.row == row).all() and (alone.buyer == column).all()
+    stacked = Ties.at(index, Stack.of([2, 2, 2], [width] * 3))
+    assert (stacked.row == row).all() and (stacked.buyer == column + row // 2 * width).all()

@@ -165,10 +165,18 @@ def _rows_and_buyers(index, width, row_run):
     """:meth:`Ties.at`: each flat index's seller row and buyer (numbered across runs)."""
     row, buyer = np.empty(index.size, dtype=np.int64), np.empty(index.size, dtype=np.int64)
     stacked = row_run.size > 0 and row_run[-1] > 0
+    per_column = 1.0 / width
     for i in range(index.size):
-        row[i], buyer[i] = index[i] // width, index[i] % width
+        # index // width by a multiplication (an integer division is several times slower),
+        # corrected by one where rounding put it on the wrong side: exact below 2**52 ties
+        r = np.int64(index[i] * per_column)
+        if r * width > index[i]:
+            r -= 1
+        elif (r + 1) * width <= index[i]:
+            r += 1
+        row[i], buyer[i] = r, index[i] - r * width
         if stacked:
-            buyer[i] += row_run[row[i]] * width
+            buyer[i] += row_run[r] * width
     return row, buyer
 
 
