@@ -294,3 +294,17 @@ def test_ties_at_splits_flat_indices_exactly_as_divmod(width):
     assert (alone.row == row).all() and (alone.buyer == column).all()
     stacked = Ties.at(index, Stack.of([2, 2, 2], [width] * 3))
     assert (stacked.row == row).all() and (stacked.buyer == column + row // 2 * width).all()
+
+
+def test_ties_union_is_the_sorted_set_of_both():
+    """run_day's ties acted on today: the union of the day's selections, each tie once, in
+    flat-index order (the order retaliation's draws and tallies see)."""
+    from sim.engine.stack import Stack, Ties
+
+    stack, rng = Stack.of([2, 2], [50, 50]), np.random.default_rng(3)
+    a, b = (np.unique(rng.integers(0, 200, size)) for size in (60, 90))
+    union = Ties.at(a, stack).union(Ties.at(b, stack)).union(Ties.none())
+    expected = Ties.at(np.union1d(a, b), stack)
+    for got, want in zip((union.index, union.row, union.buyer),
+                         (expected.index, expected.row, expected.buyer), strict=True):
+        assert got.tolist() == want.tolist()

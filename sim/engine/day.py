@@ -18,9 +18,10 @@ def run_day(e: Engine) -> None:
     e.events = {}
     decay.fade(e)                                           # rule 6
     reach.widen(e, day)
-    acted = gifts.discover_hidden_conditions(e, day)        # rules 7, 9, 13
-    acted |= gifts.give(e, day)                             # rules 1, 5, 7, 8, 13
-    acted |= asks.ask(e, day)                               # rules 2-4, 7, 8, 10, 11
+    found = gifts.discover_hidden_conditions(e, day)        # rules 7, 9, 13
+    offered = gifts.give(e, day)                            # rules 1, 5, 7, 8, 13
+    asked = asks.ask(e, day)                                # rules 2-4, 7, 8, 10, 11
+    acted = found.union(offered).union(asked)
     owed = e.effective_obligation()                         # as it stands after today's acts
     warners = retaliation.retaliate(e, day, acted, owed)    # rules 2, 9
     churn.leave(e, day, owed)                               # rules 2, 8, 9, 12

@@ -118,9 +118,20 @@ class Ties:
         """The ties at flat ``index``."""
         return cls(index, *_rows_and_buyers(index, stack.width, stack.row_run))
 
+    @classmethod
+    def none(cls) -> Ties:
+        """No ties."""
+        empty = np.empty(0, dtype=np.int64)
+        return cls(empty, empty, empty)
+
     @property
     def size(self) -> int:
         return int(self.index.size)
+
+    def union(self, other: Ties) -> Ties:
+        """The ties in either set (both in flat-index order, as every selection is), in order."""
+        return Ties(*_merge(self.index, self.row, self.buyer,
+                            other.index, other.row, other.buyer))
 
     def where(self, mask: np.ndarray) -> Ties:
         return Ties(*_compress(mask, self.index, self.row, self.buyer))
@@ -194,3 +205,23 @@ def _compress(mask, index, row, buyer):
             index_[k], row_[k], buyer_[k] = index[i], row[i], buyer[i]
             k += 1
     return index_, row_, buyer_
+
+
+@kernel
+def _merge(index_a, row_a, buyer_a, index_b, row_b, buyer_b):
+    """:meth:`Ties.union`: merge two sets of ties sorted by flat index, each tie once."""
+    size = index_a.size + index_b.size
+    index, row, buyer = (np.empty(size, dtype=np.int64), np.empty(size, dtype=np.int64),
+                         np.empty(size, dtype=np.int64))
+    i = j = k = 0
+    while i < index_a.size or j < index_b.size:
+        if j == index_b.size or (i < index_a.size and index_a[i] <= index_b[j]):
+            index[k], row[k], buyer[k] = index_a[i], row_a[i], buyer_a[i]
+            if j < index_b.size and index_b[j] == index_a[i]:
+                j += 1
+            i += 1
+        else:
+            index[k], row[k], buyer[k] = index_b[j], row_b[j], buyer_b[j]
+            j += 1
+        k += 1
+    return index[:k].copy(), row[:k].copy(), buyer[:k].copy()

@@ -59,15 +59,13 @@ def _due(day, status, asks_made, contact_day, said_no, conceded, last_ask_day, a
     return due_ties[:count].copy()
 
 
-def ask(e: Engine, day: int) -> np.ndarray:
+def ask(e: Engine, day: int) -> Ties:
     """Today's asks: concessions, cues and pressure, then the buyers' responses. Returns the
-    ties asked (a mask)."""
+    ties asked."""
     st, buyers = e.state, e.buyers
-    asked = np.zeros((e.rows, e.n), dtype=bool)
     ties = Ties.at(due(e, day), e.stack)
     if ties.size == 0:
-        return asked
-    ties.put(asked, True)
+        return ties
     a, p, b = PerTie(e.plan.ask, ties.row), e.params(ties), ties.buyer
     plan = e.plan.ask
     # Rule 11: after a first "no", a strategy that concedes retreats to its smaller ask (once);
@@ -107,7 +105,7 @@ def ask(e: Engine, day: int) -> np.ndarray:
         before)
     ties.put(st.reactance, reactance)
     responses.respond(e, day, ties, size, reference, disproportion, concede, reactance)
-    return asked
+    return ties
 
 
 @kernel

@@ -17,23 +17,21 @@ if TYPE_CHECKING:
     from sim.engine.core import Engine
 
 
-def discover_hidden_conditions(e: Engine, day: int) -> np.ndarray:
+def discover_hidden_conditions(e: Engine, day: int) -> Ties:
     """Rules 7, 9, 13: hidden strings of accepted gifts are found out at ``discovery_rate`` a
     day; the deception is a strong cue (and is resented, rule 9). Returns the ties it happened to."""
     st = e.state
-    found = np.zeros((e.rows, e.n), dtype=bool)
     hidden = e.plan.gift.hidden_conditions
     if not hidden.any():
-        return found
+        return Ties.none()
     ties = e.ties(hidden & st.accepted_gift & ~st.deceived)
     p = e.params(ties)
     ties = ties.where(e.draw(day, Purpose.DISCOVER, ties)
                       < rules.per_step_probability(p.discovery_rate, p.step_days))
-    ties.put(found, True)
     ties.put(st.deceived, True)
     e.add_suspicion(ties, e.params(ties).cue_strings)
     e.record("deception_found", ties)
-    return found
+    return ties
 
 
 def due(e: Engine, day: int) -> np.ndarray:
@@ -72,18 +70,16 @@ def _due(day, status, gifts_offered, contact_day, last_offer_day, gives, first_d
     return due_ties[:count].copy()
 
 
-def give(e: Engine, day: int) -> np.ndarray:
+def give(e: Engine, day: int) -> Ties:
     """Today's gifts and how they are received (rules 1, 5, 7, 8, 13). Returns the ties offered one.
 
     The schedule is checked on the whole tie arrays; everything else runs only on the ties
     offered a gift today.
     """
     st, buyers, plan = e.state, e.buyers, e.plan.gift
-    offered = np.zeros((e.rows, e.n), dtype=bool)
     ties = Ties.at(due(e, day), e.stack)
     if ties.size == 0:
-        return offered
-    ties.put(offered, True)
+        return ties
     g, p = PerTie(plan, ties.row), e.params(ties)
     reactance, bound_by_rules = _offer(day, ties.index, ties.row, ties.buyer,
                                        st.offered_gift.ravel(), st.gifts_offered.ravel(),
@@ -95,7 +91,7 @@ def give(e: Engine, day: int) -> np.ndarray:
     e.record("gift_refused", ties, refused)
     took = ties.where(~refused)
     if took.size == 0:
-        return offered
+        return ties
     g, p, b = PerTie(plan, took.row), e.params(took), took.buyer
     _accept(day, took.index, took.row, st.accepted_gift.ravel(), st.last_gift_day.ravel(),
             st.first_gift_day.ravel(), e.tallies.accepted)
@@ -123,7 +119,7 @@ def give(e: Engine, day: int) -> np.ndarray:
     e.record("gift", took)
     e.record("tactic", took, reading == rules.TACTIC)
     e.record("manipulation", took, reading == rules.MANIPULATION)
-    return offered
+    return ties
 
 
 @kernel

@@ -16,11 +16,10 @@ if TYPE_CHECKING:
     from sim.engine.core import Engine
 
 
-def retaliate(e: Engine, day: int, acted: np.ndarray, owed: np.ndarray) -> Ties:
-    """Complaints on the ties acted on today (``acted``), given the felt debt ``owed`` per tie.
-    Returns the ties whose buyers also warn their neighbours about the seller."""
+def retaliate(e: Engine, day: int, ties: Ties, owed: np.ndarray) -> Ties:
+    """Complaints on the ties acted on today, given the felt debt ``owed`` per tie. Returns the
+    ties whose buyers also warn their neighbours about the seller."""
     st = e.state
-    ties = e.ties(acted)
     p = e.params(ties)
     resentment, positive_debt, reactance, deceived, punisher = _retaliation_inputs(
         ties.index, ties.buyer, owed.ravel(), st.reactance.ravel(), st.deceived.ravel(),
