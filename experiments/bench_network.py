@@ -113,7 +113,11 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=HERE / "BENCHMARKS.md")
     parser.add_argument("--fixtures", type=Path, help="folder to keep (and reuse) the graph files")
     parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--fixtures-only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.fixtures_only:
+        make_fixtures(args.nodes, args.fixtures)
+        return
     if args.child:
         spec = json.loads(args.child)
         print(json.dumps(measure(spec["kind"], spec["nodes"], spec["folder"])), flush=True)
@@ -125,7 +129,11 @@ def main() -> None:
         folder = args.fixtures or Path(tmp)
         folder.mkdir(parents=True, exist_ok=True)
         print(f"making (or reusing) a {args.nodes:,}-node graph and its files ...", flush=True)
-        paths = make_fixtures(args.nodes, folder)
+        # in a child of its own: a child's peak memory (ru_maxrss) starts from what its parent
+        # held when it was started, so this process must never hold the graph
+        subprocess.run([sys.executable, str(Path(__file__).resolve()), "--fixtures-only",
+                        "--nodes", str(args.nodes), "--fixtures", str(folder)], check=True)
+        paths = make_fixtures(args.nodes, folder)  # made by the child: only their paths here
         sizes = {kind: path.stat().st_size for kind, path in paths.items()}
         results = {}
         for kind in ("graph", "edgelist", "graphml"):

@@ -763,6 +763,38 @@ def referral_probability(trust, owed, offers_choice, *, referral_rate: float,
                                       debt_sharpness=debt_sharpness)))
 
 
+def referral_chance_ceiling(trust, offers_choice, step_days, *, referral_rate: float,
+                            neutral_trust: float, choice_weight: float, debt_weight: float):
+    """A bound on rule 10's referral chance in a step (:func:`referral_probability`, then
+    :func:`per_step_probability`), whatever the referrer owes: the debt's push
+    (:func:`obligation_drive`) is never more than ``debt_weight`` either way, so the chance lies
+    between its values at ``-debt_weight`` and ``+debt_weight``; the bound is taken a little wider
+    to cover rounding (and never above 1).
+
+    Not a rule of its own but a ceiling over one, for speed: the engine draws first and works out
+    the exact chance (two powers per tie when ``debt_sharpness`` is not 1) only where the draw
+    falls below the ceiling. A draw at or above it fails against the exact chance too, so the
+    results are those of working out every chance.
+
+    >>> kw = dict(referral_rate=0.002, neutral_trust=0.5, choice_weight=1.0, debt_weight=2.0)
+    >>> exact = dict(referral_rate=0.002, neutral_trust=0.5, choice_weight=1.0, debt_weight=2.0,
+    ...              debt_saturation=1.0, debt_sharpness=1.0)
+    >>> [round(float(referral_probability(0.5, owed, False, **exact)), 6)
+    ...  for owed in (-1e9, 0.0, 1e9)]
+    [-0.002, 0.002, 0.006]
+    >>> round(float(referral_chance_ceiling(0.5, False, 1.0, **kw)), 9)
+    0.006
+    """
+    # multiplied as referral_probability multiplies, so that rounding goes the same way
+    base = (referral_rate * (_f(trust) / neutral_trust)
+            * response_choice_bonus(offers_choice, choice_weight=choice_weight))
+    push = abs(debt_weight) * (1.0 + 1e-9)
+    daily = np.maximum(base * (1.0 + push), base * (1.0 - push))
+    # past 1 the exact chance is certain (or NaN in a shorter step): leave it to the exact rule
+    ceiling = per_step_probability(np.minimum(daily, 1.0), step_days)
+    return ceiling + 1e-9 * np.abs(ceiling)
+
+
 def debt_after_referral(gift_debt, *, referral_repayment: float):
     """Rule 10: a referral repays ``referral_repayment`` of the referrer's felt gift debt.
 

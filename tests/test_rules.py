@@ -2,6 +2,8 @@
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sim import rules
 
@@ -259,3 +261,26 @@ def test_rule4_effort_asks_are_not_weighed_against_the_budget():
     money = rules.yes_logit(0.0, 0.0, 1000.0, 100.0, True, price_weight=1.0)
     effort = rules.yes_logit(0.0, 0.0, 1000.0, 100.0, False, price_weight=1.0)
     assert effort == 0.0 and money == pytest.approx(-np.log(10.0))
+
+
+@settings(max_examples=300, deadline=None)
+@given(trust=st.floats(-0.5, 1.5), owed=st.floats(-1e6, 1e6), choice=st.booleans(),
+       rate=st.floats(0.0, 0.5), weight=st.floats(0.0, 5.0), saturation=st.floats(1e-3, 10.0),
+       sharpness=st.sampled_from([1.0, 2.5, 7.23665]), step=st.sampled_from([1.0, 1 / 24, 7.0]))
+def test_rule10_no_draw_at_or_above_the_referral_ceiling_could_refer(
+        trust, owed, choice, rate, weight, saturation, sharpness, step):
+    """The engine works out the exact referral chance only below the ceiling: no chance may be
+    above it, whatever is owed (else a referral would be lost)."""
+    kw = dict(referral_rate=rate, neutral_trust=0.5, choice_weight=1.0, debt_weight=weight)
+    exact = rules.per_step_probability(rules.referral_probability(
+        trust, owed, choice, debt_saturation=saturation, debt_sharpness=sharpness, **kw), step)
+    ceiling = rules.referral_chance_ceiling(trust, choice, step, **kw)
+    # a draw is in [0, 1): a chance past 1 is a certainty, a NaN chance never refers
+    assert np.isnan(exact) or min(exact, 1.0) <= ceiling
+
+
+def test_rule10_the_referral_ceiling_is_close_to_the_largest_chance():
+    kw = dict(referral_rate=0.002, neutral_trust=0.5, choice_weight=1.0, debt_weight=0.8)
+    largest = rules.referral_probability(0.9, 1e9, True, debt_saturation=0.04,
+                                         debt_sharpness=7.2, **kw)
+    assert rules.referral_chance_ceiling(0.9, True, 1.0, **kw) == pytest.approx(largest, rel=1e-8)

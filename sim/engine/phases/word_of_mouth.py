@@ -19,10 +19,21 @@ if TYPE_CHECKING:
 
 def refer(e: Engine, day: int, owed: np.ndarray) -> Ties:
     """Satisfied customers (and indebted prospects offered a choice of ways to respond) refer
-    neighbours; a referral repays part of the referrer's debt. Returns the referring ties."""
+    neighbours; a referral repays part of the referrer's debt. Returns the referring ties.
+
+    The draws come first: the exact chance (rule 10's debt push costs two powers a tie) is
+    worked out only for the ties whose draw falls below its ceiling
+    (:func:`sim.rules.referral_chance_ceiling`), a few in a thousand; no other tie could refer."""
     st = e.state
     choice = e.plan.ask.choice_of_response[:, 0]
     ties = Ties.at(_may_refer(st.status, owed, choice), e.stack)
+    p = e.params(ties)
+    uniform = e.draw(day, Purpose.REFER, ties)
+    ceiling = rules.referral_chance_ceiling(
+        ties.get(st.trust), choice[ties.row], p.step_days, referral_rate=p.referral_rate,
+        neutral_trust=p.neutral_trust, choice_weight=p.choice_weight, debt_weight=p.debt_weight)
+    below = uniform < ceiling
+    ties, uniform = ties.where(below), uniform[below]
     p = e.params(ties)
     trust, debt = _trust_and_debt(ties.index, st.trust.ravel(), owed.ravel())
     prob = rules.referral_probability(
@@ -30,8 +41,7 @@ def refer(e: Engine, day: int, owed: np.ndarray) -> Ties:
         referral_rate=p.referral_rate, neutral_trust=p.neutral_trust,
         choice_weight=p.choice_weight, debt_weight=p.debt_weight,
         debt_saturation=p.debt_saturation, debt_sharpness=p.debt_sharpness)
-    referring = ties.where(e.draw(day, Purpose.REFER, ties)
-                           < rules.per_step_probability(prob, p.step_days))
+    referring = ties.where(uniform < rules.per_step_probability(prob, p.step_days))
     e.tallies.referrals += referring.count(e.rows)
     repaid = PerTie(e.rules, referring.row).referral_repayment
     for debt in (st.gross, st.gratitude):
