@@ -1,9 +1,15 @@
 """The rules of reciprocity, one small named function each.
 
-Every function is pure and vectorised: arguments may be scalars or numpy arrays of matching shape
-(the engine calls them on whole (sellers x buyers) tie arrays), and parameters are explicit keyword
-arguments so that each rule can be read, pinned and tested on its own. The numbered rules follow
-``RECIPROCITY.md``; the engine (``sim.engine``) decides when each rule fires.
+Every function is pure and vectorised: arguments may be plain values or numpy arrays of matching
+shape (the engine calls them on the ties a phase acts on, and its compiled kernels on one tie at
+a time), and parameters are named arguments so that each rule can be read, pinned and tested on
+its own. The numbered rules follow ``RECIPROCITY.md``; the engine (``sim.engine``) decides when
+each rule fires.
+
+Every rule is compiled (:data:`rule`), so a rule is one call however many numpy expressions it
+has. Write a rule in the numpy functions numba compiles; choose between values with
+:func:`_where`, test a condition on every element with :func:`_all` and raise to a power with
+:func:`_power`, so that the rule gives the same values on plain values as on arrays.
 
 Units: gift values and ask sizes are in today's US dollars (any currency: only ratios enter the
 rules); *obligation* is felt debt in units of the stakes of the exchange (the value of a benefit
@@ -13,33 +19,82 @@ log-odds of complying (yes/no asks) or on the log of the amount given (tips, tic
 
 from __future__ import annotations
 
+import numba
 import numpy as np
+from numba.core import types
+from numba.extending import overload
 
 # Readings of a gift's motive (rule 7), stored as small ints in the tie state.
 SINCERE, TACTIC, MANIPULATION = 0, 1, 2
 
+rule = numba.njit(cache=True, error_model="numpy", nogil=True)
+"""Compile a rule with numba. On arrays, a rule's numpy expressions are fused into one loop,
+without the temporary arrays numpy would make; the engine's kernels call it on plain values.
+Its ``exp``, ``log`` and ``pow`` are the C library's, which are numpy's too on a CPU without
+AVX-512 (there numba and numpy agree bit for bit); with AVX-512, numpy has faster versions of its
+own that can differ in the last bit, which the rules do not use. Compiled once per machine and
+cached beside the source; ``error_model="numpy"``: a division by zero gives inf or nan, as in
+numpy."""
 
-def _f(x):
-    return np.asarray(x, dtype=np.float64)
+
+def _where(condition, yes, no):
+    """``np.where``, but a plain value (not a 0-d array) when all three are plain values, as
+    the engine's kernels pass them."""
+    return np.where(condition, yes, no)
 
 
+@overload(_where)
+def _where_compiled(condition, yes, no):
+    if any(isinstance(arg, types.Array) for arg in (condition, yes, no)):
+        return lambda condition, yes, no: np.where(condition, yes, no)
+    return lambda condition, yes, no: yes if condition else no
+
+
+def _all(condition):
+    """Whether ``condition`` holds everywhere (a plain value or an array)."""
+    return bool(np.all(condition))
+
+
+@overload(_all)
+def _all_compiled(condition):
+    if isinstance(condition, types.Array):
+        return lambda condition: condition.all()
+    return lambda condition: bool(condition)
+
+
+@numba.vectorize(cache=True)
+def _power(base, exponent):
+    """``base ** exponent`` element by element, with a square, a square root and a reciprocal
+    computed as such (as numpy computes an array to the power 2, 0.5 or -1; the C library's
+    ``pow`` can differ from them in the last bit), whatever the shapes, so that a run's results
+    do not depend on whether its parameters are plain values or columns of a stack."""
+    if exponent == 2.0:
+        return base * base
+    if exponent == 0.5:
+        return np.sqrt(base)
+    if exponent == -1.0:
+        return 1.0 / base
+    return base ** exponent
+
+
+@rule
 def _unit(x):
-    """``x`` clipped to [0, 1] (``np.clip`` without its per-call checks, which cost more than the
-    clipping on the few thousand values a rule sees)."""
+    """``x`` clipped to [0, 1], NaN kept."""
     return np.minimum(np.maximum(x, 0.0), 1.0)
 
 
-def _ratio(numerator, denominator, *, where, otherwise: float):
+@rule
+def _ratio(numerator, denominator, where, otherwise):
     """``numerator / denominator`` where ``where`` holds, ``otherwise`` elsewhere (no division
     by zero is attempted)."""
-    shape = np.broadcast(numerator, denominator, where).shape
-    return np.divide(numerator, denominator, out=np.full(shape, otherwise), where=where)
+    return _where(where, numerator / _where(where, denominator, 1.0), otherwise)
 
 
 # --- Rule 1 -----------------------------------------------------------------------------------
 
 
-def benefit_value(perceived_value, need, cost_to_means, imputed_motive, freedom, *,
+@rule
+def benefit_value(perceived_value, need, cost_to_means, imputed_motive, freedom,
                   need_weight: float, cost_weight: float):
     """Rule 1, value of a benefit: the debt a gift creates.
 
@@ -59,11 +114,12 @@ def benefit_value(perceived_value, need, cost_to_means, imputed_motive, freedom,
     >>> float(benefit_value(2.0, 0.5, 0.0, 0.0, 1.0, need_weight=1.0, cost_weight=0.5))
     0.0
     """
-    need_factor = 1.0 + need_weight * (_f(need) - 0.5)
-    cost_factor = 1.0 + cost_weight * _f(cost_to_means)
-    return _f(perceived_value) * need_factor * cost_factor * _f(imputed_motive) * _f(freedom)
+    need_factor = 1.0 + need_weight * (need - 0.5)
+    cost_factor = 1.0 + cost_weight * cost_to_means
+    return perceived_value * need_factor * cost_factor * imputed_motive * freedom
 
 
+@rule
 def relative_value(value, stakes):
     """Rule 1: a benefit is weighed against the size of the exchange it belongs to, not in
     absolute dollars: a $5 gift is a lot beside a $10 tip and little beside a $10,000 contract.
@@ -72,14 +128,15 @@ def relative_value(value, stakes):
     >>> relative_value(np.array([5.0, 5.0]), np.array([10.0, 10_000.0])).tolist()
     [0.5, 0.0005]
     """
-    return _f(value) / _f(stakes)
+    return value / stakes
 
 
 CHANNELS = ("in_person", "addressed", "mass")
 """How a gift is given, in the order of ``channel_weight``'s codes."""
 
 
-def channel_weight(channel, *, addressed_weight: float, mass_weight: float):
+@rule
+def channel_weight(channel, addressed_weight: float, mass_weight: float):
     """Rule 1, how personally it was given: a gift handed over in person (code 0) weighs fully,
     a personally addressed one (1) ``addressed_weight``, a mass-mailed one (2) ``mass_weight``
     (Gouldner 1960: the value of a benefit depends on the giver's effort and motive; Falk 2007:
@@ -88,20 +145,22 @@ def channel_weight(channel, *, addressed_weight: float, mass_weight: float):
     >>> channel_weight(np.array([0, 1, 2]), addressed_weight=0.7, mass_weight=0.4).tolist()
     [1.0, 0.7, 0.4]
     """
-    return np.choose(np.asarray(channel), [1.0, _f(addressed_weight), _f(mass_weight)])
+    return _where(channel == 0, 1.0, _where(channel == 1, addressed_weight, mass_weight))
 
 
-def form_weight(cash, *, cash_weight: float):
+@rule
+def form_weight(cash, cash_weight: float):
     """Rule 1: money given reads as payment more than as a gift, so it weighs ``cash_weight`` of
     a gift in kind of the same value (Heyman & Ariely 2004; Kube, Maréchal & Puppe 2012).
 
     >>> form_weight(np.array([False, True]), cash_weight=0.3).tolist()
     [1.0, 0.3]
     """
-    return np.where(cash, cash_weight, 1.0)
+    return _where(cash, cash_weight, 1.0)
 
 
-def freedom_of_giving(conditional, gated, *, strings_freedom: float, gate_freedom: float):
+@rule
+def freedom_of_giving(conditional, gated, strings_freedom: float, gate_freedom: float):
     """Rule 1, the freedom of the giving: 1 for a free gift, less with strings or a gate.
 
     Gouldner (1960): benefits given under constraint or with strings attached are valued less.
@@ -111,11 +170,12 @@ def freedom_of_giving(conditional, gated, *, strings_freedom: float, gate_freedo
     >>> round(float(freedom_of_giving(True, True, strings_freedom=0.3, gate_freedom=0.6)), 2)
     0.18
     """
-    f = np.where(conditional, strings_freedom, 1.0) * np.where(gated, gate_freedom, 1.0)
-    return _f(f)
+    f = _where(conditional, strings_freedom, 1.0) * _where(gated, gate_freedom, 1.0)
+    return f
 
 
-def trade_framing(promised, value_relative, *, crowding_out: float, incentive_weight: float):
+@rule
+def trade_framing(promised, value_relative, crowding_out: float, incentive_weight: float):
     """Rule 1 turned around: a gift promised with the ask and handed over only on compliance (a
     premium, a thank-you gift) is not given freely, so it creates no debt; it frames the
     exchange as a trade, which takes ``crowding_out`` from the pull towards yes, while the
@@ -127,13 +187,14 @@ def trade_framing(promised, value_relative, *, crowding_out: float, incentive_we
     ...               incentive_weight=0.5).round(3).tolist()
     [0.0, -0.2]
     """
-    return np.where(promised, incentive_weight * _f(value_relative) - crowding_out, 0.0)
+    return _where(promised, incentive_weight * value_relative - crowding_out, 0.0)
 
 
 # --- Rule 2 -----------------------------------------------------------------------------------
 
 
-def settle_account(obligation, repayment, *, exact_tolerance: float):
+@rule
+def settle_account(obligation, repayment, exact_tolerance: float):
     """Rule 2, outstanding debts: a repayment lowers the debt; exact repayment closes the account.
 
     Gouldner (1960): exact repayment ends the exchange; rough, inexact repayment keeps the
@@ -146,12 +207,12 @@ def settle_account(obligation, repayment, *, exact_tolerance: float):
     >>> rem.tolist(), closed.tolist()
     ([0.0, 6.0, 0.0], [True, False, False])
     """
-    obligation, repayment = _f(obligation), _f(repayment)
     closed = (obligation > 0) & (np.abs(repayment - obligation) <= exact_tolerance * obligation)
-    remaining = np.where(closed, 0.0, np.maximum(obligation - repayment, 0.0))
+    remaining = _where(closed, 0.0, np.maximum(obligation - repayment, 0.0))
     return remaining, closed
 
 
+@rule
 def repayment_by_amount(amount, baseline, unit_value, stakes):
     """Rule 2: what an amount given repays is what the buyer gives beyond what they would have
     given anyway (their own baseline), in units of the stakes.
@@ -159,9 +220,10 @@ def repayment_by_amount(amount, baseline, unit_value, stakes):
     >>> repayment_by_amount(np.array([30.0, 15.0]), 20.0, 1.0, 40.0).tolist()
     [0.25, 0.0]
     """
-    return np.maximum(_f(amount) - _f(baseline), 0.0) * _f(unit_value) / _f(stakes)
+    return np.maximum(amount - baseline, 0.0) * unit_value / stakes
 
 
+@rule
 def repayment_by_yes(size, stakes, p_anyway, p_yes):
     """Rule 2: what a yes repays is the part of it the debt brought about: the ask's size (in
     units of the stakes) times the share of the chance of yes that is owed to the debt,
@@ -170,12 +232,13 @@ def repayment_by_yes(size, stakes, p_anyway, p_yes):
     >>> repayment_by_yes(80.0, 80.0, np.array([0.2, 0.2]), np.array([0.2, 0.5])).round(2).tolist()
     [0.0, 0.6]
     """
-    share = np.maximum(1.0 - _ratio(_f(p_anyway), _f(p_yes), where=_f(p_yes) > 0, otherwise=1.0),
+    share = np.maximum(1.0 - _ratio(p_anyway, p_yes, where=p_yes > 0, otherwise=1.0),
                        0.0)
-    return _f(size) / _f(stakes) * share
+    return size / stakes * share
 
 
-def hostility_restrained(positive_obligation, *, restraint: float):
+@rule
+def hostility_restrained(positive_obligation, restraint: float):
     """Rule 2, the starting mechanism: while a debt is outstanding, hostility towards the giver
     is held back. Returns the factor (in [1 - restraint, 1]) applied to complaint odds.
 
@@ -185,13 +248,14 @@ def hostility_restrained(positive_obligation, *, restraint: float):
     >>> hostility_restrained(np.array([0.0, 3.0]), restraint=0.6).tolist()
     [1.0, 0.4]
     """
-    return np.where(_f(positive_obligation) > 0, 1.0 - restraint, 1.0)
+    return _where(positive_obligation > 0, 1.0 - restraint, 1.0)
 
 
 # --- Rule 3 -----------------------------------------------------------------------------------
 
 
-def ask_disproportion(ask_size, value_given, *, equivalence_tolerance: float):
+@rule
+def ask_disproportion(ask_size, value_given, equivalence_tolerance: float):
     """Rule 3, rough equivalence: how far an ask exceeds what was given, as pressure in [0, 1).
 
     Gouldner (1960): a debt is repaid by a response of roughly equivalent value. An ask up to
@@ -203,7 +267,6 @@ def ask_disproportion(ask_size, value_given, *, equivalence_tolerance: float):
     ...                   equivalence_tolerance=4.0).round(3).tolist()
     [0.0, 0.8, 0.0]
     """
-    ask_size, value_given = _f(ask_size), _f(value_given)
     covered = equivalence_tolerance * value_given
     exceeds = (value_given > 0) & (ask_size > covered)
     return 1.0 - _ratio(covered, ask_size, where=exceeds, otherwise=1.0)
@@ -212,7 +275,8 @@ def ask_disproportion(ask_size, value_given, *, equivalence_tolerance: float):
 # --- Rule 4 -----------------------------------------------------------------------------------
 
 
-def obligation_drive(obligation, *, debt_weight: float, debt_saturation: float,
+@rule
+def obligation_drive(obligation, debt_weight: float, debt_saturation: float,
                      debt_sharpness: float):
     """Rule 4, favour beats liking: the debt's own push towards compliance.
 
@@ -232,16 +296,16 @@ def obligation_drive(obligation, *, debt_weight: float, debt_saturation: float,
     ...        3) for x in (0.1, 0.4, 1.0, 4.0)]
     [0.1, 0.397, 0.841, 0.999]
     """
-    obligation = _f(obligation)
-    if (np.asarray(debt_sharpness) == 1.0).all():  # the common closed form, without powers
+    if _all(debt_sharpness == 1.0):  # the common closed form, without powers
         return debt_weight * obligation / (np.abs(obligation) + debt_saturation)
-    scale = (debt_saturation ** debt_sharpness + np.abs(obligation) ** debt_sharpness) \
-        ** (1.0 / debt_sharpness)
+    scale = _power(_power(debt_saturation, debt_sharpness)
+                   + _power(np.abs(obligation), debt_sharpness), 1.0 / debt_sharpness)
     return debt_weight * obligation / scale
 
 
+@rule
 def compliance_drive(debt_push, liking, trust, disproportion, excess_reactance,
-                     customer_elsewhere, *, liking_weight: float, trust_weight: float,
+                     customer_elsewhere, liking_weight: float, trust_weight: float,
                      neutral_trust: float, disproportion_weight: float, reactance_weight: float,
                      competition_weight: float):
     """Rules 3, 4, 8, 10: the push towards yes on one ask, on the log-odds scale (or the log of
@@ -263,31 +327,33 @@ def compliance_drive(debt_push, liking, trust, disproportion, excess_reactance,
     >>> round(float(compliance_drive(0.0, 1.0, 1.0, 1.0, 1.0, True, **kw)), 2)
     -2.2
     """
-    return (_f(debt_push)
+    return (debt_push
             + liking_drive(liking, liking_weight=liking_weight)
-            + trust_weight * (_f(trust) - neutral_trust)
-            - disproportion_weight * _f(disproportion)
-            - reactance_weight * _f(excess_reactance)
-            - competition_weight * _f(customer_elsewhere))
+            + trust_weight * (trust - neutral_trust)
+            - disproportion_weight * disproportion
+            - reactance_weight * excess_reactance
+            - competition_weight * customer_elsewhere)
 
 
-def yes_logit(base_logit, drive, ask_size, means, weighed=True, *, price_weight: float):
+@rule
+def yes_logit(base_logit, drive, ask_size, means, weighed, price_weight: float):
     """Rule 4 on a yes/no ask: the log-odds of a yes, from the buyer's own baseline, the drive,
     and the size of the ask against the buyer's means (the budget for a money ask, the time
     budget for an effort ask): each e-fold above them costs ``price_weight`` log-odds. An open
     ask (``weighed`` false: the buyer decides how much) is not weighed.
 
-    >>> float(yes_logit(0.0, 0.5, 50.0, 100.0, price_weight=1.0))
+    >>> float(yes_logit(0.0, 0.5, 50.0, 100.0, True, price_weight=1.0))
     0.5
-    >>> float(yes_logit(0.0, 0.0, 100.0 * np.e, 100.0, price_weight=1.0)).__round__(6)
+    >>> float(yes_logit(0.0, 0.0, 100.0 * np.e, 100.0, True, price_weight=1.0)).__round__(6)
     -1.0
     >>> float(yes_logit(0.0, 0.0, 100.0 * np.e, 100.0, False, price_weight=1.0))
     0.0
     """
-    price = np.where(weighed, np.maximum(np.log(_f(ask_size) / _f(means)), 0.0), 0.0)
-    return _f(base_logit) + _f(drive) - price_weight * price
+    price = _where(weighed, np.maximum(np.log(ask_size / means), 0.0), 0.0)
+    return base_logit + drive - price_weight * price
 
 
+@rule
 def amount_given(base_amount, drive):
     """Rule 4 on an amount ask (a tip, tickets, a donation): what the buyer would give anyway,
     scaled by the drive on the log scale (Regan 1971: tickets bought; Strohmetz et al. 2002: tip).
@@ -295,9 +361,10 @@ def amount_given(base_amount, drive):
     >>> amount_given(np.array([2.0, 2.0]), np.array([0.0, np.log(1.5)])).tolist()
     [2.0, 3.0]
     """
-    return _f(base_amount) * np.exp(_f(drive))
+    return base_amount * np.exp(drive)
 
 
+@rule
 def whole_units(amount, uniform):
     """Amounts that come in whole units (raffle tickets): rounded down or up at random, up with
     probability equal to the fraction, so the mean is kept. ``uniform`` is a draw in [0, 1).
@@ -305,10 +372,11 @@ def whole_units(amount, uniform):
     >>> whole_units(np.array([1.25, 1.25]), np.array([0.7, 0.8])).tolist()
     [1.0, 2.0]
     """
-    return np.floor(_f(amount) + _f(uniform))
+    return np.floor(amount + uniform)
 
 
-def liking_drive(liking, *, liking_weight: float):
+@rule
+def liking_drive(liking, liking_weight: float):
     """Rule 4, the weaker, separate effect of liking the requester (liking in [-1, 1]).
 
     Regan (1971): liking raised compliance only modestly and did not moderate the favour effect.
@@ -316,13 +384,14 @@ def liking_drive(liking, *, liking_weight: float):
     >>> liking_drive(np.array([-1.0, 0.0, 1.0]), liking_weight=0.1).tolist()
     [-0.1, 0.0, 0.1]
     """
-    return liking_weight * _f(liking)
+    return liking_weight * liking
 
 
 # --- Rule 5 -----------------------------------------------------------------------------------
 
 
-def perceived_gift_value(unit_value, quantity, expected_quantity, surprise, personalised, *,
+@rule
+def perceived_gift_value(unit_value, quantity, expected_quantity, surprise, personalised,
                          value_exponent: float, expected_weight: float, surprise_bonus: float,
                          personal_bonus: float):
     """Rule 5, surprise and personal touch: what one gift event is worth to the buyer.
@@ -348,18 +417,18 @@ def perceived_gift_value(unit_value, quantity, expected_quantity, surprise, pers
     >>> round(float(perceived_gift_value(1.0, 1, 1, 1, 1, **kw)), 2)  # ... where a pen was due
     1.32
     """
-    quantity = _f(quantity)
     # A surprise is not the gift the buyer was expecting, so it is not counted against it.
-    expected_part = (np.minimum(quantity, np.maximum(_f(expected_quantity), 0.0))
-                     * (1.0 - _f(surprise)))
-    total = unit_value * quantity ** value_exponent
-    within = unit_value * expected_part ** value_exponent
+    expected_part = (np.minimum(quantity, np.maximum(expected_quantity, 0.0))
+                     * (1.0 - surprise))
+    total = unit_value * _power(quantity, value_exponent)
+    within = unit_value * _power(expected_part, value_exponent)
     base = expected_weight * within + (total - within)
-    bonus = (1.0 + surprise_bonus * _f(surprise)) * (1.0 + personal_bonus * _f(personalised))
+    bonus = (1.0 + surprise_bonus * surprise) * (1.0 + personal_bonus * personalised)
     return base * bonus
 
 
-def unexpected_second_value(unit_value, expected_quantity, *, value_exponent: float,
+@rule
+def unexpected_second_value(unit_value, expected_quantity, value_exponent: float,
                             expected_weight: float, surprise_bonus: float, personal_bonus: float):
     """Rule 5: one more unit given right after, unexpectedly and visibly meant for this buyer
     (Strohmetz et al. 2002: the waiter turns back with a second candy "for you nice people"): a
@@ -371,7 +440,7 @@ def unexpected_second_value(unit_value, expected_quantity, *, value_exponent: fl
     >>> round(float(unexpected_second_value(1.0, 1.0, **kw)), 2)
     1.32
     """
-    return perceived_gift_value(unit_value, 1, np.maximum(_f(expected_quantity) - 1, 0.0), 1.0,
+    return perceived_gift_value(unit_value, 1, np.maximum(expected_quantity - 1, 0.0), 1.0,
                                 1.0, value_exponent=value_exponent,
                                 expected_weight=expected_weight, surprise_bonus=surprise_bonus,
                                 personal_bonus=personal_bonus)
@@ -380,7 +449,8 @@ def unexpected_second_value(unit_value, expected_quantity, *, value_exponent: fl
 # --- Rule 6 -----------------------------------------------------------------------------------
 
 
-def decay_factor(days, *, half_life: float):
+@rule
+def decay_factor(days, half_life: float):
     """Rule 6, decay: the share of a felt obligation left after ``days`` (exponential); a step
     of any length decays by its own length in days.
 
@@ -390,10 +460,11 @@ def decay_factor(days, *, half_life: float):
     >>> decay_factor(np.array([0.0, 7.0, 14.0]), half_life=7.0).tolist()
     [1.0, 0.5, 0.25]
     """
-    return 0.5 ** (_f(days) / half_life)
+    return _power(0.5, days / half_life)
 
 
-def gratitude_and_obligation(felt_value, *, gratitude_share: float):
+@rule
+def gratitude_and_obligation(felt_value, gratitude_share: float):
     """Rules 5 and 6: a gift's felt value is partly momentary gratitude, which fades within
     hours, and partly felt obligation, which fades over days (Gneezy & List 2006: gift-wage
     effects gone within hours of work; Burger et al. 1997: a favour's effect on compliance gone
@@ -402,10 +473,10 @@ def gratitude_and_obligation(felt_value, *, gratitude_share: float):
     >>> gratitude_and_obligation(np.array([1.0]), gratitude_share=0.25)
     (array([0.75]), array([0.25]))
     """
-    felt_value = _f(felt_value)
     return felt_value * (1.0 - gratitude_share), felt_value * gratitude_share
 
 
+@rule
 def per_step_probability(daily, step_days):
     """Rule 6's clock for events with a daily rate (churn, referrals, discovery): the chance of
     at least one in a step of ``step_days`` days, ``1 - (1 - daily)^step_days``; a one-day step
@@ -414,19 +485,19 @@ def per_step_probability(daily, step_days):
     >>> hourly = per_step_probability(0.1, 1 / 24)
     >>> round(float(1 - (1 - hourly) ** 24), 6)     # 24 hourly chances make the daily one
     0.1
-    >>> float(per_step_probability(0.1, 1.0)), float(per_step_probability(0.1, 7.0).round(3))
+    >>> float(per_step_probability(0.1, 1.0)), round(float(per_step_probability(0.1, 7.0)), 3)
     (0.1, 0.522)
     """
-    daily, step_days = _f(daily), _f(step_days)
-    if step_days.ndim == 0 and step_days == 1.0:  # the common case, without powers
-        return daily.copy()
-    return np.where(step_days == 1.0, daily, 1.0 - (1.0 - daily) ** step_days)
+    if _all(step_days == 1.0):  # the common case, without powers
+        return daily * 1.0
+    return _where(step_days == 1.0, daily, 1.0 - _power(1.0 - daily, step_days))
 
 
 # --- Rule 7 -----------------------------------------------------------------------------------
 
 
-def ask_timing_cue(days_since_gift, *, cue_weight: float, window_days: float):
+@rule
+def ask_timing_cue(days_since_gift, cue_weight: float, window_days: float):
     """Rule 7, cue: an ask right after the gift betrays the motive (Campbell & Kirmani 2000).
 
     Strongest on the day of the gift, fading linearly to nothing after ``window_days``. With no
@@ -435,12 +506,13 @@ def ask_timing_cue(days_since_gift, *, cue_weight: float, window_days: float):
     >>> ask_timing_cue(np.array([0.0, 1.0, 5.0, np.nan]), cue_weight=0.4, window_days=2.0).tolist()
     [0.4, 0.2, 0.0, 0.0]
     """
-    days = _f(days_since_gift)
-    strength = _unit(1.0 - np.where(np.isnan(days), np.inf, days) / window_days)
+    strength = _unit(1.0 - _where(np.isnan(days_since_gift), np.inf, days_since_gift)
+                     / window_days)
     return cue_weight * strength
 
 
-def gift_cues(personalised, usefulness, claimed_value, value, *, cue_generic: float,
+@rule
+def gift_cues(personalised, usefulness, claimed_value, value, cue_generic: float,
               useless_weight: float, overclaim_weight: float):
     """Rules 7 and 13: the suspicion a gift adds when received. A generic gift is a weak cue
     (the standard pen; Campbell & Kirmani 2000), a useless or over-claimed one reads as bait.
@@ -450,12 +522,13 @@ def gift_cues(personalised, usefulness, claimed_value, value, *, cue_generic: fl
     ...           overclaim_weight=0.2).round(3).tolist()
     [0.0, 1.111]
     """
-    return (cue_generic * (1.0 - _f(personalised))
+    return (cue_generic * (1.0 - personalised)
             + bait_cue(usefulness, claimed_value, value, useless_weight=useless_weight,
                        overclaim_weight=overclaim_weight))
 
 
-def ask_cues(days_since_gift, disproportion, after_no, *, cue_ask_soon: float,
+@rule
+def ask_cues(days_since_gift, disproportion, after_no, cue_ask_soon: float,
              ask_soon_window: float, cue_disproportion: float, cue_after_no: float):
     """Rule 7: the suspicion an explicit ask adds, as a cue to the gift's motive: an ask right
     after the gift (:func:`ask_timing_cue`), one out of proportion to it (rule 3), and pressure
@@ -466,21 +539,22 @@ def ask_cues(days_since_gift, disproportion, after_no, *, cue_ask_soon: float,
     1.05
     """
     return (ask_timing_cue(days_since_gift, cue_weight=cue_ask_soon, window_days=ask_soon_window)
-            + cue_disproportion * _f(disproportion) + cue_after_no * _f(after_no))
+            + cue_disproportion * disproportion + cue_after_no * after_no)
 
 
-def warning_effect(warnings_received, *, cue_warning: float, warning_trust: float):
+@rule
+def warning_effect(warnings_received, cue_warning: float, warning_trust: float):
     """Rules 7 and 10: what neighbours' warnings about a seller do to a buyer: each is a cue
     (suspicion) and takes a little trust away. Returns ``(suspicion added, trust change)``.
 
     >>> warning_effect(np.array([0, 2]), cue_warning=0.25, warning_trust=0.05)[1].tolist()
     [-0.0, -0.1]
     """
-    received = _f(warnings_received)
-    return cue_warning * received, -warning_trust * received
+    return cue_warning * warnings_received, -warning_trust * warnings_received
 
 
-def perceived_sincerity(suspicion, detection_skill, *, prior: float):
+@rule
+def perceived_sincerity(suspicion, detection_skill, prior: float):
     """Rule 7, sincerity detection: the motive a buyer imputes, from cues and skill.
 
     Friestad & Wright (1994), persuasion knowledge: buyers read persuasion attempts through cues,
@@ -495,12 +569,12 @@ def perceived_sincerity(suspicion, detection_skill, *, prior: float):
     ...                     prior=0.7).round(2).tolist()
     [0.7, 1.0, 0.54, 0.35]
     """
-    skill = _f(detection_skill)
-    evidence = _unit(1.0 - _f(suspicion))
-    return (1.0 - skill) * prior + skill * evidence
+    evidence = _unit(1.0 - suspicion)
+    return (1.0 - detection_skill) * prior + detection_skill * evidence
 
 
-def read_motive(sincerity, *, tactic_threshold: float, manipulation_threshold: float):
+@rule
+def read_motive(sincerity, tactic_threshold: float, manipulation_threshold: float):
     """Rule 7, the reading of a gift: sincere, a tactic, or manipulation.
 
     Campbell & Kirmani (2000); Morales (2005): a favour seen as an ulterior-motive tactic loses its
@@ -510,12 +584,12 @@ def read_motive(sincerity, *, tactic_threshold: float, manipulation_threshold: f
     ...             manipulation_threshold=0.2).tolist()
     [0, 1, 2]
     """
-    sincerity = _f(sincerity)
-    return np.where(sincerity >= tactic_threshold, SINCERE,
-                    np.where(sincerity >= manipulation_threshold, TACTIC, MANIPULATION))
+    return _where(sincerity >= tactic_threshold, SINCERE,
+                    _where(sincerity >= manipulation_threshold, TACTIC, MANIPULATION))
 
 
-def imputed_motive(reading, sincerity, *, manipulation_penalty: float):
+@rule
+def imputed_motive(reading, sincerity, manipulation_penalty: float):
     """Rule 7 feeding rule 1: the motive imputed to the giver, which scales the gift's debt.
 
     Gouldner (1960): the debt grows with the motive imputed ("without thought of gain"): a gift
@@ -527,12 +601,12 @@ def imputed_motive(reading, sincerity, *, manipulation_penalty: float):
     ...                manipulation_penalty=0.5).tolist()
     [1.0, 0.8, 0.0, -0.5]
     """
-    reading = np.asarray(reading)
-    return np.where(reading == SINCERE, _f(sincerity),
-                    np.where(reading == TACTIC, 0.0, -manipulation_penalty))
+    return _where(reading == SINCERE, sincerity,
+                    _where(reading == TACTIC, 0.0, -manipulation_penalty))
 
 
-def trust_from_gift(reading, sincerity, *, gift_trust: float, manipulation_trust_factor: float):
+@rule
+def trust_from_gift(reading, sincerity, gift_trust: float, manipulation_trust_factor: float):
     """Rule 7: the trust a received gift adds: in proportion to its perceived sincerity when read
     as sincere, none when read as a tactic, and ``manipulation_trust_factor`` times
     ``gift_trust`` taken away when read as manipulation (Morales 2005; Fehr & Gächter 2000).
@@ -541,15 +615,15 @@ def trust_from_gift(reading, sincerity, *, gift_trust: float, manipulation_trust
     ...                 manipulation_trust_factor=2.0).tolist()
     [0.01, 0.0, -0.04]
     """
-    reading = np.asarray(reading)
-    return np.where(reading == SINCERE, gift_trust * _f(sincerity),
-                    np.where(reading == TACTIC, 0.0, -manipulation_trust_factor * gift_trust))
+    return _where(reading == SINCERE, gift_trust * sincerity,
+                    _where(reading == TACTIC, 0.0, -manipulation_trust_factor * gift_trust))
 
 
 # --- Rule 8 -----------------------------------------------------------------------------------
 
 
-def ask_pressure(urgency, opt_out_offered, after_no, disproportion, *, base: float,
+@rule
+def ask_pressure(urgency, opt_out_offered, after_no, disproportion, base: float,
                  urgency_weight: float, no_opt_out: float, after_no_weight: float,
                  disproportion_weight: float):
     """Rule 8, reactance: the pressure one ask puts on the buyer's freedom.
@@ -565,11 +639,12 @@ def ask_pressure(urgency, opt_out_offered, after_no, disproportion, *, base: flo
     ...                          no_opt_out=0.2, after_no_weight=0.4, disproportion_weight=0.5)), 2)
     1.5
     """
-    return (base + urgency_weight * _f(urgency) + no_opt_out * (1.0 - _f(opt_out_offered))
-            + after_no_weight * _f(after_no) + disproportion_weight * _f(disproportion))
+    return (base + urgency_weight * urgency + no_opt_out * (1.0 - opt_out_offered)
+            + after_no_weight * after_no + disproportion_weight * disproportion)
 
 
-def accumulate_reactance(reactance, pressure, proneness, *, typical_proneness: float):
+@rule
+def accumulate_reactance(reactance, pressure, proneness, typical_proneness: float):
     """Rule 8: reactance builds with each act of pressure, scaled by the buyer's proneness.
 
     Brehm & Cole (1966): reactance depends on the importance of the threatened freedom, which
@@ -580,10 +655,11 @@ def accumulate_reactance(reactance, pressure, proneness, *, typical_proneness: f
     ...                      typical_proneness=0.5).tolist()
     [1.5, 2.0]
     """
-    return _f(reactance) + _f(proneness) / typical_proneness * _f(pressure)
+    return reactance + proneness / typical_proneness * pressure
 
 
-def favour_restriction(debt, importance, proneness, *, restriction_weight: float,
+@rule
+def favour_restriction(debt, importance, proneness, restriction_weight: float,
                        typical_proneness: float):
     """Rule 8: a favour that restricts a freedom that matters to the buyer causes reactance that
     offsets, continuously, the obligation it creates: the debt keeps ``1 - restriction_weight x
@@ -595,33 +671,36 @@ def favour_restriction(debt, importance, proneness, *, restriction_weight: float
     ...                    restriction_weight=1.5, typical_proneness=0.5).tolist()
     [1.0, 0.25, -0.5]
     """
-    return _f(debt) * (1.0 - restriction_weight * _f(importance) * _f(proneness)
+    return debt * (1.0 - restriction_weight * importance * proneness
                        / typical_proneness)
 
 
-def boomerang_probability(excess_reactance, *, boomerang_rate: float):
+@rule
+def boomerang_probability(excess_reactance, boomerang_rate: float):
     """Rule 8: past the threshold some buyers do the opposite of what is asked (Brehm 1966,
     boomerang): the chance grows with the reactance beyond the threshold.
 
     >>> boomerang_probability(np.array([0.0, 1.0]), boomerang_rate=0.5).round(3).tolist()
     [0.0, 0.393]
     """
-    return 1.0 - np.exp(-boomerang_rate * _f(excess_reactance))
+    return 1.0 - np.exp(-boomerang_rate * excess_reactance)
 
 
-def reactance_excess(reactance, *, threshold: float):
+@rule
+def reactance_excess(reactance, threshold: float):
     """Rule 8: reactance beyond the buyer's threshold, where avoidance and refusal begin.
 
     >>> reactance_excess(np.array([0.5, 1.5]), threshold=1.0).tolist()
     [0.0, 0.5]
     """
-    return np.maximum(_f(reactance) - threshold, 0.0)
+    return np.maximum(reactance - threshold, 0.0)
 
 
 # --- Rule 9 -----------------------------------------------------------------------------------
 
 
-def retaliation_probability(resentment, excess_reactance, deceived, punisher, restraint_factor, *,
+@rule
+def retaliation_probability(resentment, excess_reactance, deceived, punisher, restraint_factor,
                             base_logit: float, resentment_weight: float, reactance_weight: float,
                             deception_weight: float, punisher_weight: float):
     """Rule 9, negative reciprocity: the chance a buyer strikes back (complains, warns others).
@@ -640,16 +719,17 @@ def retaliation_probability(resentment, excess_reactance, deceived, punisher, re
     >>> round(float(p), 4)
     0.9241
     """
-    logit = (base_logit + resentment_weight * _f(resentment)
-             + reactance_weight * _f(excess_reactance) + deception_weight * _f(deceived)
-             + punisher_weight * _f(punisher))
+    logit = (base_logit + resentment_weight * resentment
+             + reactance_weight * excess_reactance + deception_weight * deceived
+             + punisher_weight * punisher)
     return restraint_factor / (1.0 + np.exp(-logit))
 
 
 # --- Rule 10 ----------------------------------------------------------------------------------
 
 
-def indirect_obligation(obligation_to_others, *, indirect_share: float):
+@rule
+def indirect_obligation(obligation_to_others, indirect_share: float):
     """Rule 10, indirect (generalised) reciprocity: a debt to one party spills onto others.
 
     Gouldner (1960) describes the norm as generalised, not only owed to the benefactor; Nowak &
@@ -660,13 +740,14 @@ def indirect_obligation(obligation_to_others, *, indirect_share: float):
     >>> float(indirect_obligation(2.0, indirect_share=0.5))
     1.0
     """
-    return indirect_share * _f(obligation_to_others)
+    return indirect_share * obligation_to_others
 
 
 # --- Rule 11 ----------------------------------------------------------------------------------
 
 
-def concession_debt(first_ask, second_ask, same_requester, *, concession_weight: float):
+@rule
+def concession_debt(first_ask, second_ask, same_requester, concession_weight: float):
     """Rule 11, reciprocal concessions: a retreat to a smaller ask is itself a concession.
 
     Cialdini et al. (1975), door-in-the-face: a requester who moves from a large request to a
@@ -677,13 +758,14 @@ def concession_debt(first_ask, second_ask, same_requester, *, concession_weight:
     ...                 concession_weight=2.0).tolist()
     [1.5, 0.0]
     """
-    first_ask, second_ask = _f(first_ask), _f(second_ask)
+    first_ask, second_ask = first_ask, second_ask
     kept = _ratio(second_ask, first_ask, where=first_ask > 0, otherwise=1.0)
     share_given_up = _unit(1.0 - kept)
-    return np.where(same_requester, concession_weight * share_given_up, 0.0)
+    return _where(same_requester, concession_weight * share_given_up, 0.0)
 
 
-def reference_contrast(size, reference, *, contrast_weight: float):
+@rule
+def reference_contrast(size, reference, contrast_weight: float):
     """Rule 11's companion: a larger request seen before or beside this one (the refused large
     ask, or one described but not made) is a reference point that makes this ask seem smaller:
     ``contrast_weight`` log-odds per e-fold of the larger over this one (Cialdini et al. 1975,
@@ -692,10 +774,11 @@ def reference_contrast(size, reference, *, contrast_weight: float):
     >>> reference_contrast(30.0, np.array([0.0, 30.0, 3000.0]), contrast_weight=0.1).round(3).tolist()
     [0.0, 0.0, 0.461]
     """
-    size = _f(size)
-    return contrast_weight * np.log(np.maximum(_f(reference), size) / size)
+    size = size
+    return contrast_weight * np.log(np.maximum(reference, size) / size)
 
 
+@rule
 def choice_probabilities(utilities):
     """Rule 11 with several requests offered at once (``ask.choices``: Cialdini et al. 1975's
     exposure control): the chance of picking each option (rows of ``utilities``, log-odds
@@ -705,18 +788,30 @@ def choice_probabilities(utilities):
     >>> choice_probabilities(np.array([[0.0], [-np.inf]])).round(3).ravel().tolist()
     [0.5, 0.0, 0.5]
     """
-    utilities = _f(utilities)
-    top = np.maximum(utilities.max(axis=0), 0.0)
-    weights = np.exp(utilities - top)
-    none = np.exp(-top)
-    total = weights.sum(axis=0) + none
-    return np.concatenate([weights / total, (none / total)[None]])
+    options, ties = utilities.shape
+    chances = np.empty((options + 1, ties))
+    for tie in range(ties):
+        top = utilities[0, tie]
+        for option in range(1, options):
+            top = np.maximum(top, utilities[option, tie])
+        top = np.maximum(top, 0.0)  # saying no has utility 0
+        none = np.exp(-top)
+        total = 0.0
+        for option in range(options):
+            chances[option, tie] = np.exp(utilities[option, tie] - top)
+            total += chances[option, tie]
+        total += none
+        for option in range(options):
+            chances[option, tie] /= total
+        chances[options, tie] = none / total
+    return chances
 
 
 # --- Rule 12 ----------------------------------------------------------------------------------
 
 
-def churn_hazard(trust, excess_reactance, resentment, kept_giving, account_closed, *,
+@rule
+def churn_hazard(trust, excess_reactance, resentment, kept_giving, account_closed,
                  base_hazard: float, trust_weight: float, neutral_trust: float,
                  reactance_weight: float,
                  resentment_weight: float, keep_giving_effect: float, closed_account_effect: float):
@@ -734,14 +829,15 @@ def churn_hazard(trust, excess_reactance, resentment, kept_giving, account_close
     >>> round(float(churn_hazard(0.5, 0.0, 0.0, True, False, **kw)), 4)
     0.005
     """
-    log_h = (np.log(base_hazard) - trust_weight * (_f(trust) - neutral_trust)
-             + reactance_weight * _f(excess_reactance) + resentment_weight * _f(resentment)
-             + closed_account_effect * _f(account_closed))
-    hazard = np.exp(log_h) / np.where(kept_giving, 1.0 + keep_giving_effect, 1.0)
+    log_h = (np.log(base_hazard) - trust_weight * (trust - neutral_trust)
+             + reactance_weight * excess_reactance + resentment_weight * resentment
+             + closed_account_effect * account_closed)
+    hazard = np.exp(log_h) / _where(kept_giving, 1.0 + keep_giving_effect, 1.0)
     return _unit(hazard)
 
 
-def referral_probability(trust, owed, offers_choice, *, referral_rate: float,
+@rule
+def referral_probability(trust, owed, offers_choice, referral_rate: float,
                          neutral_trust: float, choice_weight: float, debt_weight: float,
                          debt_saturation: float, debt_sharpness: float):
     """Rules 10 and 12: the daily chance that a customer (or an indebted prospect offered a
@@ -756,14 +852,15 @@ def referral_probability(trust, owed, offers_choice, *, referral_rate: float,
     >>> float(referral_probability(1.0, 1.0, True, **kw))
     0.016
     """
-    return (referral_rate * (_f(trust) / neutral_trust)
+    return (referral_rate * (trust / neutral_trust)
             * response_choice_bonus(offers_choice, choice_weight=choice_weight)
             * (1.0 + obligation_drive(owed, debt_weight=debt_weight,
                                       debt_saturation=debt_saturation,
                                       debt_sharpness=debt_sharpness)))
 
 
-def referral_chance_ceiling(trust, offers_choice, step_days, *, referral_rate: float,
+@rule
+def referral_chance_ceiling(trust, offers_choice, step_days, referral_rate: float,
                             neutral_trust: float, choice_weight: float, debt_weight: float):
     """A bound on rule 10's referral chance in a step (:func:`referral_probability`, then
     :func:`per_step_probability`), whatever the referrer owes: the debt's push
@@ -786,25 +883,27 @@ def referral_chance_ceiling(trust, offers_choice, step_days, *, referral_rate: f
     0.006
     """
     # multiplied as referral_probability multiplies, so that rounding goes the same way
-    base = (referral_rate * (_f(trust) / neutral_trust)
+    base = (referral_rate * (trust / neutral_trust)
             * response_choice_bonus(offers_choice, choice_weight=choice_weight))
-    push = abs(debt_weight) * (1.0 + 1e-9)
+    push = np.abs(debt_weight) * (1.0 + 1e-9)
     daily = np.maximum(base * (1.0 + push), base * (1.0 - push))
     # past 1 the exact chance is certain (or NaN in a shorter step): leave it to the exact rule
     ceiling = per_step_probability(np.minimum(daily, 1.0), step_days)
     return ceiling + 1e-9 * np.abs(ceiling)
 
 
-def debt_after_referral(gift_debt, *, referral_repayment: float):
+@rule
+def debt_after_referral(gift_debt, referral_repayment: float):
     """Rule 10: a referral repays ``referral_repayment`` of the referrer's felt gift debt.
 
     >>> debt_after_referral(np.array([2.0]), referral_repayment=0.5).tolist()
     [1.0]
     """
-    return _f(gift_debt) * (1.0 - referral_repayment)
+    return gift_debt * (1.0 - referral_repayment)
 
 
-def response_choice_bonus(offers_choice, *, choice_weight: float):
+@rule
+def response_choice_bonus(offers_choice, choice_weight: float):
     """Rule 12: offering a choice of ways to respond (reply, review, refer) makes repaying easier.
 
     Returned as a multiplier on the chance of repaying through a referral or review.
@@ -812,13 +911,14 @@ def response_choice_bonus(offers_choice, *, choice_weight: float):
     >>> response_choice_bonus(np.array([False, True]), choice_weight=1.5).tolist()
     [1.0, 2.5]
     """
-    return np.where(offers_choice, 1.0 + choice_weight, 1.0)
+    return _where(offers_choice, 1.0 + choice_weight, 1.0)
 
 
 # --- Rule 13 ----------------------------------------------------------------------------------
 
 
-def gift_refused(bound_by_gift_rules, gift_value, reactance, gated, uniform, *, gift_limit: float,
+@rule
+def gift_refused(bound_by_gift_rules, gift_value, reactance, gated, uniform, gift_limit: float,
                  avoid_threshold: float, gate_uptake: float):
     """Rules 8 and 13: a gift is refused by buyers under gift rules (over the limit), by buyers
     whose reactance has passed the avoidance threshold (they no longer take anything from this
@@ -830,11 +930,12 @@ def gift_refused(bound_by_gift_rules, gift_value, reactance, gated, uniform, *, 
     [True, True, True, False]
     """
     return (gift_refused_by_rules(bound_by_gift_rules, gift_value, gift_limit=gift_limit)
-            | (_f(reactance) > avoid_threshold)
-            | (np.asarray(gated, dtype=bool) & (_f(uniform) >= gate_uptake)))
+            | (reactance > avoid_threshold)
+            | (gated & (uniform >= gate_uptake)))
 
 
-def gift_refused_by_rules(bound_by_gift_rules, gift_value, *, gift_limit: float):
+@rule
+def gift_refused_by_rules(bound_by_gift_rules, gift_value, gift_limit: float):
     """Rule 13, boundaries: buyers under strict gift or procurement rules refuse gifts over
     their limit (Cialdini 2009 on institutional gift policies).
 
@@ -842,10 +943,11 @@ def gift_refused_by_rules(bound_by_gift_rules, gift_value, *, gift_limit: float)
     ...                       gift_limit=0.0).tolist()
     [True, False, False]
     """
-    return np.asarray(bound_by_gift_rules, dtype=bool) & (_f(gift_value) > gift_limit)
+    return bound_by_gift_rules & (gift_value > gift_limit)
 
 
-def bait_cue(usefulness, claimed_value, value, *, useless_weight: float, overclaim_weight: float):
+@rule
+def bait_cue(usefulness, claimed_value, value, useless_weight: float, overclaim_weight: float):
     """Rule 13, boundaries: a gift of no real use reads as bait; over-claimed value as deceit.
 
     Returns the suspicion the gift adds when received. ``usefulness`` in [0, 1]; an over-claim
@@ -855,7 +957,7 @@ def bait_cue(usefulness, claimed_value, value, *, useless_weight: float, overcla
     ...          useless_weight=0.5, overclaim_weight=0.2).round(3).tolist()
     [0.0, 0.961]
     """
-    value = _f(value)
-    claimed = _ratio(_f(claimed_value), value, where=value > 0, otherwise=1.0)
+    value = value
+    claimed = _ratio(claimed_value, value, where=value > 0, otherwise=1.0)
     overclaim = np.log(np.maximum(claimed, 1.0))
-    return useless_weight * (1.0 - _f(usefulness)) + overclaim_weight * overclaim
+    return useless_weight * (1.0 - usefulness) + overclaim_weight * overclaim

@@ -284,3 +284,23 @@ def test_rule10_the_referral_ceiling_is_close_to_the_largest_chance():
     largest = rules.referral_probability(0.9, 1e9, True, debt_saturation=0.04,
                                          debt_sharpness=7.2, **kw)
     assert rules.referral_chance_ceiling(0.9, True, 1.0, **kw) == pytest.approx(largest, rel=1e-8)
+
+
+@pytest.mark.parametrize("exponent", [2.0, 0.5, -1.0, 7.23665])
+def test_a_rule_gives_the_same_on_plain_values_as_on_arrays_and_columns(exponent):
+    """The engine's kernels call the rules on one tie at a time, its phases on arrays, and a
+    stack of runs passes a parameter as a column: all three must agree bit for bit, powers
+    included (numpy computes an array to the power 2, 0.5 or -1 otherwise than ``pow``)."""
+    rng = np.random.default_rng(1)
+    owed, days = rng.normal(0.0, 0.3, 200), rng.random(200) * 3.0
+    kw = dict(debt_weight=0.77, debt_saturation=0.044)
+    on_arrays = rules.obligation_drive(owed, debt_sharpness=exponent, **kw)
+    as_column = rules.obligation_drive(owed, debt_sharpness=np.full(200, exponent), **kw)
+    one_by_one = [rules.obligation_drive(float(x), debt_sharpness=exponent, **kw) for x in owed]
+    assert on_arrays.tolist() == as_column.tolist() == one_by_one
+    steps = rules.per_step_probability(days / 10.0, exponent)
+    assert steps.tolist() == [rules.per_step_probability(float(d) / 10.0, exponent) for d in days]
+    many = rng.random(100_000) * 10.0  # pow and the shortcuts differ on ~0.1% of values
+    shortcut = {2.0: many * many, 0.5: np.sqrt(many), -1.0: 1.0 / many}.get(exponent)
+    if shortcut is not None:  # as numpy computes an array to this power
+        assert rules._power(many, exponent).tolist() == shortcut.tolist()
