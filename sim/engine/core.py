@@ -3,6 +3,7 @@ daily phases share. What happens in a day is :func:`sim.engine.day.run_day`."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -171,6 +172,11 @@ class Engine:
         compiled kernel takes)."""
         value = getattr(self.rules, name)
         return value[:, 0] if isinstance(value, np.ndarray) else np.full(self.rows, value)
+
+    @functools.cached_property
+    def row_keys(self) -> np.ndarray:
+        """The behaviour key of each seller row's run (what a kernel that draws takes)."""
+        return self.behaviour_keys[self.stack.row_run]
 
     def draw(self, day: int, purpose: int | tuple[int, ...], ties: Ties) -> np.ndarray:
         """Behaviour draws for ``ties``, each addressed within its own run and keyed by that

@@ -90,6 +90,12 @@ class Stack:
         """A per-run array as one value per seller row."""
         return np.asarray(per_run)[self.row_run]
 
+    @functools.cached_property
+    def row_address(self) -> np.ndarray:
+        """Where each row's ties start among its run's draw addresses (:meth:`draw_address`):
+        the address of the tie of row ``r`` and column ``j`` is ``row_address[r] + j``."""
+        return (np.arange(self.rows) - self.first_row[self.row_run]) * self.buyers[self.row_run]
+
     def draw_address(self, ties: Ties) -> np.ndarray:
         """Each tie's index within its own run laid out alone: the address of its draws."""
         if self.runs == 1:

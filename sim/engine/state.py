@@ -434,6 +434,12 @@ class RunParameters:
             setattr(self, name, values[0] if same else
                     np.asarray(values)[stack.row_run][:, None])
             self.uniform &= same
+        self.by_row = np.empty(stack.rows, dtype=[(name, np.asarray(value).dtype)
+                                                  for name, value in per_run[0].items()])
+        """Every parameter as a field of one record per seller row, its run's value: what a
+        compiled kernel reads (``params[row].debt_weight``)."""
+        for name in per_run[0]:
+            self.by_row[name] = np.asarray([run[name] for run in per_run])[stack.row_run]
 
 
 def _same(a: Any, b: Any) -> bool:

@@ -9,7 +9,7 @@ import numpy as np
 
 from sim import rules
 from sim.engine.compiled import kernel, positive_part
-from sim.engine.draws import Purpose
+from sim.engine.draws import Purpose, uniform
 from sim.engine.stack import PerTie, Ties
 from sim.engine.state import CUSTOMER, PROSPECT
 
@@ -26,14 +26,9 @@ def refer(e: Engine, day: int, owed: np.ndarray) -> Ties:
     (:func:`sim.rules.referral_chance_ceiling`), a few in a thousand; no other tie could refer."""
     st = e.state
     choice = e.plan.ask.choice_of_response[:, 0]
-    ties = Ties.at(_may_refer(st.status, owed, choice), e.stack)
-    p = e.params(ties)
-    uniform = e.draw(day, Purpose.REFER, ties)
-    ceiling = rules.referral_chance_ceiling(
-        ties.get(st.trust), choice[ties.row], p.step_days, referral_rate=p.referral_rate,
-        neutral_trust=p.neutral_trust, choice_weight=p.choice_weight, debt_weight=p.debt_weight)
-    below = uniform < ceiling
-    ties, uniform = ties.where(below), uniform[below]
+    index, uniform = _may_refer(day, int(Purpose.REFER), st.status, owed, st.trust, choice,
+                                e.rules.by_row, e.stack.row_address, e.row_keys)
+    ties = Ties.at(index, e.stack)
     p = e.params(ties)
     trust, debt = _trust_and_debt(ties.index, st.trust.ravel(), owed.ravel())
     prob = rules.referral_probability(
@@ -84,19 +79,25 @@ def _tell_neighbours(e: Engine, senders: Ties) -> tuple[Ties, np.ndarray]:
 
 
 @kernel
-def _may_refer(status, owed, offers_choice):
-    """Flat indices of the ties that may refer today: customers, and prospects who owe the seller
-    something where the seller offers a choice of ways to respond."""
+def _may_refer(day, purpose, status, owed, trust, offers_choice, params, row_address, row_key):
+    """The ties that may refer today (customers, and prospects who owe the seller something
+    where the seller offers a choice of ways to respond) whose behaviour draw falls below their
+    referral ceiling: their flat indices and draws."""
     rows, n = status.shape
-    found = np.empty(rows * n, dtype=np.int64)
+    index, drawn = np.empty(rows * n, dtype=np.int64), np.empty(rows * n)
     count = 0
     for r in range(rows):
+        p = params[r]
         for j in range(n):
             if status[r, j] == CUSTOMER or (status[r, j] == PROSPECT and owed[r, j] > 0
                                             and offers_choice[r]):
-                found[count] = r * n + j
-                count += 1
-    return found[:count].copy()
+                u = uniform(day, purpose, row_address[r] + j, row_key[r])
+                if u < rules.referral_chance_ceiling(
+                        trust[r, j], offers_choice[r], p.step_days, p.referral_rate,
+                        p.neutral_trust, p.choice_weight, p.debt_weight):
+                    index[count], drawn[count] = r * n + j, u
+                    count += 1
+    return index[:count].copy(), drawn[:count].copy()
 
 
 @kernel
