@@ -14,6 +14,7 @@ from sim.config import Scenario
 from sim.engine.compiled import kernel, positive_part
 from sim.engine.day import run_day
 from sim.engine.draws import Streams, counter_uniforms
+from sim.engine.readings import add_cues
 from sim.engine.stack import PerTie, Stack, Ties
 from sim.engine.state import (
     CHURNED,
@@ -21,10 +22,15 @@ from sim.engine.state import (
     OPTED_OUT,
     PROSPECT,
     UNREACHED,
+    AskRows,
+    BuyerArrays,
     Buyers,
+    GiftRows,
     RunParameters,
     SellerPlan,
     Tallies,
+    TallyArrays,
+    TieArrays,
     TieState,
     felt_debt,
 )
@@ -173,6 +179,33 @@ class Engine:
         value = getattr(self.rules, name)
         return value[:, 0] if isinstance(value, np.ndarray) else np.full(self.rows, value)
 
+    # --- what compiled kernels take (views of the arrays above, made once) ---------------------
+
+    @functools.cached_property
+    def tie_arrays(self) -> TieArrays:
+        return self.state.flat()
+
+    @functools.cached_property
+    def buyer_arrays(self) -> BuyerArrays:
+        return self.buyers.arrays()
+
+    @functools.cached_property
+    def tally_arrays(self) -> TallyArrays:
+        return self.tallies.arrays()
+
+    @functools.cached_property
+    def ask_rows(self) -> AskRows:
+        return self.plan.ask.by_row()
+
+    @functools.cached_property
+    def gift_rows(self) -> GiftRows:
+        return self.plan.gift.by_row()
+
+    def reading_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The cached sincerity, reading and imputed motive per tie, flattened (views): a kernel
+        that adds cues keeps them current (:func:`add_cue`)."""
+        return tuple(array.ravel() for array in self.readings())
+
     @functools.cached_property
     def row_keys(self) -> np.ndarray:
         """The behaviour key of each seller row's run (what a kernel that draws takes)."""
@@ -206,18 +239,12 @@ class Engine:
         self.tallies.reached += fresh.count(self.rows)
 
     def add_suspicion(self, ties: Ties, cues) -> None:
-        """Add persuasion cues seen by ``ties`` (rule 7), keeping the cached readings and the
-        backfire record current."""
-        st = self.state
+        """Add persuasion cues seen by ``ties`` (rule 7; one value, or one per tie), keeping the
+        cached readings and the backfire record current (:func:`add_cue` on each tie)."""
         cues = np.asarray(cues, dtype=float)
-        seen, skill = _add_cues(ties.index, ties.buyer, st.suspicion.ravel(),
-                                cues if cues.ndim else np.full(ties.size, cues),
-                                self.buyers.detection_skill)
-        fresh = self._readings_of(seen, skill, self.params(ties))
-        cached = fresh if self._readings is None else [a.ravel() for a in self._readings]
-        _keep_readings(ties.index, ties.row, *fresh, *cached, self._readings is not None,
-                       st.accepted_gift.ravel(), st.backfired.ravel(), self.tallies.backfired,
-                       rules.MANIPULATION)
+        add_cues(ties.index, ties.row, ties.buyer, cues if cues.ndim else np.full(ties.size, cues),
+                  self.tie_arrays, self.buyer_arrays, self.rules.by_row, self.reading_arrays(),
+                  self.tally_arrays)
 
     def _readings_of(self, suspicion: np.ndarray, skill: np.ndarray, p) -> tuple[np.ndarray, ...]:
         """Rule 7: sincerity, reading and imputed motive from suspicion and skill."""
@@ -356,29 +383,3 @@ def _over_reached(status, trust, sincerity, gross, gratitude, motive, concession
         o[tie] = positive_part(felt_debt(gross[tie], gratitude[tie], motive[tie],
                                          concession[tie])) * reached
     return trust_out, sincerity_out, owed_out
-
-
-@kernel
-def _add_cues(index, buyer, suspicion, cues, skill):
-    """Add ``cues`` to the suspicion of the ties at ``index``; their suspicion now and their
-    buyers' detection skill."""
-    seen, skill_ = np.empty(index.size), np.empty(index.size)
-    for i in range(index.size):
-        suspicion[index[i]] += cues[i]
-        seen[i], skill_[i] = suspicion[index[i]], skill[buyer[i]]
-    return seen, skill_
-
-
-@kernel
-def _keep_readings(index, row, sincerity, reading, motive, cached_sincerity, cached_reading,
-                   cached_motive, store, accepted_gift, backfired, backfires, manipulation):
-    """After :func:`_add_cues`: store the ties' new readings in the cache (when ``store``) and
-    count the ties whose accepted gift is now read as manipulation for the first time."""
-    for i in range(index.size):
-        tie = index[i]
-        if store:
-            cached_sincerity[tie], cached_reading[tie] = sincerity[i], reading[i]
-            cached_motive[tie] = motive[i]
-        if accepted_gift[tie] and reading[i] == manipulation and not backfired[tie]:
-            backfired[tie] = True
-            backfires[row[i]] += 1

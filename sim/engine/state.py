@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import math
+from collections import namedtuple
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -100,6 +101,10 @@ class Buyers:
             else:
                 setattr(self, name, np.where(given, values, getattr(self, name)))
 
+    def arrays(self) -> BuyerArrays:
+        """The numeric traits (all but ``segment``), for compiled kernels."""
+        return BuyerArrays(*(getattr(self, name) for name in BuyerArrays._fields))
+
     @classmethod
     def stack(cls, populations: list[Buyers], width: int) -> Buyers:
         """The buyers of several runs, each padded to ``width`` (padding is never reached)."""
@@ -116,6 +121,10 @@ class Buyers:
                          for pop, part in zip(populations, parts, strict=True)]
             out[f.name] = np.concatenate([_pad(part, width) for part in parts])
         return cls(**out)
+
+
+BuyerArrays = namedtuple("BuyerArrays", [f.name for f in fields(Buyers) if f.name != "segment"])
+"""The buyers' numeric traits, as a compiled kernel takes them (``buyers.budget[b]``)."""
 
 
 def _pad(values: np.ndarray, width: int) -> np.ndarray:
@@ -165,6 +174,11 @@ class TieState:
     deceived: np.ndarray
     account_closed: np.ndarray
 
+    def flat(self) -> TieArrays:
+        """The tie arrays flattened (views: writing to them writes the state), for compiled
+        kernels."""
+        return TieArrays(*(getattr(self, name).ravel() for name in TieArrays._fields))
+
     @classmethod
     def start(cls, shape: tuple[int, int], initial_trust: Any) -> TieState:
         def days():
@@ -190,6 +204,10 @@ class TieState:
             conceded=flags(), asked=flags(), replied=flags(), converted_day=days(),
             churn_day=days(), complained=flags(), backfired=flags(), deceived=flags(),
             account_closed=flags())
+
+
+TieArrays = namedtuple("TieArrays", [f.name for f in fields(TieState)])
+"""Every tie array flattened (a view), as a compiled kernel takes them (``ties.gross[tie]``)."""
 
 
 @dataclass
@@ -240,6 +258,13 @@ class Tallies:
 
     def as_dict(self) -> dict[str, np.ndarray]:
         return {name: getattr(self, name) for name in self.names()}
+
+    def arrays(self) -> TallyArrays:
+        """The tallies, as a compiled kernel takes them (``tallies.revenue[row] += ...``)."""
+        return TallyArrays(*(getattr(self, name) for name in TallyArrays._fields))
+
+
+TallyArrays = namedtuple("TallyArrays", Tallies.names())
 
 
 # --- the sellers' plans -------------------------------------------------------------------------
@@ -311,6 +336,19 @@ class GiftPlan:
                                         for g in gifts])
         return cls(**columns)
 
+    def by_row(self) -> GiftRows:
+        """The plan as one value per seller row, for compiled kernels (``gift.value[row]``)."""
+        return _by_row(self, GiftRows)
+
+
+GiftRows = namedtuple("GiftRows", [f.name for f in fields(GiftPlan)])
+
+
+def _by_row(plan: Any, kind: type) -> tuple:
+    """A plan's columns as one value per seller row (``choices`` keeps its second axis)."""
+    return kind(*(column[:, 0] if column.shape[1] == 1 and name != "choices" else column
+                  for name, column in ((name, getattr(plan, name)) for name in kind._fields)))
+
 
 @dataclass(frozen=True)
 class AskPlan:
@@ -375,6 +413,14 @@ class AskPlan:
                    reference=_column([a.reference for a in spec]),
                    choices=np.array([[*a.choices, *[0.0] * (widest - len(a.choices))]
                                      for a in spec], dtype=float).reshape(len(spec), widest))
+
+    def by_row(self) -> AskRows:
+        """The plan as one value per seller row (``choices``: one row of sizes per seller row),
+        for compiled kernels (``ask.size[row]``)."""
+        return _by_row(self, AskRows)
+
+
+AskRows = namedtuple("AskRows", [f.name for f in fields(AskPlan)])
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,8 @@ import numpy as np
 from sim import rules
 from sim.engine.compiled import kernel
 from sim.engine.phases import responses
-from sim.engine.stack import PerTie, Ties
+from sim.engine.readings import add_cue
+from sim.engine.stack import Ties
 from sim.engine.state import CUSTOMER, PROSPECT
 
 if TYPE_CHECKING:
@@ -60,80 +61,66 @@ def _due(day, status, asks_made, contact_day, said_no, conceded, last_ask_day, a
 
 
 def ask(e: Engine, day: int) -> Ties:
-    """Today's asks: concessions, cues and pressure, then the buyers' responses. Returns the
-    ties asked."""
-    st, buyers = e.state, e.buyers
+    """Today's asks (rules 3, 7, 8, 11: retreats, cues, pressure), then the buyers' responses
+    (:mod:`sim.engine.phases.responses`). Returns the ties asked."""
     ties = Ties.at(due(e, day), e.stack)
     if ties.size == 0:
         return ties
-    a, p, b = PerTie(e.plan.ask, ties.row), e.params(ties), ties.buyer
-    plan = e.plan.ask
-    # Rule 11: after a first "no", a strategy that concedes retreats to its smaller ask (once);
-    # the larger request seen before this one is the reference of the retreat (Cialdini et al.
-    # 1975, exp. 2: only when the same requester made it, so contrast alone does not explain
-    # the retreat's effect).
-    concede, size, reference, after_no, explicit, named, given, days_since_gift, before = \
-        _ask_inputs(day, ties.index, ties.row, st.said_no.ravel(), st.conceded.ravel(),
-                    st.given.ravel(), st.last_gift_day.ravel(), st.reactance.ravel(),
-                    plan.size[:, 0], plan.concede_to[:, 0], plan.same_requester[:, 0],
-                    plan.reference[:, 0], plan.implicit[:, 0], plan.open[:, 0],
-                    plan.amount_mode[:, 0], e.row_values("step_days"))
-    # The retreat itself is a concession, owed only to the requester who made the refused first
-    # ask (a retreat by someone else concedes nothing).
-    if concede.any():
-        retreating = ties.where(concede)
-        retreating.add(st.concession, rules.concession_debt(
-            a.size[concede], a.concede_to[concede], a.same_requester[concede],
-            concession_weight=e.params(retreating).concession_weight))
-
-    # Rule 7: the ask as a cue to the gift's motive (a customary ask gives none).
-    disproportion = np.where(named, rules.ask_disproportion(
-        size, given, equivalence_tolerance=p.equivalence_tolerance), 0.0)
-    cues = rules.ask_cues(days_since_gift, disproportion, after_no, cue_ask_soon=p.cue_ask_soon,
-                          ask_soon_window=p.ask_soon_window,
-                          cue_disproportion=p.cue_disproportion, cue_after_no=p.cue_after_no)
-    e.add_suspicion(ties, np.where(explicit, cues, 0.0))
-
-    # Rule 8: the ask's pressure builds reactance.
-    pressure = rules.ask_pressure(a.urgency, a.opt_out, after_no, disproportion,
-                                  base=p.pressure_base, urgency_weight=p.pressure_urgency,
-                                  no_opt_out=p.pressure_no_opt_out,
-                                  after_no_weight=p.pressure_after_no,
-                                  disproportion_weight=p.disproportion_weight)
-    reactance = np.where(explicit, rules.accumulate_reactance(
-        before, pressure, buyers.reactance_proneness[b], typical_proneness=p.typical_proneness),
-        before)
-    ties.put(st.reactance, reactance)
+    size, reference, disproportion, concede, reactance = _make_asks(
+        day, ties.index, ties.row, ties.buyer, e.tie_arrays, e.buyer_arrays, e.ask_rows,
+        e.rules.by_row, e.reading_arrays(), e.tally_arrays)
     responses.respond(e, day, ties, size, reference, disproportion, concede, reactance)
     return ties
 
 
 @kernel
-def _ask_inputs(day, index, row, said_no, conceded, given, last_gift_day, reactance, size,
-                concede_to, same_requester, reference, implicit, open_, amount_mode, step_days):
-    """What :func:`ask` needs for the asked ties at ``index``: whether the seller retreats
-    today, the size asked, the larger request seen before it (its reference), whether it
-    follows a "no" without a retreat, whether it is explicit and names its size, the value
-    given so far, the days since the last gift (NaN: none) and the reactance before the ask.
-    Records that the seller has retreated."""
+def _make_asks(day, index, row, buyer, ties, buyers, ask, params, readings, tallies):
+    """Each ask at ``index`` as the seller makes it and the buyer takes it in: its size (the
+    retreat's after a first "no"), the larger request seen before it (0: none), how far it
+    exceeds what was given (rule 3), whether it is a retreat, and the buyer's reactance after
+    it. Books the retreat's concession, the ask's cues and its pressure on the tie."""
     count = index.size
-    concede, after_no = np.empty(count, dtype=np.bool_), np.empty(count, dtype=np.bool_)
-    explicit, named = np.empty(count, dtype=np.bool_), np.empty(count, dtype=np.bool_)
-    size_, reference_, given_ = np.empty(count), np.empty(count), np.empty(count)
-    days_since_gift, before = np.empty(count), np.empty(count)
+    size, reference, disproportion = np.empty(count), np.empty(count), np.empty(count)
+    concede, reactance = np.empty(count, dtype=np.bool_), np.empty(count)
     for i in range(count):
-        tie, r = index[i], row[i]
-        said_no_before, conceded_before = said_no[tie] > 0, conceded[tie]
-        concede[i] = said_no_before and concede_to[r] > 0 and not conceded_before
+        tie, r, b = index[i], row[i], buyer[i]
+        p = params[r]
+        # Rule 11: after a first "no", a strategy that concedes retreats to its smaller ask
+        # (once); the larger request seen before this one is the reference of the retreat
+        # (Cialdini et al. 1975, exp. 2: only when the same requester made it, so contrast
+        # alone does not explain the retreat's effect).
+        refused_before, conceded_before = ties.said_no[tie] > 0, ties.conceded[tie]
+        concede[i] = refused_before and ask.concede_to[r] > 0 and not conceded_before
         retreated = concede[i] or conceded_before
-        size_[i] = concede_to[r] if retreated and concede_to[r] > 0 else size[r]
-        after_no[i] = said_no_before and not concede[i]
-        conceded[tie] = retreated
-        reference_[i] = size[r] if concede[i] and same_requester[r] else reference[r]
-        explicit[i] = not implicit[r]
-        named[i] = explicit[i] and not open_[r] and not amount_mode[r]  # names its size
-        given_[i] = given[tie]
-        last_gift = last_gift_day[tie]
-        days_since_gift[i] = (day - last_gift) * step_days[r] if last_gift >= 0 else np.nan
-        before[i] = reactance[tie]
-    return concede, size_, reference_, after_no, explicit, named, given_, days_since_gift, before
+        ties.conceded[tie] = retreated
+        size[i] = ask.concede_to[r] if retreated and ask.concede_to[r] > 0 else ask.size[r]
+        reference[i] = ask.size[r] if concede[i] and ask.same_requester[r] else ask.reference[r]
+        after_no = refused_before and not concede[i]
+        if concede[i]:  # the retreat is itself a concession, owed only to the same requester
+            ties.concession[tie] += rules.concession_debt(
+                ask.size[r], ask.concede_to[r], ask.same_requester[r],
+                concession_weight=p.concession_weight)
+        # Rule 7: the ask as a cue to the gift's motive (a customary, implicit ask gives none).
+        explicit = not ask.implicit[r]
+        names_its_size = explicit and not ask.open[r] and not ask.amount_mode[r]
+        disproportion[i] = rules.ask_disproportion(
+            size[i], ties.given[tie], equivalence_tolerance=p.equivalence_tolerance) \
+            if names_its_size else 0.0
+        last_gift = ties.last_gift_day[tie]
+        days_since_gift = (day - last_gift) * p.step_days if last_gift >= 0 else np.nan
+        cues = rules.ask_cues(days_since_gift, disproportion[i], after_no,
+                              cue_ask_soon=p.cue_ask_soon, ask_soon_window=p.ask_soon_window,
+                              cue_disproportion=p.cue_disproportion, cue_after_no=p.cue_after_no)
+        add_cue(tie, r, b, cues if explicit else 0.0, ties, buyers, params, readings, tallies)
+        # Rule 8: the ask's pressure builds reactance.
+        pressure = rules.ask_pressure(ask.urgency[r], ask.opt_out[r], after_no, disproportion[i],
+                                      base=p.pressure_base, urgency_weight=p.pressure_urgency,
+                                      no_opt_out=p.pressure_no_opt_out,
+                                      after_no_weight=p.pressure_after_no,
+                                      disproportion_weight=p.disproportion_weight)
+        before = ties.reactance[tie]
+        reactance[i] = rules.accumulate_reactance(
+            before, pressure, buyers.reactance_proneness[b],
+            typical_proneness=p.typical_proneness) if explicit else before
+        ties.reactance[tie] = reactance[i]
+    return size, reference, disproportion, concede, reactance
