@@ -56,8 +56,7 @@ def _answer(day, index, row, buyer, size, reference, disproportion, concede, rea
     avoiding = np.empty(count, dtype=np.bool_)
     u_yes, u_reply, u_opt_out, u_round = (np.empty(count), np.empty(count), np.empty(count),
                                           np.empty(count))
-    # each option's log-odds against saying no, with the debt's push and without it
-    with_debt, without_debt = np.empty((options, count)), np.empty((options, count))
+    utilities = np.empty((options, count))  # each option's log-odds against saying no
     for i in range(count):
         tie, r, b = index[i], row[i], buyer[i]
         p = params[r]
@@ -80,26 +79,8 @@ def _answer(day, index, row, buyer, size, reference, disproportion, concede, rea
                 rules.boomerang_probability(excess, boomerang_rate=p.boomerang_rate):
             push, debt = -p.boomerang_strength, 0.0
         drive[i], debt_push[i] = push, debt
-        # Rules 4, 11, 12 on yes/no asks: the ask and any other sizes offered at once; the
-        # largest request seen is the reference point that makes the others seem smaller.
-        largest = size[i]
-        for k in range(options - 1):
-            largest = np.maximum(largest, ask.choices[r, k])
-        largest = np.maximum(reference[i], largest)
-        means = buyers.budget[b] if ask.money[r] else buyers.time_budget[b]
-        for k in range(options):
-            option = size[i] if k == 0 else ask.choices[r, k - 1]  # padded with 0: not offered
-            offered = option > 0
-            option = option if offered else 1.0
-            contrast = rules.reference_contrast(option, largest, contrast_weight=p.contrast_weight)
-            with_debt[k, i] = rules.yes_logit(
-                buyers.base_logit[b], push + contrast, option, means, ask.weighed[r],
-                price_weight=p.price_weight) if offered else -np.inf
-            without_debt[k, i] = rules.yes_logit(
-                buyers.base_logit[b], (push - debt) + contrast, option, means, ask.weighed[r],
-                price_weight=p.price_weight) if offered else -np.inf
-    chances = rules.choice_probabilities(with_debt)
-    anyway = rules.choice_probabilities(without_debt)
+        _option_utilities(utilities, i, push, size[i], reference[i], r, b, ask, buyers, p)
+    chances = rules.choice_probabilities(utilities)
 
     chosen, amount = np.zeros(count), np.zeros(count)
     yes, said_no = np.empty(count, dtype=np.bool_), np.empty(count, dtype=np.bool_)
@@ -138,19 +119,45 @@ def _answer(day, index, row, buyer, size, reference, disproportion, concede, rea
 
     _book_answers(day, index, row, yes, complied, said_no, replied, concede, opt_out, chosen,
                   amount, any_amount, ask, thanks, params, ties, tallies)
-    # Rule 2: what the buyer gave beyond what they would have anyway repays the debt (worked out
-    # only for those who complied: nobody else repays).
-    for i in range(count):
-        if complied[i]:
-            r = row[i]
-            repaid = rules.repayment_by_yes(chosen[i] if chosen[i] > 0 else size[i],
-                                            ask.stakes[r], 1.0 - anyway[options, i],
-                                            1.0 - chances[options, i])
-            if ask.amount_mode[r]:
-                repaid = rules.repayment_by_amount(amount[i], buyers.base_amount[buyer[i]],
-                                                   ask.revenue[r], ask.stakes[r])
-            settle(index[i], r, repaid, ties, motive, tallies, params[r].exact_tolerance)
+    # Rule 2: what the buyer gave beyond what they would have given anyway (the chance of a yes
+    # without the debt's push) repays the debt; worked out only for those who complied.
+    who = np.flatnonzero(complied)
+    anyway = np.empty((options, who.size))
+    for k, i in enumerate(who):
+        _option_utilities(anyway, k, drive[i] - debt_push[i], size[i], reference[i], row[i],
+                          buyer[i], ask, buyers, params[row[i]])
+    anyway = rules.choice_probabilities(anyway)
+    for k, i in enumerate(who):
+        r = row[i]
+        repaid = rules.repayment_by_yes(chosen[i] if chosen[i] > 0 else size[i], ask.stakes[r],
+                                        1.0 - anyway[options, k], 1.0 - chances[options, i])
+        if ask.amount_mode[r]:
+            repaid = rules.repayment_by_amount(amount[i], buyers.base_amount[buyer[i]],
+                                               ask.revenue[r], ask.stakes[r])
+        settle(index[i], r, repaid, ties, motive, tallies, params[r].exact_tolerance)
     return complied, said_no, ignored, opt_out
+
+
+@kernel
+def _option_utilities(utilities, i, push, size, reference, r, b, ask, buyers, p):
+    """Rules 4, 11 and 12 on a yes/no ask of ``size`` with the row's other sizes offered at once
+    (padded with 0: not offered): each option's log-odds of a yes against saying no, given the
+    push towards yes, into column ``i`` of ``utilities`` (-inf where not offered). The largest
+    request seen (``reference``: one described or refused before) is the reference point that
+    makes the others seem smaller."""
+    largest = size
+    for k in range(utilities.shape[0] - 1):
+        largest = np.maximum(largest, ask.choices[r, k])
+    largest = np.maximum(reference, largest)
+    means = buyers.budget[b] if ask.money[r] else buyers.time_budget[b]
+    for k in range(utilities.shape[0]):
+        option = size if k == 0 else ask.choices[r, k - 1]
+        offered = option > 0
+        option = option if offered else 1.0
+        contrast = rules.reference_contrast(option, largest, contrast_weight=p.contrast_weight)
+        utilities[k, i] = rules.yes_logit(buyers.base_logit[b], push + contrast, option, means,
+                                          ask.weighed[r], price_weight=p.price_weight) \
+            if offered else -np.inf
 
 
 @kernel
