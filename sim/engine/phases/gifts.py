@@ -9,12 +9,16 @@ import numpy as np
 
 from sim import rules
 from sim.engine.compiled import kernel
-from sim.engine.draws import Purpose
+from sim.engine.draws import Purpose, uniform
+from sim.engine.readings import add_cue
 from sim.engine.stack import PerTie, Ties
 from sim.engine.state import CUSTOMER, PROSPECT
 
 if TYPE_CHECKING:
     from sim.engine.core import Engine
+
+GATE = int(Purpose.GATE)
+"""The behaviour draw of signing up for a gated gift (a plain number, which a kernel takes)."""
 
 
 def discover_hidden_conditions(e: Engine, day: int) -> Ties:
@@ -76,128 +80,114 @@ def give(e: Engine, day: int) -> Ties:
     The schedule is checked on the whole tie arrays; everything else runs only on the ties
     offered a gift today.
     """
-    st, buyers, plan = e.state, e.buyers, e.plan.gift
     ties = Ties.at(due(e, day), e.stack)
     if ties.size == 0:
         return ties
-    g, p = PerTie(plan, ties.row), e.params(ties)
-    reactance, bound_by_rules = _offer(day, ties.index, ties.row, ties.buyer,
-                                       st.offered_gift.ravel(), st.gifts_offered.ravel(),
-                                       st.last_offer_day.ravel(), st.reactance.ravel(),
-                                       buyers.gift_rules, e.tallies.offered)
-    refused = rules.gift_refused(bound_by_rules, g.value, reactance, g.gated,
-                                 e.draw(day, Purpose.GATE, ties), gift_limit=p.gift_limit,
-                                 avoid_threshold=p.avoid_threshold, gate_uptake=p.gate_uptake)
-    e.record("gift_refused", ties, refused)
-    took = ties.where(~refused)
-    if took.size == 0:
-        return ties
-    g, p, b = PerTie(plan, took.row), e.params(took), took.buyer
-    _accept(day, took.index, took.row, st.accepted_gift.ravel(), st.last_gift_day.ravel(),
-            st.first_gift_day.ravel(), e.tallies.accepted)
-    e.add_suspicion(took, rules.gift_cues(g.personalised, g.usefulness, g.claimed_value, g.value,
-                                          cue_generic=p.cue_generic,
-                                          useless_weight=p.cue_useless,
-                                          overclaim_weight=p.cue_overclaim))
-    obligation, gratitude = rules.gratitude_and_obligation(
-        np.where(buyers.reciprocator[b], felt_value(e, took), 0.0),
-        gratitude_share=p.gratitude_share)
-    sincerity, reading = e.readings()[:2]
-    sincerity, reading = _book_gift(took.index, took.row, obligation, gratitude,
-                                    st.gross.ravel(), st.gratitude.ravel(), st.given.ravel(),
-                                    plan.value[:, 0], plan.quantity[:, 0],
-                                    plan.unexpected_second[:, 0], plan.unit_cost[:, 0],
-                                    e.tallies.gift_cost, sincerity.ravel(), reading.ravel())
-    if g.conditional.any():  # rule 8: visible strings restrict freedom
-        with_strings = took.where(g.conditional)
-        with_strings.put(st.reactance, rules.accumulate_reactance(
-            with_strings.get(st.reactance), e.params(with_strings).pressure_strings,
-            buyers.reactance_proneness[with_strings.buyer],
-            typical_proneness=e.params(with_strings).typical_proneness))
-    took.add(st.trust, rules.trust_from_gift(reading, sincerity, gift_trust=p.gift_trust,
-                                             manipulation_trust_factor=p.manipulation_trust_factor))
-    e.record("gift", took)
-    e.record("tactic", took, reading == rules.TACTIC)
-    e.record("manipulation", took, reading == rules.MANIPULATION)
+    took, reading = _give(day, ties.index, ties.row, ties.buyer, e.tie_arrays, e.buyer_arrays,
+                          e.gift_rows, e.ask_rows.stakes, e.rules.by_row, e.reading_arrays(),
+                          e.tally_arrays, e.n, e.stack.row_address, e.row_keys)
+    if e.record_events:
+        e.record("gift_refused", ties, ~took)
+        took, reading = ties.where(took), reading[took]
+        e.record("gift", took)
+        e.record("tactic", took, reading == rules.TACTIC)
+        e.record("manipulation", took, reading == rules.MANIPULATION)
     return ties
 
 
 @kernel
-def _offer(day, index, row, buyer, offered_flag, gifts_offered, last_offer_day, reactance,
-           gift_rules, offered_total):
-    """The offer's bookkeeping for the ties at ``index`` (the once-only "offered" flag, counted
-    per row; gifts offered; the day of the last offer); and what the refusal rule reads: each
-    tie's reactance and whether its buyer is bound by gift rules."""
-    reactance_, bound = np.empty(index.size), np.empty(index.size, dtype=np.bool_)
-    for i in range(index.size):
-        tie = index[i]
-        if not offered_flag[tie]:
-            offered_flag[tie] = True
-            offered_total[row[i]] += 1
-        gifts_offered[tie] += 1
-        last_offer_day[tie] = day
-        reactance_[i], bound[i] = reactance[tie], gift_rules[buyer[i]]
-    return reactance_, bound
+def _give(day, index, row, buyer, ties, buyers, gift, stakes, params, readings, tallies, width,
+          row_address, row_key):
+    """:func:`give` on the ties at ``index``: the offer, its refusal or acceptance, the cues it
+    gives, the debt and gratitude it leaves, the value given and its cost, the reactance of
+    visible strings and the trust it adds. Returns whether each tie took the gift and the
+    reading of the seller's motive it left."""
+    count = index.size
+    took, reading = np.zeros(count, dtype=np.bool_), np.zeros(count, dtype=np.int64)
+    any_second, any_restriction = False, False  # as the numpy phase, which added these only
+    for i in range(count):                      # when some tie had them
+        any_second |= gift.unexpected_second[row[i]]
+        any_restriction |= gift.freedom_importance[row[i]] != 0
+    costs = np.zeros(tallies.gift_cost.size)
+    for i in range(count):
+        tie, r, b = index[i], row[i], buyer[i]
+        p = params[r]
+        if not ties.offered_gift[tie]:
+            ties.offered_gift[tie] = True
+            tallies.offered[r] += 1
+        ties.gifts_offered[tie] += 1
+        ties.last_offer_day[tie] = day
+        # Rules 8, 13: refused under gift rules, by an avoiding buyer, or not signed up for.
+        gate = uniform(day, GATE, row_address[r] + tie - r * width, row_key[r])
+        if rules.gift_refused(buyers.gift_rules[b], gift.value[r], ties.reactance[tie],
+                              gift.gated[r], gate, gift_limit=p.gift_limit,
+                              avoid_threshold=p.avoid_threshold, gate_uptake=p.gate_uptake):
+            continue
+        took[i] = True
+        if not ties.accepted_gift[tie]:
+            ties.accepted_gift[tie] = True
+            tallies.accepted[r] += 1
+        ties.last_gift_day[tie] = day
+        if ties.first_gift_day[tie] < 0:
+            ties.first_gift_day[tie] = day
+        # Rules 7, 13: what the gift tells about the giver.
+        add_cue(tie, r, b, rules.gift_cues(gift.personalised[r], gift.usefulness[r],
+                                           gift.claimed_value[r], gift.value[r],
+                                           cue_generic=p.cue_generic,
+                                           useless_weight=p.cue_useless,
+                                           overclaim_weight=p.cue_overclaim),
+                ties, buyers, params, readings, tallies)
+        # Rules 1, 5, 6: what it is worth to a reciprocator, as obligation and gratitude.
+        value = felt_value(r, b, gift, stakes, buyers, p, any_second, any_restriction) \
+            if buyers.reciprocator[b] else 0.0
+        obligation, gratitude = rules.gratitude_and_obligation(
+            value, gratitude_share=p.gratitude_share)
+        units = gift.quantity[r] + gift.unexpected_second[r]
+        ties.gross[tie] += obligation
+        ties.gratitude[tie] += gratitude
+        ties.given[tie] += gift.value[r] * units
+        costs[r] += gift.unit_cost[r] * units
+        if gift.conditional[r]:  # rule 8: visible strings restrict freedom
+            ties.reactance[tie] = rules.accumulate_reactance(
+                ties.reactance[tie], p.pressure_strings, buyers.reactance_proneness[b],
+                typical_proneness=p.typical_proneness)
+        reading[i] = readings[1][tie]
+        ties.trust[tie] += rules.trust_from_gift(
+            reading[i], readings[0][tie], gift_trust=p.gift_trust,
+            manipulation_trust_factor=p.manipulation_trust_factor)
+    for r in range(costs.size):  # summed per row in tie order, then added, as np.bincount does
+        tallies.gift_cost[r] += costs[r]
+    return took, reading
 
 
 @kernel
-def _accept(day, index, row, accepted_flag, last_gift_day, first_gift_day, accepted_total):
-    """A gift taken: the once-only "accepted" flag (counted per row), the day of the last gift
-    and, the first time, of the first."""
-    for i in range(index.size):
-        tie = index[i]
-        if not accepted_flag[tie]:
-            accepted_flag[tie] = True
-            accepted_total[row[i]] += 1
-        last_gift_day[tie] = day
-        if first_gift_day[tie] < 0:
-            first_gift_day[tie] = day
-
-
-@kernel
-def _book_gift(index, row, obligation, gratitude, gross, gratitude_state, given, value,
-               quantity, unexpected_second, unit_cost, gift_cost, sincerity, reading):
-    """A gift taken, booked: the obligation and gratitude it leaves, the value given, its cost
-    per seller row (summed in tie order, then added, as ``np.bincount`` would); and the
-    sincerity and reading of the ties, as the gift's cues left them."""
-    costs = np.zeros(gift_cost.size)
-    sincerity_, reading_ = np.empty(index.size), np.empty(index.size, dtype=reading.dtype)
-    for i in range(index.size):
-        tie, r = index[i], row[i]
-        gross[tie] += obligation[i]
-        gratitude_state[tie] += gratitude[i]
-        given[tie] += value[r] * (quantity[r] + unexpected_second[r])
-        costs[r] += unit_cost[r] * (quantity[r] + unexpected_second[r])
-        sincerity_[i], reading_[i] = sincerity[tie], reading[tie]
-    for r in range(gift_cost.size):
-        gift_cost[r] += costs[r]
-    return sincerity_, reading_
-
-
-def felt_value(e: Engine, ties: Ties) -> np.ndarray:
-    """What the gifts ``ties`` receive today are worth to them, in units of the stakes of the
-    exchange they belong to (rules 1, 5, 8): the perceived value of what was given (surprise,
-    personal touch, quantity against what was expected), by the buyer's need, the giver's cost
-    and the freedom of the giving, by how personally it was given and in what form, less the
-    reactance it causes if it restricts a freedom that matters."""
-    g, p, b, buyers = PerTie(e.plan.gift, ties.row), e.params(ties), ties.buyer, e.buyers
-    unit = rules.relative_value(g.value, e.plan.ask.stakes[ties.row, 0])
-    value_kw = dict(value_exponent=p.value_exponent, expected_weight=p.expected_weight,
-                    surprise_bonus=p.surprise_bonus, personal_bonus=p.personal_bonus)
-    perceived = rules.perceived_gift_value(unit, g.quantity, p.expected_gift_quantity,
-                                           g.surprise, g.personalised, **value_kw)
-    if g.unexpected_second.any():  # (skipped when no one gives one: it would add exact zeros)
-        second = rules.unexpected_second_value(unit, p.expected_gift_quantity, **value_kw)
-        perceived = perceived + np.where(g.unexpected_second, second, 0.0)
-    freedom = rules.freedom_of_giving(g.conditional, g.gated, strings_freedom=p.strings_freedom,
+def felt_value(r, b, gift, stakes, buyers, p, any_second, any_restriction):
+    """What a gift of row ``r``'s seller is worth to buyer ``b``, in units of the stakes of the
+    exchange it belongs to (rules 1, 5, 8): the perceived value of what was given (surprise,
+    personal touch, quantity against what was expected; an unexpected second one where
+    ``any_second``), by the buyer's need, the giver's cost and the freedom of the giving, by how
+    personally it was given and in what form, less the reactance it causes if it restricts a
+    freedom that matters (where ``any_restriction``)."""
+    unit = rules.relative_value(gift.value[r], stakes[r])
+    perceived = rules.perceived_gift_value(
+        unit, gift.quantity[r], p.expected_gift_quantity, gift.surprise[r], gift.personalised[r],
+        value_exponent=p.value_exponent, expected_weight=p.expected_weight,
+        surprise_bonus=p.surprise_bonus, personal_bonus=p.personal_bonus)
+    if any_second:
+        perceived = perceived + (rules.unexpected_second_value(
+            unit, p.expected_gift_quantity, value_exponent=p.value_exponent,
+            expected_weight=p.expected_weight, surprise_bonus=p.surprise_bonus,
+            personal_bonus=p.personal_bonus) if gift.unexpected_second[r] else 0.0)
+    freedom = rules.freedom_of_giving(gift.conditional[r], gift.gated[r],
+                                      strings_freedom=p.strings_freedom,
                                       gate_freedom=p.gate_freedom)
-    debt = rules.benefit_value(perceived, buyers.need[b], g.cost_to_means, 1.0, freedom,
+    debt = rules.benefit_value(perceived, buyers.need[b], gift.cost_to_means[r], 1.0, freedom,
                                need_weight=p.need_weight, cost_weight=p.cost_weight)
-    debt = (debt * rules.channel_weight(g.channel, addressed_weight=p.addressed_weight,
+    debt = (debt * rules.channel_weight(gift.channel[r], addressed_weight=p.addressed_weight,
                                         mass_weight=p.mass_weight)
-            * rules.form_weight(g.cash, cash_weight=p.cash_weight))
-    if np.any(g.freedom_importance):
-        debt = rules.favour_restriction(debt, g.freedom_importance,
+            * rules.form_weight(gift.cash[r], cash_weight=p.cash_weight))
+    if any_restriction:
+        debt = rules.favour_restriction(debt, gift.freedom_importance[r],
                                         buyers.reactance_proneness[b],
                                         restriction_weight=p.restriction_weight,
                                         typical_proneness=p.typical_proneness)
