@@ -10,62 +10,110 @@ import numpy as np
 from sim import rules
 from sim.engine.compiled import kernel, positive_part
 from sim.engine.draws import Purpose, uniform
-from sim.engine.stack import PerTie, Ties
-from sim.engine.state import CUSTOMER, PROSPECT
+from sim.engine.readings import add_cue
+from sim.engine.stack import Ties
+from sim.engine.state import CUSTOMER, PROSPECT, UNREACHED
 
 if TYPE_CHECKING:
     from sim.engine.core import Engine
 
+REFER = int(Purpose.REFER)
+"""The behaviour draw of referring a neighbour (a plain number, which a kernel takes)."""
+
 
 def refer(e: Engine, day: int, owed: np.ndarray) -> Ties:
     """Satisfied customers (and indebted prospects offered a choice of ways to respond) refer
-    neighbours; a referral repays part of the referrer's debt. Returns the referring ties.
-
-    The draws come first: the exact chance (rule 10's debt push costs two powers a tie) is
-    worked out only for the ties whose draw falls below its ceiling
-    (:func:`sim.rules.referral_chance_ceiling`), a few in a thousand; no other tie could refer."""
-    st = e.state
-    choice = e.plan.ask.choice_of_response[:, 0]
-    index, uniform = _may_refer(day, int(Purpose.REFER), st.status, owed, st.trust, choice,
-                                e.rules.by_row, e.stack.row_address, e.row_keys)
-    ties = Ties.at(index, e.stack)
-    p = e.params(ties)
-    trust, debt = _trust_and_debt(ties.index, st.trust.ravel(), owed.ravel())
-    prob = rules.referral_probability(
-        trust, debt, choice[ties.row],
-        referral_rate=p.referral_rate, neutral_trust=p.neutral_trust,
-        choice_weight=p.choice_weight, debt_weight=p.debt_weight,
-        debt_saturation=p.debt_saturation, debt_sharpness=p.debt_sharpness)
-    referring = ties.where(uniform < rules.per_step_probability(prob, p.step_days))
-    e.tallies.referrals += referring.count(e.rows)
-    repaid = PerTie(e.rules, referring.row).referral_repayment
-    for debt in (st.gross, st.gratitude):
-        referring.put(debt, rules.debt_after_referral(referring.get(debt),
-                                                      referral_repayment=repaid))
+    neighbours; a referral repays part of the referrer's debt. Returns the referring ties."""
+    referring = _refer(day, e.tie_arrays, owed.ravel(), e.ask_rows.choice_of_response,
+                       e.rules.by_row, e.tally_arrays, e.n, e.stack.row_address, e.row_keys)
+    referring = Ties.at(referring, e.stack)
     e.record("referral", referring)
     return referring
+
+
+@kernel
+def _refer(day, ties, owed, offers_choice, params, tallies, width, row_address, row_key):
+    """:func:`refer` over every tie: the ties that may refer today (customers, and prospects who
+    owe the seller something where the seller offers a choice of ways to respond) refer at rule
+    10's chance, and a referral repays part of the debt. The draw comes first: the exact chance
+    (the debt's push costs two powers) is worked out only where the draw falls below its
+    ceiling (:func:`sim.rules.referral_chance_ceiling`), a few ties in a thousand; no other
+    could refer. Returns the flat indices of the referring ties."""
+    rows = offers_choice.size
+    referring, count = np.empty(ties.status.size, dtype=np.int64), 0
+    for r in range(rows):
+        p = params[r]
+        for tie in range(r * width, (r + 1) * width):
+            if not (ties.status[tie] == CUSTOMER or (ties.status[tie] == PROSPECT
+                                                     and owed[tie] > 0 and offers_choice[r])):
+                continue
+            drawn = uniform(day, REFER, row_address[r] + tie - r * width, row_key[r])
+            trust = ties.trust[tie]
+            if not drawn < rules.referral_chance_ceiling(
+                    trust, offers_choice[r], p.step_days, referral_rate=p.referral_rate,
+                    neutral_trust=p.neutral_trust, choice_weight=p.choice_weight,
+                    debt_weight=p.debt_weight):
+                continue
+            chance = rules.referral_probability(
+                trust, positive_part(owed[tie]), offers_choice[r], referral_rate=p.referral_rate,
+                neutral_trust=p.neutral_trust, choice_weight=p.choice_weight,
+                debt_weight=p.debt_weight, debt_saturation=p.debt_saturation,
+                debt_sharpness=p.debt_sharpness)
+            if drawn < rules.per_step_probability(chance, p.step_days):
+                tallies.referrals[r] += 1
+                ties.gross[tie] = rules.debt_after_referral(
+                    ties.gross[tie], referral_repayment=p.referral_repayment)
+                ties.gratitude[tie] = rules.debt_after_referral(
+                    ties.gratitude[tie], referral_repayment=p.referral_repayment)
+                referring[count] = tie
+                count += 1
+    return referring[:count].copy()
 
 
 def spread(e: Engine, day: int, warners: Ties, referrers: Ties) -> None:
     """Warnings raise neighbours' suspicion of the seller and lower their trust; referrals bring
     the seller to neighbours, with goodwill."""
-    st = e.state
     counts = np.zeros((e.rows, e.n), dtype=np.int64) if e.record_events else None
     if warners.size:
         told, received = _tell_neighbours(e, warners)
-        p = e.params(told)
-        e.tallies.warnings_sent += told.per_seller(received, e.rows)
-        suspicion, trust = rules.warning_effect(received, cue_warning=p.cue_warning,
-                                                warning_trust=p.warning_trust)
-        e.add_suspicion(told, suspicion)
-        told.add(st.trust, trust)
+        _hear_warnings(told.index, told.row, told.buyer, received, e.tie_arrays, e.buyer_arrays,
+                       e.rules.by_row, e.reading_arrays(), e.tally_arrays)
         if counts is not None:
             told.put(counts, received)
     if referrers.size:
         told, _ = _tell_neighbours(e, referrers)
-        told.add(st.trust, e.params(told).referral_trust)
-        e.reach(told, day)
+        _hear_referrals(day, told.index, told.row, e.tie_arrays, e.rules.by_row, e.tally_arrays)
     e.warning_counts = counts
+
+
+@kernel
+def _hear_warnings(index, row, buyer, received, ties, buyers, params, readings, tallies):
+    """Rules 7, 10: the ties at ``index`` hear ``received`` warnings each about their seller:
+    each is a cue and takes a little trust away. Counts the warnings sent per seller row (in
+    tie order, then added, as ``np.bincount`` does)."""
+    sent = np.zeros(tallies.warnings_sent.size)
+    for i in range(index.size):
+        tie, r = index[i], row[i]
+        p = params[r]
+        sent[r] += received[i]
+        suspicion, trust = rules.warning_effect(received[i], cue_warning=p.cue_warning,
+                                                warning_trust=p.warning_trust)
+        add_cue(tie, r, buyer[i], suspicion, ties, buyers, params, readings, tallies)
+        ties.trust[tie] += trust
+    for r in range(sent.size):
+        tallies.warnings_sent[r] += sent[r]
+
+
+@kernel
+def _hear_referrals(day, index, row, ties, params, tallies):
+    """Rule 10: the ties at ``index`` hear their seller recommended: goodwill, and an unreached
+    buyer becomes the seller's prospect, contacted today."""
+    for i in range(index.size):
+        tie, r = index[i], row[i]
+        ties.trust[tie] += params[r].referral_trust
+        if ties.status[tie] == UNREACHED:
+            ties.status[tie], ties.contact_day[tie] = PROSPECT, day
+            tallies.reached[r] += 1
 
 
 def _tell_neighbours(e: Engine, senders: Ties) -> tuple[Ties, np.ndarray]:
@@ -76,37 +124,6 @@ def _tell_neighbours(e: Engine, senders: Ties) -> tuple[Ties, np.ndarray]:
     index, received = _receivers(senders.row, senders.buyer, run_offset, e.network.indptr,
                                  e.network.indices, e.n)
     return Ties.at(index, e.stack), received
-
-
-@kernel
-def _may_refer(day, purpose, status, owed, trust, offers_choice, params, row_address, row_key):
-    """The ties that may refer today (customers, and prospects who owe the seller something
-    where the seller offers a choice of ways to respond) whose behaviour draw falls below their
-    referral ceiling: their flat indices and draws."""
-    rows, n = status.shape
-    index, drawn = np.empty(rows * n, dtype=np.int64), np.empty(rows * n)
-    count = 0
-    for r in range(rows):
-        p = params[r]
-        for j in range(n):
-            if status[r, j] == CUSTOMER or (status[r, j] == PROSPECT and owed[r, j] > 0
-                                            and offers_choice[r]):
-                u = uniform(day, purpose, row_address[r] + j, row_key[r])
-                if u < rules.referral_chance_ceiling(
-                        trust[r, j], offers_choice[r], p.step_days, p.referral_rate,
-                        p.neutral_trust, p.choice_weight, p.debt_weight):
-                    index[count], drawn[count] = r * n + j, u
-                    count += 1
-    return index[:count].copy(), drawn[:count].copy()
-
-
-@kernel
-def _trust_and_debt(index, trust, owed):
-    """The referrers' trust and positive felt debt (``np.maximum(owed, 0.0)``)."""
-    trust_out, debt = np.empty(index.size), np.empty(index.size)
-    for i in range(index.size):
-        trust_out[i], debt[i] = trust[index[i]], positive_part(owed[index[i]])
-    return trust_out, debt
 
 
 @kernel
