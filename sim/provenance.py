@@ -22,15 +22,17 @@ The dict, every value JSON-safe (strings, numbers, booleans, None, lists, dicts)
                    checkout (dirty: tracked files changed, as setuptools-scm counts it), else
                    None. ``{"error": ...}`` when git could not be asked.
     python         ``platform.python_version()``
-    packages       versions of the libraries that decide results: mesa, numpy, pandas, scipy,
-                   networkx, SALib, pyarrow, pydantic (None when not installed)
+    packages       versions of the libraries that decide results: mesa, numpy, numba, llvmlite,
+                   pandas, scipy, networkx, SALib, pyarrow, pydantic (None when not installed)
     platform       ``platform.platform()``
-    numpy_math     the CPU code path numpy runs for the model's float64 ``exp``, ``log`` and
-                   ``power`` on this machine, e.g. ``{"exp": "X86_V4", ...}`` (AVX-512) or
-                   ``"X86_V3"`` (AVX2), from ``numpy.lib.introspect.opt_func_info``. The paths
-                   can differ in the last bit, so two machines with different paths can give
-                   results that differ in the last bits on the same seed (README, the Python
-                   API's ``rng``); ``{"error": ...}`` when numpy cannot say.
+    libm           the C library whose ``exp``, ``log`` and ``pow`` the compiled rules call
+                   (``"glibc 2.36"``): runs on machines with the same one agree bit for bit
+                   (README, the Python API's ``rng``)
+    numpy_math     the CPU code path numpy runs for float64 ``exp``, ``log`` and ``power`` on
+                   this machine, e.g. ``{"exp": "X86_V4", ...}`` (AVX-512) or ``"X86_V3"``
+                   (AVX2), from ``numpy.lib.introspect.opt_func_info``. The model does not use
+                   it (its rules are compiled); numpy's own statistics of the results (means,
+                   intervals) do. ``{"error": ...}`` when numpy cannot say.
     timestamp      now, UTC, ISO 8601 with seconds (``2026-11-24T11:07:38Z``)
     command_line   the command, shell-quoted (``recip sweep spec.toml --out x``)
     cwd            the working directory (relative paths in the command line are against it)
@@ -40,7 +42,7 @@ The dict, every value JSON-safe (strings, numbers, booleans, None, lists, dicts)
 
 Functions: :func:`provenance` (the dict), :func:`scenario_inputs` (a resolved scenario's input
 files: the scenario, ``_defaults.toml``, ``_strategies.toml``, its network file),
-:func:`numpy_math_paths`, :func:`file_sha256`, :func:`package_version` and :func:`git_state`.
+:func:`libm`, :func:`numpy_math_paths`, :func:`file_sha256`, :func:`package_version` and :func:`git_state`.
 
 Cost: a few git calls and package metadata reads, some tens of milliseconds, paid once per
 command by the process that writes the output; this module is never imported by sweep workers.
@@ -62,13 +64,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-__all__ = ["file_sha256", "git_state", "numpy_math_paths", "package_version", "provenance",
+__all__ = ["file_sha256", "git_state", "libm", "numpy_math_paths", "package_version", "provenance",
            "scenario_inputs"]
 
 MATH_FUNCTIONS = ("exp", "log", "power")
 """The transcendental functions the rules use (``sim/rules.py``: ``np.exp``, ``np.log``, ``**``)."""
 
-PACKAGES = ("mesa", "numpy", "pandas", "scipy", "networkx", "SALib", "pyarrow", "pydantic")
+PACKAGES = ("mesa", "numpy", "numba", "llvmlite", "pandas", "scipy", "networkx", "SALib",
+            "pyarrow", "pydantic")
 """Libraries whose versions are recorded: the ones whose behaviour can change a result."""
 
 GIT_TIMEOUT = 10.0
@@ -102,6 +105,7 @@ def provenance(*, inputs: Mapping[str, Any] | None = None,
         "python": platform.python_version(),
         "packages": package_versions(),
         "platform": platform.platform(),
+        "libm": libm(),
         "numpy_math": numpy_math_paths(),
         "timestamp": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "command_line": shlex.join(argv),
@@ -109,6 +113,17 @@ def provenance(*, inputs: Mapping[str, Any] | None = None,
         "overrides": _overrides(overrides),
         "inputs": input_records(inputs or {}),
     }
+
+
+def libm() -> str:
+    """The C library the compiled rules take ``exp``, ``log`` and ``pow`` from (numba calls the
+    process's own), e.g. ``"glibc 2.36"``.
+
+    >>> isinstance(libm(), str)
+    True
+    """
+    name, release = platform.libc_ver()
+    return f"{name} {release}" if name else f"the C library of {platform.system() or 'unknown'}"
 
 
 def numpy_math_paths() -> dict[str, str]:

@@ -336,6 +336,17 @@ def compliance_drive(debt_push, liking, trust, disproportion, excess_reactance,
 
 
 @rule
+def log_odds(chance):
+    """Rule 4's scale: a chance as log-odds, ``log(p / (1 - p))``. A buyer's own chance of a yes
+    (``buyers.base_compliance``) becomes the baseline :func:`yes_logit` starts from.
+
+    >>> float(log_odds(0.5)), round(float(log_odds(0.75)), 4)
+    (0.0, 1.0986)
+    """
+    return np.log(chance / (1.0 - chance))
+
+
+@rule
 def yes_logit(base_logit, drive, ask_size, means, weighed, price_weight: float):
     """Rule 4 on a yes/no ask: the log-odds of a yes, from the buyer's own baseline, the drive,
     and the size of the ask against the buyer's means (the budget for a money ask, the time

@@ -63,8 +63,9 @@ def test_fields_are_present_correct_and_strict_json(tmp_path, monkeypatch):
     record = provenance(inputs={"sweep spec": spec, "networks": [spec, tmp_path / "gone.txt"]},
                         overrides={"buyers.n": 500, "x": float("nan")},
                         argv=["/venv/bin/recip", "sweep", "my spec.toml", "--set", "a=1"])
-    assert set(record) == {"recip_version", "git", "python", "packages", "platform", "numpy_math",
-                           "timestamp", "command_line", "cwd", "overrides", "inputs"}
+    assert set(record) == {"recip_version", "git", "python", "packages", "platform", "libm",
+                           "numpy_math", "timestamp", "command_line", "cwd", "overrides",
+                           "inputs"}
     json.dumps(record, allow_nan=False)  # strict JSON: no NaN or Infinity anywhere
     assert record["command_line"] == "recip sweep 'my spec.toml' --set a=1"
     assert record["cwd"] == str(tmp_path)

@@ -27,8 +27,8 @@ from sim.validate import run_validation, write_report
 ROOT = Path(__file__).resolve().parents[1]
 runner = CliRunner()
 
-FIELDS = {"recip_version", "git", "python", "packages", "platform", "numpy_math", "timestamp",
-          "command_line", "cwd", "overrides", "inputs"}
+FIELDS = {"recip_version", "git", "python", "packages", "platform", "libm", "numpy_math",
+          "timestamp", "command_line", "cwd", "overrides", "inputs"}
 
 
 def check_provenance(record: dict, *, overrides: dict, scenario_files: list[Path]) -> None:

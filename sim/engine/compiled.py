@@ -1,11 +1,14 @@
-"""Compiled bookkeeping: the loops over ties that select, gather, draw, write and tally, fused by
-numba so that a phase costs a few calls instead of dozens of numpy calls on small arrays.
+"""Compiled kernels: each phase of the day is one or two loops over the ties it acts on, compiled
+by numba, that select the ties, draw, call the rules (:mod:`sim.rules`, compiled too) on each
+tie's values, and write and tally what they decided, so that a phase costs a call or two instead
+of dozens of numpy calls on small arrays.
 
-What is compiled here is bookkeeping only. The model's mathematics stays in :mod:`sim.rules`, in
-numpy, called between kernels: numba's ``exp``, ``log`` and ``power`` differ from numpy's SIMD
-ones in the last bit for about 5% of values (``experiments/kernel_probe.py``), so compiling a
-rule would change results. A kernel only moves, compares, counts and adds values, in the same
-order as the numpy code it replaces, so results stay bit for bit (the golden snapshot checks it).
+The model's mathematics stays in :mod:`sim.rules`: a kernel only selects, moves, compares, counts
+and adds, and calls the rules. It keeps the order of the phase (where ties read each other, all
+are decided before any is written) and the order of its sums (per row in tie order, then added
+to the tally), so results are bit for bit those of the numpy engine the kernels replaced (on a
+CPU without AVX-512, where numpy's ``exp``, ``log`` and ``pow`` are the C library's, as the
+compiled rules' are; the golden snapshot checks it).
 
 Kernels are compiled on first use and cached on disk (``cache=True``, in ``__pycache__`` or
 numba's user-wide cache where that is not writable), so only the first run on a machine pays for

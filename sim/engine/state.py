@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from sim import rules
 from sim.config import ASK_KINDS, Scenario, Strategy
 from sim.engine.compiled import kernel
 from sim.engine.stack import Stack
@@ -38,10 +39,6 @@ EVENT_KINDS = ("gift", "gift_refused", "ask", "yes", "no", "ignored", "tactic", 
 def _trait(rng: np.random.Generator, spec: Any, n: int, low: float, high: float) -> np.ndarray:
     values = spec.mean + spec.sd * rng.standard_normal(n) if spec.sd > 0 else np.full(n, spec.mean)
     return np.clip(values, low, high)
-
-
-def _logit(p):
-    return np.log(p / (1.0 - p))
 
 
 @dataclass
@@ -75,7 +72,8 @@ class Buyers:
             reciprocator=rng.random(n) < b.reciprocator_share,
             gift_rules=rng.random(n) < b.gift_rules_share,
             punisher=rng.random(n) < b.punisher_share,
-            base_logit=_logit(b.base_compliance) + b.compliance_sd * rng.standard_normal(n),
+            base_logit=(rules.log_odds(b.base_compliance)
+                        + b.compliance_sd * rng.standard_normal(n)),
             base_amount=_trait(rng, b.base_amount, n, 0.0, np.inf),
             # drawn last, so that adding it left every other draw as it was
             time_budget=_trait(rng, b.time_budget, n, BUDGET_FLOOR_SHARE * b.time_budget.mean,
@@ -94,7 +92,7 @@ class Buyers:
                 continue
             given = ~np.isnan(values)
             if name == "base_compliance":
-                self.base_logit = np.where(given, _logit(np.where(given, values, 0.5)),
+                self.base_logit = np.where(given, rules.log_odds(np.where(given, values, 0.5)),
                                            self.base_logit)
             elif name in ("reciprocator", "gift_rules", "punisher"):
                 setattr(self, name, np.where(given, values == 1.0, getattr(self, name)))

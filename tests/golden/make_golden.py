@@ -3,10 +3,10 @@
 Every shipped scenario and arm, three seeds, a small population (at most 300 buyers) and at most
 100 days: every model-level metric and every per-strategy metric at chosen days, plus a digest
 of each tie array's bytes on the last day. ``tests/test_golden.py`` recomputes all of it and
-requires a bit-for-bit match on a machine where numpy takes the same CPU code path for the rules'
-``exp``, ``log`` and ``power`` as the machine that made the snapshot (recorded beside it in
-``snapshot.json``); elsewhere those functions can differ in the last bit, so floats are compared
-to rounding there and the digests of float arrays are not compared.
+requires a bit-for-bit match on a machine with the C library the snapshot was made with (the
+compiled rules take ``exp``, ``log`` and ``pow`` from it; recorded beside the snapshot in
+``snapshot.json`` with numpy's version); elsewhere those functions can differ in the last bit,
+so floats are compared to rounding there and the digests of float arrays are not compared.
 
 Regenerate only when a change is *meant* to change results (a rule, a default, a scenario), and
 say so in the commit message:
@@ -25,11 +25,11 @@ import pandas as pd
 
 from sim import list_scenarios, load_scenario
 from sim.model import ReciprocityModel
-from sim.provenance import numpy_math_paths
+from sim.provenance import libm
 
 SNAPSHOT = Path(__file__).with_name("snapshot.parquet")
 MADE_WITH = SNAPSHOT.with_suffix(".json")
-"""The numpy version and CPU math paths (:func:`sim.provenance.numpy_math_paths`) of the snapshot."""
+"""The C library (:func:`sim.provenance.libm`) and numpy version the snapshot was made with."""
 SEEDS = (1, 2, 3)
 MAX_BUYERS = 300
 MAX_STEPS = 100
@@ -69,8 +69,9 @@ def run_case(name: str, arm: str | None, seed: int) -> pd.DataFrame:
 
 
 def made_with() -> dict:
-    """What decides the snapshot's last bits here: numpy's version and its CPU math paths."""
-    return {"numpy": np.__version__, "numpy_math": numpy_math_paths()}
+    """What decides the snapshot's last bits here: the C library the compiled rules take
+    ``exp``, ``log`` and ``pow`` from, and numpy (its sums)."""
+    return {"libm": libm(), "numpy": np.__version__}
 
 
 def snapshot() -> pd.DataFrame:
