@@ -32,3 +32,7 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   .venv/bin/python -m pip install --quiet -e ".[viz,dask,dev]"
   touch "$stamp"
 fi
+# numba compiles the model's rules and kernels once per machine and caches them (sim/warm.py);
+# doing it here keeps the first run, the tests and the app from stalling on it.
+echo "bootstrap: compiling the model for this machine if needed (about 40 s the first time)"
+.venv/bin/python -m sim.warm

@@ -75,3 +75,23 @@ def test_every_rule_is_used_by_the_model():
                          for name in frontier)  # the code, not the docstring's examples
         frontier = called_in(body) - used
     assert sorted(set(functions) - used) == []
+
+
+def test_warm_up_compiles_every_kernel_of_the_day():
+    """``python -m sim.warm`` (run by ``make setup``) leaves every phase's kernels compiled, so
+    that no first run stalls on numba (checked in a fresh process: this one has run models)."""
+    import subprocess
+    import sys
+
+    check = """
+from sim.engine.phases import asks, churn, gifts, responses, retaliation, word_of_mouth
+from sim.warm import warm_up
+warm_up()
+kernels = [asks._due, asks._make_asks, responses._answer, gifts._due, gifts._give, churn._leave,
+           retaliation._retaliate, word_of_mouth._refer, word_of_mouth._hear_warnings,
+           word_of_mouth._hear_referrals]
+print([k.py_func.__name__ for k in kernels if not k.signatures])
+"""
+    result = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True,
+                            check=True)
+    assert result.stdout.strip() == "[]"
