@@ -173,12 +173,6 @@ class Engine:
         run shares them)."""
         return self.rules if self.rules.uniform else PerTie(self.rules, ties.row)
 
-    def row_values(self, name: str) -> np.ndarray:
-        """Rule parameter or context setting ``name`` as one value per seller row (what a
-        compiled kernel takes)."""
-        value = getattr(self.rules, name)
-        return value[:, 0] if isinstance(value, np.ndarray) else np.full(self.rows, value)
-
     # --- what compiled kernels take (views of the arrays above, made once) ---------------------
 
     @functools.cached_property
