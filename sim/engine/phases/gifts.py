@@ -131,15 +131,17 @@ def _give(day, index, row, buyer, ties, buyers, gift, stakes, params, readings, 
         if ties.first_gift_day[tie] < 0:
             ties.first_gift_day[tie] = day
         # Rules 7, 13: what the gift tells about the giver.
-        add_cue(tie, r, b, rules.gift_cues(gift.personalised[r], gift.usefulness[r],
-                                           gift.claimed_value[r], gift.value[r],
-                                           cue_generic=p.cue_generic,
-                                           useless_weight=p.cue_useless,
-                                           overclaim_weight=p.cue_overclaim),
-                ties, buyers, params, readings, tallies)
+        cue = rules.gift_cues(gift.personalised[r], gift.usefulness[r], gift.claimed_value[r],
+                              gift.value[r], cue_generic=p.cue_generic,
+                              useless_weight=p.cue_useless, overclaim_weight=p.cue_overclaim)
+        add_cue(tie, r, b, cue, ties, buyers, params, readings, tallies)
         # Rules 1, 5, 6: what it is worth to a reciprocator, as obligation and gratitude.
-        value = felt_value(r, b, gift, stakes, buyers, p, any_second, any_restriction) \
-            if buyers.reciprocator[b] else 0.0
+        value = felt_value(
+            gift.value[r], gift.quantity[r], gift.surprise[r], gift.personalised[r],
+            gift.unexpected_second[r] if any_second else None, gift.conditional[r],
+            gift.gated[r], gift.cost_to_means[r], gift.channel[r], gift.cash[r],
+            gift.freedom_importance[r] if any_restriction else None, stakes[r], buyers.need[b],
+            buyers.reactance_proneness[b], p) if buyers.reciprocator[b] else 0.0
         obligation, gratitude = rules.gratitude_and_obligation(
             value, gratitude_share=p.gratitude_share)
         units = gift.quantity[r] + gift.unexpected_second[r]
@@ -161,34 +163,35 @@ def _give(day, index, row, buyer, ties, buyers, gift, stakes, params, readings, 
 
 
 @kernel
-def felt_value(r, b, gift, stakes, buyers, p, any_second, any_restriction):
-    """What a gift of row ``r``'s seller is worth to buyer ``b``, in units of the stakes of the
-    exchange it belongs to (rules 1, 5, 8): the perceived value of what was given (surprise,
-    personal touch, quantity against what was expected; an unexpected second one where
-    ``any_second``), by the buyer's need, the giver's cost and the freedom of the giving, by how
-    personally it was given and in what form, less the reactance it causes if it restricts a
-    freedom that matters (where ``any_restriction``)."""
-    unit = rules.relative_value(gift.value[r], stakes[r])
+def felt_value(value, quantity, surprise, personalised, unexpected_second, conditional, gated,
+               cost_to_means, channel, cash, freedom_importance, stakes, need, proneness, p):
+    """What a gift is worth to the buyer, in units of the ``stakes`` of the exchange it belongs to
+    (rules 1, 5, 8): the perceived value of what was given (surprise, personal touch, quantity
+    against what was expected, an unexpected second one), by the buyer's ``need``, the giver's
+    cost and the freedom of the giving, by how personally it was given (``channel``) and in what
+    form (``cash``), less the reactance it causes if it restricts a freedom that matters to a
+    buyer of this ``proneness``. ``unexpected_second`` and ``freedom_importance`` are None where
+    no gift of the day has them (the numpy phase added them only then). ``p``: the rules'
+    parameters."""
+    unit = rules.relative_value(value, stakes)
     perceived = rules.perceived_gift_value(
-        unit, gift.quantity[r], p.expected_gift_quantity, gift.surprise[r], gift.personalised[r],
+        unit, quantity, p.expected_gift_quantity, surprise, personalised,
         value_exponent=p.value_exponent, expected_weight=p.expected_weight,
         surprise_bonus=p.surprise_bonus, personal_bonus=p.personal_bonus)
-    if any_second:
+    if unexpected_second is not None:
         perceived = perceived + (rules.unexpected_second_value(
             unit, p.expected_gift_quantity, value_exponent=p.value_exponent,
             expected_weight=p.expected_weight, surprise_bonus=p.surprise_bonus,
-            personal_bonus=p.personal_bonus) if gift.unexpected_second[r] else 0.0)
-    freedom = rules.freedom_of_giving(gift.conditional[r], gift.gated[r],
-                                      strings_freedom=p.strings_freedom,
+            personal_bonus=p.personal_bonus) if unexpected_second else 0.0)
+    freedom = rules.freedom_of_giving(conditional, gated, strings_freedom=p.strings_freedom,
                                       gate_freedom=p.gate_freedom)
-    debt = rules.benefit_value(perceived, buyers.need[b], gift.cost_to_means[r], 1.0, freedom,
+    debt = rules.benefit_value(perceived, need, cost_to_means, 1.0, freedom,
                                need_weight=p.need_weight, cost_weight=p.cost_weight)
-    debt = (debt * rules.channel_weight(gift.channel[r], addressed_weight=p.addressed_weight,
+    debt = (debt * rules.channel_weight(channel, addressed_weight=p.addressed_weight,
                                         mass_weight=p.mass_weight)
-            * rules.form_weight(gift.cash[r], cash_weight=p.cash_weight))
-    if any_restriction:
-        debt = rules.favour_restriction(debt, gift.freedom_importance[r],
-                                        buyers.reactance_proneness[b],
+            * rules.form_weight(cash, cash_weight=p.cash_weight))
+    if freedom_importance is not None:
+        debt = rules.favour_restriction(debt, freedom_importance, proneness,
                                         restriction_weight=p.restriction_weight,
                                         typical_proneness=p.typical_proneness)
     return debt
