@@ -122,14 +122,14 @@ def machine() -> str:
     import mesa
     import numpy
 
-    import sim
+    from sim.provenance import package_version
 
     cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text()
                 .splitlines() if line.startswith("model name")), platform.processor())
     mem = int(next(line.split()[1] for line in Path("/proc/meminfo").read_text().splitlines()
                    if line.startswith("MemTotal"))) / 2**20
     return (f"{cpu}, {os.cpu_count()} cores, {mem:.0f} GiB; Python {platform.python_version()}, "
-            f"numpy {numpy.__version__}, mesa {mesa.__version__}, recip {sim.__version__}; "
+            f"numpy {numpy.__version__}, mesa {mesa.__version__}, recip {package_version()}; "
             f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
 
 
