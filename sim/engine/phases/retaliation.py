@@ -25,7 +25,7 @@ def retaliate(e: Engine, day: int, ties: Ties, owed: np.ndarray) -> Ties:
     first_complaints, warners = _retaliate(
         day, ties.index, ties.row, ties.buyer, e.tie_arrays, owed.ravel(), e.buyer_arrays.punisher,
         e.rules.by_row, e.tally_arrays, e.n, e.stack.row_address, e.row_keys)
-    e.record("complaint", ties.where(first_complaints))
+    e.record("complaint", ties, first_complaints)
     warners = ties.where(warners)
     e.record("warning", warners)
     return warners
