@@ -1,15 +1,14 @@
 """recip: agent-based simulation of the norm of reciprocity between buyers and sellers."""
 
-import os
 from importlib.metadata import PackageNotFoundError, version
 
-# The compiled rules must take exp, log and pow from the C library wherever they run, so that one
-# seed gives the same results bit for bit on every machine with it: numba would otherwise use
-# Intel's SVML for them where that is installed. (Read when numba is first imported.)
-os.environ.setdefault("NUMBA_DISABLE_INTEL_SVML", "1")
-from typing import TYPE_CHECKING
+from sim import numba_setup
 
-from sim.config import Scenario, ScenarioError, list_scenarios, load_scenario
+numba_setup.configure()  # before anything imports numba: its cache folder, no SVML
+
+from typing import TYPE_CHECKING  # noqa: E402
+
+from sim.config import Scenario, ScenarioError, list_scenarios, load_scenario  # noqa: E402
 
 if TYPE_CHECKING:
     from sim.model import ReciprocityModel

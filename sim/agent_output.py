@@ -142,7 +142,7 @@ class AgentRecorder:
             "time_budget": buyers.time_budget[:n],
             "detection_skill": buyers.detection_skill[:n],
             "reactance_proneness": buyers.reactance_proneness[:n],
-            "base_compliance": 1.0 / (1.0 + np.exp(-buyers.base_logit[:n])),
+            "base_compliance": rules.chance_from_log_odds(buyers.base_logit[:n]),
             "base_amount": buyers.base_amount[:n], "reciprocator": buyers.reciprocator[:n],
             "gift_rules": buyers.gift_rules[:n], "punisher": buyers.punisher[:n]})
         if buyers.segment is not None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 from mesa.discrete_space import CellAgent
 
+from sim import rules
 from sim.engine import CUSTOMER, STATUS_NAMES, UNREACHED
 
 
@@ -79,7 +80,7 @@ class Buyer(CellAgent):
     @property
     def base_compliance(self) -> float:
         """Chance of a yes to a proportionate ask from a stranger who gave nothing."""
-        return float(1.0 / (1.0 + np.exp(-self._trait("base_logit"))))
+        return float(rules.chance_from_log_odds(self._trait("base_logit")))
 
     @property
     def base_amount(self) -> float:

@@ -65,9 +65,11 @@ def _all_compiled(condition):
 @numba.vectorize(cache=True)
 def _power(base, exponent):
     """``base ** exponent`` element by element, with a square, a square root and a reciprocal
-    computed as such (as numpy computes an array to the power 2, 0.5 or -1; the C library's
-    ``pow`` can differ from them in the last bit), whatever the shapes, so that a run's results
-    do not depend on whether its parameters are plain values or columns of a stack."""
+    computed as such, whatever the shapes, so that a run's results do not depend on whether its
+    parameters are plain values or columns of a stack. (numpy computes an array, but not a plain
+    value, to the power 2, 0.5 or -1 this way; the C library's ``pow`` can differ in the last
+    bit. The numpy engine's results are kept wherever the base was an array, and for every
+    other exponent.)"""
     if exponent == 2.0:
         return base * base
     if exponent == 0.5:
@@ -344,6 +346,17 @@ def log_odds(chance):
     (0.0, 1.0986)
     """
     return np.log(chance / (1.0 - chance))
+
+
+@rule
+def chance_from_log_odds(log_odds_):
+    """Rule 4's scale read back: log-odds as a chance, ``1 / (1 + exp(-x))`` (a buyer's
+    baseline log-odds shown as their own chance of a yes). The inverse of :func:`log_odds`.
+
+    >>> float(chance_from_log_odds(0.0)), round(float(chance_from_log_odds(log_odds(0.3))), 12)
+    (0.5, 0.3)
+    """
+    return 1.0 / (1.0 + np.exp(-log_odds_))
 
 
 @rule
@@ -769,7 +782,6 @@ def concession_debt(first_ask, second_ask, same_requester, concession_weight: fl
     ...                 concession_weight=2.0).tolist()
     [1.5, 0.0]
     """
-    first_ask, second_ask = first_ask, second_ask
     kept = _ratio(second_ask, first_ask, where=first_ask > 0, otherwise=1.0)
     share_given_up = _unit(1.0 - kept)
     return _where(same_requester, concession_weight * share_given_up, 0.0)
@@ -785,7 +797,6 @@ def reference_contrast(size, reference, contrast_weight: float):
     >>> reference_contrast(30.0, np.array([0.0, 30.0, 3000.0]), contrast_weight=0.1).round(3).tolist()
     [0.0, 0.0, 0.461]
     """
-    size = size
     return contrast_weight * np.log(np.maximum(reference, size) / size)
 
 
@@ -968,7 +979,6 @@ def bait_cue(usefulness, claimed_value, value, useless_weight: float, overclaim_
     ...          useless_weight=0.5, overclaim_weight=0.2).round(3).tolist()
     [0.0, 0.961]
     """
-    value = value
     claimed = _ratio(claimed_value, value, where=value > 0, otherwise=1.0)
     overclaim = np.log(np.maximum(claimed, 1.0))
     return useless_weight * (1.0 - usefulness) + overclaim_weight * overclaim

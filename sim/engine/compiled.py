@@ -10,9 +10,11 @@ to the tally), so results are bit for bit those of the numpy engine the kernels 
 CPU without AVX-512, where numpy's ``exp``, ``log`` and ``pow`` are the C library's, as the
 compiled rules' are; the golden snapshot checks it).
 
-Kernels are compiled on first use and cached on disk (``cache=True``, in ``__pycache__`` or
-numba's user-wide cache where that is not writable), so only the first run on a machine pays for
-compiling. ``error_model="numpy"``: a division by zero gives inf or nan, as in numpy.
+Kernels are compiled on first use and cached on disk (``cache=True``), in a folder of their own
+for each version of the package's source (:mod:`sim.numba_setup`: numba alone would not notice
+an edit to a rule that a kernel in another file calls), so only the first run of a version on a
+machine pays for compiling (``python -m sim.warm``). ``error_model="numpy"``: a division by zero
+gives inf or nan, as in numpy.
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ import numba
 import numpy as np
 
 kernel = numba.njit(cache=True, error_model="numpy", nogil=True)
-"""Compile a bookkeeping loop (see the module docstring for what may be compiled)."""
+"""Compile a phase's loop over its ties, or a piece of one (the module docstring says what a
+kernel may do)."""
 
 
 @kernel

@@ -31,6 +31,6 @@ def add_cue(tie, row, buyer, cue, ties, buyers, params, readings, tallies):
 
 @kernel
 def add_cues(index, row, buyer, cues, ties, buyers, params, readings, tallies):
-    """:meth:`Engine.add_suspicion`: :func:`add_cue` on each tie at ``index``."""
+    """:meth:`sim.engine.Engine.add_suspicion`: :func:`add_cue` on each tie at ``index``."""
     for i in range(index.size):
         add_cue(index[i], row[i], buyer[i], cues[i], ties, buyers, params, readings, tallies)

@@ -104,10 +104,6 @@ def _give(day, index, row, buyer, ties, buyers, gift, stakes, params, readings, 
     reading of the seller's motive it left."""
     count = index.size
     took, reading = np.zeros(count, dtype=np.bool_), np.zeros(count, dtype=np.int64)
-    any_second, any_restriction = False, False  # as the numpy phase, which added these only
-    for i in range(count):                      # when some tie had them
-        any_second |= gift.unexpected_second[row[i]]
-        any_restriction |= gift.freedom_importance[row[i]] != 0
     costs = np.zeros(tallies.gift_cost.size)
     for i in range(count):
         tie, r, b = index[i], row[i], buyer[i]
@@ -138,10 +134,9 @@ def _give(day, index, row, buyer, ties, buyers, gift, stakes, params, readings, 
         # Rules 1, 5, 6: what it is worth to a reciprocator, as obligation and gratitude.
         value = felt_value(
             gift.value[r], gift.quantity[r], gift.surprise[r], gift.personalised[r],
-            gift.unexpected_second[r] if any_second else None, gift.conditional[r],
-            gift.gated[r], gift.cost_to_means[r], gift.channel[r], gift.cash[r],
-            gift.freedom_importance[r] if any_restriction else None, stakes[r], buyers.need[b],
-            buyers.reactance_proneness[b], p) if buyers.reciprocator[b] else 0.0
+            gift.unexpected_second[r], gift.conditional[r], gift.gated[r], gift.cost_to_means[r],
+            gift.channel[r], gift.cash[r], gift.freedom_importance[r], stakes[r],
+            buyers.need[b], buyers.reactance_proneness[b], p) if buyers.reciprocator[b] else 0.0
         obligation, gratitude = rules.gratitude_and_obligation(
             value, gratitude_share=p.gratitude_share)
         units = gift.quantity[r] + gift.unexpected_second[r]
@@ -170,19 +165,19 @@ def felt_value(value, quantity, surprise, personalised, unexpected_second, condi
     against what was expected, an unexpected second one), by the buyer's ``need``, the giver's
     cost and the freedom of the giving, by how personally it was given (``channel``) and in what
     form (``cash``), less the reactance it causes if it restricts a freedom that matters to a
-    buyer of this ``proneness``. ``unexpected_second`` and ``freedom_importance`` are None where
-    no gift of the day has them (the numpy phase added them only then). ``p``: the rules'
-    parameters."""
+    buyer of this ``proneness``. ``p``: the rules' parameters. (Without an unexpected second
+    gift or an important freedom, the numpy phase added exactly 0 or multiplied by exactly 1:
+    skipping them is the same.)"""
     unit = rules.relative_value(value, stakes)
     perceived = rules.perceived_gift_value(
         unit, quantity, p.expected_gift_quantity, surprise, personalised,
         value_exponent=p.value_exponent, expected_weight=p.expected_weight,
         surprise_bonus=p.surprise_bonus, personal_bonus=p.personal_bonus)
-    if unexpected_second is not None:
-        perceived = perceived + (rules.unexpected_second_value(
+    if unexpected_second:
+        perceived = perceived + rules.unexpected_second_value(
             unit, p.expected_gift_quantity, value_exponent=p.value_exponent,
             expected_weight=p.expected_weight, surprise_bonus=p.surprise_bonus,
-            personal_bonus=p.personal_bonus) if unexpected_second else 0.0)
+            personal_bonus=p.personal_bonus)
     freedom = rules.freedom_of_giving(conditional, gated, strings_freedom=p.strings_freedom,
                                       gate_freedom=p.gate_freedom)
     debt = rules.benefit_value(perceived, need, cost_to_means, 1.0, freedom,
@@ -190,7 +185,7 @@ def felt_value(value, quantity, surprise, personalised, unexpected_second, condi
     debt = (debt * rules.channel_weight(channel, addressed_weight=p.addressed_weight,
                                         mass_weight=p.mass_weight)
             * rules.form_weight(cash, cash_weight=p.cash_weight))
-    if freedom_importance is not None:
+    if freedom_importance != 0:
         debt = rules.favour_restriction(debt, freedom_importance, proneness,
                                         restriction_weight=p.restriction_weight,
                                         typical_proneness=p.typical_proneness)
