@@ -20,7 +20,6 @@ from sim.engine.state import (
     CHURNED,
     CUSTOMER,
     OPTED_OUT,
-    PROSPECT,
     UNREACHED,
     AskRows,
     BuyerArrays,
@@ -224,13 +223,6 @@ class Engine:
         if self.record_events:
             chosen = ties if mask is None else ties.where(mask)
             self.events[kind] = (chosen.row, chosen.buyer)
-
-    def reach(self, ties: Ties, day: int) -> None:
-        """Unreached ``ties`` become prospects, contacted today."""
-        fresh = ties.where(ties.get(self.state.status) == UNREACHED)
-        fresh.put(self.state.status, PROSPECT)
-        fresh.put(self.state.contact_day, day)
-        self.tallies.reached += fresh.count(self.rows)
 
     def add_suspicion(self, ties: Ties, cues) -> None:
         """Add persuasion cues seen by ``ties`` (rule 7; one value, or one per tie), keeping the

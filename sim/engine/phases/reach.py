@@ -6,7 +6,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from sim.engine.stack import Ties
+from sim.engine.compiled import kernel
+from sim.engine.state import PROSPECT, UNREACHED
 
 if TYPE_CHECKING:
     from sim.engine.core import Engine
@@ -16,15 +17,23 @@ def widen(e: Engine, day: int) -> None:
     """Each seller's reach grows to ``initial + per_day * days elapsed`` buyers (capped at its
     share of the buyers), taken in its reach order (breadth first from its own ties); newly
     reached buyers become prospects."""
-    plan = e.plan
-    target = np.minimum(plan.reach_initial + plan.reach_per_day * (day * plan.step_days),
-                        plan.reach_max).astype(np.int64)
-    rows = np.flatnonzero(target > e.reach_cursor)
-    if rows.size == 0:
-        return
-    counts = target[rows] - e.reach_cursor[rows]
-    starts = np.repeat(e.reach_start[rows] + e.reach_cursor[rows] - np.cumsum(counts) + counts,
-                       counts)
-    columns = e.reach_order[starts + np.arange(starts.size)]
-    e.reach(Ties.at(np.repeat(rows, counts) * e.n + columns, e.stack), day)
-    e.reach_cursor[rows] = target[rows]
+    plan, ties = e.plan, e.tie_arrays
+    _widen(day, plan.reach_initial, plan.reach_per_day, plan.step_days, plan.reach_max,
+           e.reach_cursor, e.reach_start, e.reach_order, ties.status, ties.contact_day,
+           e.tally_arrays.reached, e.n)
+
+
+@kernel
+def _widen(day, initial, per_day, step_days, most, cursor, start, order, status, contact_day,
+           reached, width):
+    """:func:`widen` for every seller row: the buyers from the row's reach cursor up to today's
+    reach, in its reach order (``order[start[r]:]``); unreached ones become prospects, contacted
+    today, counted per row."""
+    for r in range(cursor.size):
+        target = np.int64(min(initial[r] + per_day[r] * (day * step_days[r]), most[r]))
+        for k in range(cursor[r], target):
+            tie = r * width + order[start[r] + k]
+            if status[tie] == UNREACHED:
+                status[tie], contact_day[tie] = PROSPECT, day
+                reached[r] += 1
+        cursor[r] = max(cursor[r], target)
