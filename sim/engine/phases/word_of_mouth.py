@@ -72,64 +72,64 @@ def _refer(day, ties, owed, offers_choice, params, tallies, width, row_address, 
 
 def spread(e: Engine, day: int, warners: Ties, referrers: Ties) -> None:
     """Warnings raise neighbours' suspicion of the seller and lower their trust; referrals bring
-    the seller to neighbours, with goodwill."""
+    the seller to neighbours, with goodwill. Each sender tells every network neighbour once."""
     counts = np.zeros((e.rows, e.n), dtype=np.int64) if e.record_events else None
+    network, row_run = e.network, e.stack.row_run
     if warners.size:
-        told, received = _tell_neighbours(e, warners)
-        _hear_warnings(told.index, told.row, told.buyer, received, e.tie_arrays, e.buyer_arrays,
-                       e.rules.by_row, e.reading_arrays(), e.tally_arrays)
+        told, received = _hear_warnings(
+            warners.row, warners.buyer, network.indptr, network.indices, row_run, e.n,
+            e.tie_arrays, e.buyer_arrays, e.rules.by_row, e.reading_arrays(), e.tally_arrays)
         if counts is not None:
-            told.put(counts, received)
+            counts.ravel()[told] = received
     if referrers.size:
-        told, _ = _tell_neighbours(e, referrers)
-        _hear_referrals(day, told.index, told.row, e.tie_arrays, e.rules.by_row, e.tally_arrays)
+        _hear_referrals(day, referrers.row, referrers.buyer, network.indptr, network.indices,
+                        row_run, e.n, e.tie_arrays, e.rules.by_row, e.tally_arrays)
     e.warning_counts = counts
 
 
 @kernel
-def _hear_warnings(index, row, buyer, received, ties, buyers, params, readings, tallies):
-    """Rules 7, 10: the ties at ``index`` hear ``received`` warnings each about their seller:
-    each is a cue and takes a little trust away. Counts the warnings sent per seller row (in
-    tie order, then added, as ``np.bincount`` does)."""
+def _hear_warnings(row, buyer, indptr, indices, row_run, width, ties, buyers, params, readings,
+                   tallies):
+    """Rules 7, 10: the network neighbours of the warners at (``row``, ``buyer``) hear how many
+    warnings each about the seller: each is a cue and takes a little trust away. Counts the
+    warnings sent per seller row (in tie order, then added, as ``np.bincount`` does). Returns
+    the ties told and how many warnings each heard."""
+    told, received = _receivers(row, buyer, row_run, indptr, indices, width)
     sent = np.zeros(tallies.warnings_sent.size)
-    for i in range(index.size):
-        tie, r = index[i], row[i]
+    for i in range(told.size):
+        tie = told[i]
+        r = tie // width
         p = params[r]
         sent[r] += received[i]
         suspicion, trust = rules.warning_effect(received[i], cue_warning=p.cue_warning,
                                                 warning_trust=p.warning_trust)
-        add_cue(tie, r, buyer[i], suspicion, ties, buyers, params, readings, tallies)
+        add_cue(tie, r, row_run[r] * width + tie - r * width, suspicion, ties, buyers, params,
+                readings, tallies)
         ties.trust[tie] += trust
     for r in range(sent.size):
         tallies.warnings_sent[r] += sent[r]
+    return told, received
 
 
 @kernel
-def _hear_referrals(day, index, row, ties, params, tallies):
-    """Rule 10: the ties at ``index`` hear their seller recommended: goodwill, and an unreached
-    buyer becomes the seller's prospect, contacted today."""
-    for i in range(index.size):
-        tie, r = index[i], row[i]
+def _hear_referrals(day, row, buyer, indptr, indices, row_run, width, ties, params, tallies):
+    """Rule 10: the network neighbours of the referrers at (``row``, ``buyer``) hear the seller
+    recommended: goodwill, and an unreached buyer becomes the seller's prospect, contacted
+    today."""
+    told, _ = _receivers(row, buyer, row_run, indptr, indices, width)
+    for tie in told:
+        r = tie // width
         ties.trust[tie] += params[r].referral_trust
         if ties.status[tie] == UNREACHED:
             ties.status[tie], ties.contact_day[tie] = PROSPECT, day
             tallies.reached[r] += 1
 
 
-def _tell_neighbours(e: Engine, senders: Ties) -> tuple[Ties, np.ndarray]:
-    """The ties (same seller, each network neighbour of the sender) that hear from ``senders``,
-    and how many messages each hears."""
-    run_offset = (e.stack.row_run[senders.row] * e.n if e.runs > 1
-                  else np.zeros(senders.size, dtype=np.int64))
-    index, received = _receivers(senders.row, senders.buyer, run_offset, e.network.indptr,
-                                 e.network.indices, e.n)
-    return Ties.at(index, e.stack), received
-
-
 @kernel
-def _receivers(row, buyer, run_offset, indptr, indices, n):
+def _receivers(row, buyer, row_run, indptr, indices, n):
     """The flat indices (sorted) of the ties that hear from senders at (``row``, ``buyer``): the
-    same seller's tie to each network neighbour; and how many messages each hears."""
+    same seller's tie to each network neighbour (buyers are numbered across the stacked runs,
+    columns within each); and how many messages each hears."""
     total = 0
     for i in range(buyer.size):
         total += indptr[buyer[i] + 1] - indptr[buyer[i]]
@@ -137,7 +137,7 @@ def _receivers(row, buyer, run_offset, indptr, indices, n):
     k = 0
     for i in range(buyer.size):
         for at in range(indptr[buyer[i]], indptr[buyer[i] + 1]):
-            heard[k] = row[i] * n + indices[at] - run_offset[i]
+            heard[k] = row[i] * n + indices[at] - row_run[row[i]] * n
             k += 1
     heard.sort()
     unique = np.empty(total, dtype=np.int64)
