@@ -35,25 +35,31 @@ def due(e: Engine, day: int) -> np.ndarray:
 @kernel
 def _due(day, status, asks_made, contact_day, said_no, conceded, last_ask_day, asks, delay,
          concede_to, max_asks, every, follow_up_after_no, repeat_every):
-    """:func:`due`'s scan of every tie, one seller row at a time."""
+    """:func:`due`'s scan of every tie, one seller row at a time (the row's plan read once; a
+    tie's state read only as far as its status and the asks made so far need)."""
     rows, n = status.shape
     due_ties = np.empty(rows * n, dtype=np.int64)
     count = 0
     for r in range(rows):
-        retreats = concede_to[r] > 0
+        if not asks[r]:
+            continue
+        retreats, follows, most = concede_to[r] > 0, follow_up_after_no[r], max_asks[r]
+        first_by, again_by, repeat_by = day - delay[r], day - every[r], day - repeat_every[r]
+        may_again, may_repeat = every[r] > 0, repeat_every[r] > 0
         for j in range(n):
-            if status[r, j] == PROSPECT and asks[r]:
-                made, refused = asks_made[r, j], said_no[r, j] > 0
-                first = made == 0 and contact_day[r, j] <= day - delay[r]
-                retreat = retreats and refused and not conceded[r, j] and last_ask_day[r, j] < day
-                again = (made > 0 and made < max_asks[r] and every[r] > 0
-                         and last_ask_day[r, j] <= day - every[r]
-                         and (not refused or (follow_up_after_no[r]
-                                              and (not retreats or conceded[r, j]))))
-                asked = first or retreat or again
+            if status[r, j] == PROSPECT:
+                made, refused, last = asks_made[r, j], said_no[r, j] > 0, last_ask_day[r, j]
+                retreat = retreats and refused and not conceded[r, j] and last < day
+                if made == 0:
+                    asked = contact_day[r, j] <= first_by or retreat
+                else:
+                    asked = retreat or (made < most and may_again and last <= again_by
+                                        and (not refused or (follows and (not retreats
+                                                                          or conceded[r, j]))))
+            elif status[r, j] == CUSTOMER:
+                asked = may_repeat and last_ask_day[r, j] <= repeat_by
             else:
-                asked = (status[r, j] == CUSTOMER and asks[r] and repeat_every[r] > 0
-                         and last_ask_day[r, j] <= day - repeat_every[r])
+                continue
             if asked:
                 due_ties[count] = r * n + j
                 count += 1

@@ -52,23 +52,27 @@ def due(e: Engine, day: int) -> np.ndarray:
 @kernel
 def _due(day, status, gifts_offered, contact_day, last_offer_day, gives, first_day, every,
          max_gifts, after_sale_every):
-    """:func:`due`'s scan of every tie, one seller row at a time."""
+    """:func:`due`'s scan of every tie, one seller row at a time (the row's plan read once)."""
     rows, n = status.shape
     due_ties = np.empty(rows * n, dtype=np.int64)
     count = 0
     for r in range(rows):
         if not gives[r]:
             continue
+        first_by, again_by, after_sale_by = day - first_day[r], day - every[r], \
+            day - after_sale_every[r]
+        may_again, most, keeps_giving = every[r] > 0, max_gifts[r], after_sale_every[r] > 0
         for j in range(n):
-            offered = gifts_offered[r, j]
             if status[r, j] == PROSPECT:
-                gift_due = ((offered == 0 and contact_day[r, j] <= day - first_day[r])
-                            or (offered > 0 and offered < max_gifts[r] and every[r] > 0
-                                and last_offer_day[r, j] <= day - every[r]))
+                offered = gifts_offered[r, j]
+                due = ((offered == 0 and contact_day[r, j] <= first_by)
+                       or (offered > 0 and offered < most and may_again
+                           and last_offer_day[r, j] <= again_by))
+            elif status[r, j] == CUSTOMER:
+                due = keeps_giving and last_offer_day[r, j] <= after_sale_by
             else:
-                gift_due = (status[r, j] == CUSTOMER and after_sale_every[r] > 0
-                            and last_offer_day[r, j] <= day - after_sale_every[r])
-            if gift_due:
+                continue
+            if due:
                 due_ties[count] = r * n + j
                 count += 1
     return due_ties[:count].copy()
