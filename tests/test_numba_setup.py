@@ -45,3 +45,17 @@ def test_sim_points_numba_at_its_cache_and_off_svml():
         env=env, capture_output=True, text=True, check=True).stdout.split()
     package = Path(numba_setup.__file__).resolve().parent
     assert out == [str(numba_setup.cache_root() / numba_setup.source_digest(package)), "1"]
+
+
+def test_engines_in_one_process_share_the_parameter_record_type():
+    """numba matches a record array by its dtype object: a second engine with an equal but new
+    dtype would pay a field-by-field comparison on every kernel call (sim.engine.state)."""
+    import numpy as np
+
+    from sim.config import load_scenario
+    from sim.engine import Engine
+
+    first, second = (Engine(load_scenario("pushy_vs_active"), np.random.SeedSequence(seed))
+                     for seed in (1, 2))
+    assert first.rules.by_row.dtype is second.rules.by_row.dtype
+    assert first.rules.by_row.dtype.names[0] == "need_weight"

@@ -478,12 +478,21 @@ class RunParameters:
             setattr(self, name, values[0] if same else
                     np.asarray(values)[stack.row_run][:, None])
             self.uniform &= same
-        self.by_row = np.empty(stack.rows, dtype=[(name, np.asarray(value).dtype)
-                                                  for name, value in per_run[0].items()])
+        self.by_row = np.empty(stack.rows, dtype=_record_dtype(tuple(
+            (name, np.asarray(value).dtype.str) for name, value in per_run[0].items())))
         """Every parameter as a field of one record per seller row, its run's value: what a
         compiled kernel reads (``params[row].debt_weight``)."""
         for name in per_run[0]:
             self.by_row[name] = np.asarray([run[name] for run in per_run])[stack.row_run]
+
+
+@functools.cache
+def _record_dtype(spec: tuple[tuple[str, str], ...]) -> np.dtype:
+    """One dtype object per list of fields, shared by every engine in the process. Why: numba
+    recognises a record array's type by its dtype object, and an equal dtype that is a different
+    object costs a field-by-field comparison (about 4 us for the parameters) on every kernel
+    call."""
+    return np.dtype(list(spec))
 
 
 def _same(a: Any, b: Any) -> bool:
