@@ -84,12 +84,12 @@ def test_warm_up_compiles_every_kernel_of_the_day():
     import sys
 
     check = """
-from sim.engine.phases import asks, churn, gifts, responses, retaliation, word_of_mouth
+from sim.engine.phases import asks, churn, gifts, reach, responses, retaliation, word_of_mouth
 from sim.warm import warm_up
 warm_up()
-kernels = [asks._due, asks._make_asks, responses._answer, gifts._due, gifts._give, churn._leave,
-           retaliation._retaliate, word_of_mouth._refer, word_of_mouth._hear_warnings,
-           word_of_mouth._hear_referrals]
+kernels = [reach._widen, asks._due, asks._make_asks, responses._answer, gifts._due, gifts._give,
+           churn._leave, retaliation._retaliate, word_of_mouth._refer,
+           word_of_mouth._hear_warnings, word_of_mouth._hear_referrals]
 print([k.py_func.__name__ for k in kernels if not k.signatures])
 """
     result = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True,

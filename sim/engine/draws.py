@@ -85,6 +85,15 @@ def uniform(day, purpose, index, key):
     return np.float64(z >> np.uint64(11)) * (1.0 / 9007199254740992.0)  # 2**-53
 
 
+@kernel
+def tie_address(tie, row, width, row_address):
+    """The address of the draws of the tie at flat index ``tie`` of seller row ``row`` (tie
+    arrays ``width`` buyers wide): its index within its own run laid out alone, as
+    :meth:`sim.engine.stack.Stack.draw_address` gives it, so a run stacked draws what it draws
+    alone. For use inside a kernel, with :func:`uniform`."""
+    return row_address[row] + tie - row * width
+
+
 def seed_sequence_from(rng: Any) -> np.random.SeedSequence:
     """The root ``SeedSequence`` for an ``rng`` argument as mesa 3.5 takes it.
 

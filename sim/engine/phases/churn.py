@@ -8,7 +8,7 @@ import numpy as np
 
 from sim import rules
 from sim.engine.compiled import kernel, positive_part
-from sim.engine.draws import Purpose, uniform
+from sim.engine.draws import Purpose, tie_address, uniform
 from sim.engine.stack import Ties
 from sim.engine.state import CHURNED, CUSTOMER, RETENTION_DAYS
 
@@ -51,7 +51,7 @@ def _leave(day, ties, owed, after_sale_every, params, tallies, width, row_addres
                 neutral_trust=p.neutral_trust, reactance_weight=p.churn_reactance,
                 resentment_weight=p.churn_resentment, keep_giving_effect=p.keep_giving_effect,
                 closed_account_effect=p.closed_account_effect)
-            if uniform(day, CHURN, row_address[r] + tie - r * width, row_key[r]) < \
+            if uniform(day, CHURN, tie_address(tie, r, width, row_address), row_key[r]) < \
                     rules.per_step_probability(hazard, p.step_days):
                 ties.status[tie], ties.churn_day[tie] = CHURNED, day
                 tallies.churned[r] += 1

@@ -9,7 +9,7 @@ import numpy as np
 
 from sim import rules
 from sim.engine.compiled import kernel
-from sim.engine.draws import Purpose, uniform
+from sim.engine.draws import Purpose, tie_address, uniform
 from sim.engine.readings import add_cue
 from sim.engine.stack import PerTie, Ties
 from sim.engine.state import CUSTOMER, PROSPECT
@@ -118,7 +118,7 @@ def _give(day, index, row, buyer, ties, buyers, gift, stakes, params, readings, 
         ties.gifts_offered[tie] += 1
         ties.last_offer_day[tie] = day
         # Rules 8, 13: refused under gift rules, by an avoiding buyer, or not signed up for.
-        gate = uniform(day, GATE, row_address[r] + tie - r * width, row_key[r])
+        gate = uniform(day, GATE, tie_address(tie, r, width, row_address), row_key[r])
         if rules.gift_refused(buyers.gift_rules[b], gift.value[r], ties.reactance[tie],
                               gift.gated[r], gate, gift_limit=p.gift_limit,
                               avoid_threshold=p.avoid_threshold, gate_uptake=p.gate_uptake):

@@ -32,8 +32,14 @@ def _widen(day, initial, per_day, step_days, most, cursor, start, order, status,
     for r in range(cursor.size):
         target = np.int64(min(initial[r] + per_day[r] * (day * step_days[r]), most[r]))
         for k in range(cursor[r], target):
-            tie = r * width + order[start[r] + k]
-            if status[tie] == UNREACHED:
-                status[tie], contact_day[tie] = PROSPECT, day
-                reached[r] += 1
+            contact(r * width + order[start[r] + k], r, day, status, contact_day, reached)
         cursor[r] = max(cursor[r], target)
+
+
+@kernel
+def contact(tie, row, day, status, contact_day, reached):
+    """An unreached tie becomes a prospect, contacted ``day``, counted in ``reached[row]``: how
+    a seller reaches a buyer, by its own reach or by a referral (rule 10)."""
+    if status[tie] == UNREACHED:
+        status[tie], contact_day[tie] = PROSPECT, day
+        reached[row] += 1

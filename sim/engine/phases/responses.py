@@ -10,7 +10,7 @@ import numpy as np
 
 from sim import rules
 from sim.engine.compiled import kernel, positive_part
-from sim.engine.draws import Purpose, uniform
+from sim.engine.draws import Purpose, tie_address, uniform
 from sim.engine.phases import gifts
 from sim.engine.stack import Ties
 from sim.engine.state import CUSTOMER, OPTED_OUT, PROSPECT, felt_debt
@@ -60,7 +60,7 @@ def _answer(day, index, row, buyer, size, reference, disproportion, concede, rea
     for i in range(count):
         tie, r, b = index[i], row[i], buyer[i]
         p = params[r]
-        address = row_address[r] + tie - r * width
+        address = tie_address(tie, r, width, row_address)
         u_yes[i], u_reply[i] = uniform(day, YES, address, row_key[r]), uniform(day, REPLY, address,
                                                                               row_key[r])
         u_opt_out[i] = uniform(day, OPT_OUT, address, row_key[r])

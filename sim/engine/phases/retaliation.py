@@ -9,7 +9,7 @@ import numpy as np
 
 from sim import rules
 from sim.engine.compiled import kernel, positive_part
-from sim.engine.draws import Purpose, uniform
+from sim.engine.draws import Purpose, tie_address, uniform
 from sim.engine.stack import Ties
 
 if TYPE_CHECKING:
@@ -51,7 +51,7 @@ def _retaliate(day, index, row, buyer, ties, owed, punisher, params, tallies, wi
             base_logit=p.retaliation_base_logit, resentment_weight=p.retaliation_resentment,
             reactance_weight=p.retaliation_reactance, deception_weight=p.retaliation_deception,
             punisher_weight=p.retaliation_punisher)
-        address = row_address[r] + tie - r * width
+        address = tie_address(tie, r, width, row_address)
         if not uniform(day, RETALIATE, address, row_key[r]) < chance:
             continue
         if not ties.complained[tie]:

@@ -9,10 +9,11 @@ import numpy as np
 
 from sim import rules
 from sim.engine.compiled import kernel, positive_part
-from sim.engine.draws import Purpose, uniform
+from sim.engine.draws import Purpose, tie_address, uniform
+from sim.engine.phases.reach import contact
 from sim.engine.readings import add_cue
 from sim.engine.stack import Ties
-from sim.engine.state import CUSTOMER, PROSPECT, UNREACHED
+from sim.engine.state import CUSTOMER, PROSPECT
 
 if TYPE_CHECKING:
     from sim.engine.core import Engine
@@ -47,7 +48,7 @@ def _refer(day, ties, owed, offers_choice, params, tallies, width, row_address, 
             if not (ties.status[tie] == CUSTOMER or (ties.status[tie] == PROSPECT
                                                      and owed[tie] > 0 and offers_choice[r])):
                 continue
-            drawn = uniform(day, REFER, row_address[r] + tie - r * width, row_key[r])
+            drawn = uniform(day, REFER, tie_address(tie, r, width, row_address), row_key[r])
             trust = ties.trust[tie]
             if not drawn < rules.referral_chance_ceiling(
                     trust, offers_choice[r], p.step_days, referral_rate=p.referral_rate,
@@ -120,9 +121,7 @@ def _hear_referrals(day, row, buyer, indptr, indices, row_run, width, ties, para
     for tie in told:
         r = tie // width
         ties.trust[tie] += params[r].referral_trust
-        if ties.status[tie] == UNREACHED:
-            ties.status[tie], ties.contact_day[tie] = PROSPECT, day
-            tallies.reached[r] += 1
+        contact(tie, r, day, ties.status, ties.contact_day, tallies.reached)
 
 
 @kernel
