@@ -32,9 +32,9 @@ rule = numba.njit(cache=True, error_model="numpy", nogil=True)
 without the temporary arrays numpy would make; the engine's kernels call it on plain values.
 Its ``exp``, ``log`` and ``pow`` are the C library's, which are numpy's too on a CPU without
 AVX-512 (there numba and numpy agree bit for bit); with AVX-512, numpy has faster versions of its
-own that can differ in the last bit, which the rules do not use. Compiled once per machine and
-cached beside the source; ``error_model="numpy"``: a division by zero gives inf or nan, as in
-numpy."""
+own that can differ in the last bit, which the rules do not use. Compiled once per version of
+the source on a machine and cached (:mod:`sim.numba_setup`); ``error_model="numpy"``: a
+division by zero gives inf or nan, as in numpy."""
 
 
 def _where(condition, yes, no):
@@ -172,8 +172,7 @@ def freedom_of_giving(conditional, gated, strings_freedom: float, gate_freedom: 
     >>> round(float(freedom_of_giving(True, True, strings_freedom=0.3, gate_freedom=0.6)), 2)
     0.18
     """
-    f = _where(conditional, strings_freedom, 1.0) * _where(gated, gate_freedom, 1.0)
-    return f
+    return _where(conditional, strings_freedom, 1.0) * _where(gated, gate_freedom, 1.0)
 
 
 @rule
@@ -609,7 +608,7 @@ def read_motive(sincerity, tactic_threshold: float, manipulation_threshold: floa
     [0, 1, 2]
     """
     return _where(sincerity >= tactic_threshold, SINCERE,
-                    _where(sincerity >= manipulation_threshold, TACTIC, MANIPULATION))
+                  _where(sincerity >= manipulation_threshold, TACTIC, MANIPULATION))
 
 
 @rule
@@ -626,7 +625,7 @@ def imputed_motive(reading, sincerity, manipulation_penalty: float):
     [1.0, 0.8, 0.0, -0.5]
     """
     return _where(reading == SINCERE, sincerity,
-                    _where(reading == TACTIC, 0.0, -manipulation_penalty))
+                  _where(reading == TACTIC, 0.0, -manipulation_penalty))
 
 
 @rule
@@ -640,7 +639,7 @@ def trust_from_gift(reading, sincerity, gift_trust: float, manipulation_trust_fa
     [0.01, 0.0, -0.04]
     """
     return _where(reading == SINCERE, gift_trust * sincerity,
-                    _where(reading == TACTIC, 0.0, -manipulation_trust_factor * gift_trust))
+                  _where(reading == TACTIC, 0.0, -manipulation_trust_factor * gift_trust))
 
 
 # --- Rule 8 -----------------------------------------------------------------------------------

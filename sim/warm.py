@@ -1,11 +1,12 @@
 """Compile the model for this machine ahead of its first run: ``python -m sim.warm``.
 
 numba compiles the rules and the phases' kernels on their first call with each kind of argument
-and caches the result on disk (``__pycache__``), so only the first run on a machine pays for it
-(about 40 s on 2 cores). ``make setup`` runs this, so that the quick start's first run, the test
-suite and the app start at full speed. It runs every shipped scenario and arm for a few days on
-a small population, alone and stacked with runs that differ in rule parameters (a sweep's case),
-and prints how long it took. Results are never written.
+and caches the result on disk (a folder per version of the source, :mod:`sim.numba_setup`), so
+only the first run of a version on a machine pays for it (about 40 s on 2 cores). ``make setup``
+runs this, so that the quick start's first run, the test suite and the app start at full speed.
+It runs every shipped scenario and arm for a few days on a small population, alone and stacked
+with runs that differ in rule parameters (a sweep's case), and prints how long it took. Results
+are never written.
 """
 
 from __future__ import annotations
